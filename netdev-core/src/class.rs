@@ -1,0 +1,171 @@
+//! The provider traits a backend implements: [`NetdevClass`] for a device
+//! type and [`DeviceBackend`] for one shared device of that type.
+//!
+//! Open vSwitch's C `struct netdev_class` is one table of function pointers
+//! taking a `struct netdev_dev *` that each class downcasts to its own
+//! struct. Here the class is the factory ([`NetdevClass::construct`]) and the
+//! operations live on the object it returns, so a backend keeps its private
+//! state in its own type with no downcasting. Every optional operation has a
+//! default that answers [`ErrorKind::NotSupported`](crate::ErrorKind), so a
+//! backend implements only what its OS can do.
+//!
+//! Caching, change sequences, name/ifindex tracking and error context are
+//! the core's job (see [`crate::Netdev`]); backends answer plainly and call
+//! [`DeviceState`] when they learn of a change themselves.
+
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::addr::Ipv4Net;
+use crate::error::{Error, Result};
+use crate::eth_addr::EthAddr;
+use crate::features::FeatureSet;
+use crate::flags::Flags;
+use crate::notifier::ChangeSourceSpec;
+use crate::packet::RxQueueBackend;
+use crate::state::DeviceState;
+use crate::stats::Stats;
+
+/// A provider for one device type name (`system`, `tap`, `dummy`...).
+///
+/// Registered as `Arc<dyn NetdevClass>` in a [`crate::Registry`].
+pub trait NetdevClass: Send + Sync + 'static {
+    /// The type name devices of this class are opened with.
+    fn type_name(&self) -> &str;
+
+    /// Creates the backend half of a shared device called `name` (already
+    /// validated). Called once per device, not per handle: later opens of the
+    /// same name share the result.
+    ///
+    /// `state` is the device's cache and change sequence; keep it if the
+    /// backend learns of changes on its own (see [`DeviceState::changed`]).
+    /// A class for existing OS devices answers
+    /// [`ErrorKind::NoDevice`](crate::ErrorKind) when there is none.
+    fn construct(&self, name: &str, state: &Arc<DeviceState>) -> Result<Box<dyn DeviceBackend>>;
+
+    /// The change notifier this class's devices need, if any. The registry
+    /// starts it with the first such device and stops it with the last; its
+    /// events update devices of every class that returns the same
+    /// [`ChangeSourceSpec::key`].
+    fn change_source(&self) -> Option<ChangeSourceSpec> {
+        None
+    }
+
+    /// Periodic work that cannot be driven by the notifier thread. Called by
+    /// [`crate::Registry::run`].
+    fn run(&self) {}
+
+    /// How soon [`NetdevClass::run`] wants to be called again; `None` means
+    /// "not until something else happens".
+    fn wait(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl fmt::Debug for dyn NetdevClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NetdevClass({:?})", self.type_name())
+    }
+}
+
+/// The backend half of one shared device. All handles of the device call it
+/// concurrently, hence `&self` and `Sync`.
+///
+/// Dropping it releases the device (a tap backend destroys its interface
+/// here). Getters are called only on a cache miss; setters are followed by a
+/// cache update in the core.
+pub trait DeviceBackend: Send + Sync + 'static {
+    /// The interface index.
+    fn ifindex(&self) -> Result<u32> {
+        Err(Error::not_supported())
+    }
+
+    /// The Ethernet address.
+    fn mac(&self) -> Result<EthAddr> {
+        Err(Error::not_supported())
+    }
+
+    /// Sets the Ethernet address (the core has checked it is unicast).
+    fn set_mac(&self, _mac: EthAddr) -> Result<()> {
+        Err(Error::not_supported())
+    }
+
+    /// The MTU in bytes (layer 3, without the Ethernet header).
+    fn mtu(&self) -> Result<u32> {
+        Err(Error::not_supported())
+    }
+
+    /// Sets the MTU.
+    fn set_mtu(&self, _mtu: u32) -> Result<()> {
+        Err(Error::not_supported())
+    }
+
+    /// True if the link has carrier.
+    fn carrier(&self) -> Result<bool> {
+        Err(Error::not_supported())
+    }
+
+    /// How many times carrier went from up to down since the device was
+    /// created.
+    fn carrier_resets(&self) -> Result<u64> {
+        Err(Error::not_supported())
+    }
+
+    /// Current counters. Never cached.
+    fn stats(&self) -> Result<Stats> {
+        Err(Error::not_supported())
+    }
+
+    /// Link features (current, advertised, supported, peer) and the exact
+    /// speed when known.
+    fn features(&self) -> Result<FeatureSet> {
+        Err(Error::not_supported())
+    }
+
+    /// The IPv4 address and netmask, `None` if none is configured.
+    fn in4(&self) -> Result<Option<Ipv4Net>> {
+        Err(Error::not_supported())
+    }
+
+    /// Sets the IPv4 address and netmask; `None` removes it.
+    fn set_in4(&self, _net: Option<Ipv4Net>) -> Result<()> {
+        Err(Error::not_supported())
+    }
+
+    /// The IPv6 addresses.
+    fn in6(&self) -> Result<Vec<Ipv6Addr>> {
+        Err(Error::not_supported())
+    }
+
+    /// The current flags.
+    fn flags(&self) -> Result<Flags> {
+        self.update_flags(Flags::empty(), Flags::empty())
+    }
+
+    /// Turns `off` off and `on` on (both within [`Flags::SETTABLE`]; the
+    /// core checks) and returns the flags as they were before.
+    fn update_flags(&self, _off: Flags, _on: Flags) -> Result<Flags> {
+        Err(Error::not_supported())
+    }
+
+    /// Opens a receive queue for one handle.
+    fn open_rx(&self) -> Result<Box<dyn RxQueueBackend>> {
+        Err(Error::not_supported())
+    }
+
+    /// Sends the frames in order, stopping at the first one that cannot be
+    /// queued now. Returns how many were sent; `Ok(0)` for a non-empty batch
+    /// means "no room, try again after [`DeviceBackend::send_wait`]".
+    /// A frame the device can never send (too large, malformed) is an error.
+    fn send_batch(&self, _frames: &[&[u8]]) -> Result<usize> {
+        Err(Error::not_supported())
+    }
+
+    /// Blocks until a send could make progress or `timeout` passes; true if
+    /// there is room. `None` waits indefinitely.
+    fn send_wait(&self, _timeout: Option<Duration>) -> Result<bool> {
+        Ok(true)
+    }
+}

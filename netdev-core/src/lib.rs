@@ -1,0 +1,69 @@
+//! The platform-free core of the netdev layer.
+//!
+//! One API over the network devices of a host, whatever the OS: a
+//! [`Registry`] of device classes ([`NetdevClass`]), shared devices opened
+//! by name ([`Netdev`]) with a per-device cache and change sequence numbers,
+//! a notifier thread fed by a platform [`ChangeSource`], and batched packet
+//! I/O ([`PacketBatch`], [`RxQueue`]).
+//!
+//! This crate knows no OS: platform crates (`netdev-linux`, `netdev-bsd`)
+//! and the in-memory `netdev-dummy` implement the provider traits in
+//! [`class`].
+//!
+//! ```
+//! use netdev_core::{Registry, Flags};
+//! # use std::sync::Arc;
+//! # use netdev_core::{NetdevClass, DeviceBackend, DeviceState, Result};
+//! # struct Class; struct Dev;
+//! # impl NetdevClass for Class {
+//! #     fn type_name(&self) -> &str { "example" }
+//! #     fn construct(&self, _: &str, _: &Arc<DeviceState>) -> Result<Box<dyn DeviceBackend>> {
+//! #         Ok(Box::new(Dev))
+//! #     }
+//! # }
+//! # impl DeviceBackend for Dev {
+//! #     fn mtu(&self) -> Result<u32> { Ok(1500) }
+//! # }
+//! let registry = Registry::new();
+//! registry.register(Arc::new(Class))?;
+//! let dev = registry.open("eth0", "example")?;
+//! assert_eq!(dev.mtu()?, 1500);
+//! // Operations a class does not implement say so, with errno EOPNOTSUPP.
+//! let err = dev.update_flags(Flags::empty(), Flags::UP).unwrap_err();
+//! assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP));
+//! assert_eq!(err.to_string(), "eth0: update_flags: operation not supported by this device type");
+//! # Ok::<(), netdev_core::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod addr;
+pub mod class;
+pub mod error;
+pub mod eth_addr;
+pub mod features;
+pub mod flags;
+pub mod name;
+pub mod netdev;
+pub mod notifier;
+pub mod packet;
+pub mod ratelimit;
+pub mod registry;
+mod seq;
+pub mod state;
+
+pub use addr::Ipv4Net;
+pub use class::{DeviceBackend, NetdevClass};
+pub use error::{errno_of, Error, ErrorKind, Result};
+pub use eth_addr::EthAddr;
+pub use features::{Duplex, FeatureSet, Features, LinkSpeed};
+pub use flags::Flags;
+pub use name::{validate_name, MAX_NAME_LEN};
+pub use netdev::{Netdev, SavedFlags};
+pub use notifier::{Change, ChangeSource, ChangeSourceSpec, LinkInfo, Subscription, Waker};
+pub use packet::{Packet, PacketBatch, RxQueue, RxQueueBackend};
+pub use registry::Registry;
+pub use state::{CacheFields, DeviceState};
+pub use stats::Stats;
+
+pub mod stats;

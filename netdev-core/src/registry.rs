@@ -1,0 +1,576 @@
+//! The registry: classes by type name, open devices by name and ifindex,
+//! notifiers by key, subscribers, and the global change sequence.
+//!
+//! Locking rule: the registry lock is never held while a device could be
+//! dropped or a class called (both may block or re-enter). Code below takes
+//! what it needs out of the lock, releases it, then works.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::class::NetdevClass;
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::validate_name;
+use crate::netdev::{Device, Gate, Netdev};
+use crate::notifier::{
+    Change, ChangeSourceSpec, Notifier, Subscribers, Subscription, SUBSCRIPTION_CAPACITY,
+};
+use crate::seq::GlobalSeq;
+use crate::state::{CacheFields, DeviceState, IfindexField};
+
+/// A name's slot: a live device, a device still releasing its resources
+/// (weak dead, gate closed), or an open in progress (weak empty, gate
+/// closed until it finishes).
+struct Entry {
+    dev: Weak<Device>,
+    type_name: Arc<str>,
+    gate: Arc<Gate>,
+}
+
+impl Entry {
+    /// True if the slot is busy: a live device, or one not yet settled.
+    fn in_use(&self) -> bool {
+        self.dev.strong_count() > 0 || !self.gate.is_open()
+    }
+}
+
+#[derive(Default)]
+struct RegState {
+    classes: BTreeMap<String, Arc<dyn NetdevClass>>,
+    devices: HashMap<Arc<str>, Entry>,
+    by_ifindex: HashMap<u32, Weak<Device>>,
+    notifiers: HashMap<&'static str, Weak<Notifier>>,
+    /// Size at which dead entries are swept next (amortised cleanup).
+    sweep_at: usize,
+}
+
+impl RegState {
+    fn sweep(&mut self) {
+        if self.devices.len() + self.by_ifindex.len() < self.sweep_at {
+            return;
+        }
+        self.devices.retain(|_, e| e.in_use());
+        self.by_ifindex.retain(|_, w| w.strong_count() > 0);
+        self.notifiers.retain(|_, w| w.strong_count() > 0);
+        self.sweep_at = 64.max(2 * (self.devices.len() + self.by_ifindex.len()));
+    }
+}
+
+pub(crate) struct RegistryInner {
+    state: Mutex<RegState>,
+    global: Arc<GlobalSeq>,
+    subscribers: Subscribers,
+}
+
+/// Netdev classes and the devices open through them.
+///
+/// Cheap to clone (clones share everything). Every API works on an explicit
+/// `Registry`, so independent registries (one per test, say) never
+/// interfere; [`Registry::global`] is a process-wide one for convenience.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<RegistryInner>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::new()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry {
+            inner: Arc::new(RegistryInner {
+                state: Mutex::new(RegState {
+                    sweep_at: 64,
+                    ..RegState::default()
+                }),
+                global: Arc::new(GlobalSeq::new()),
+                subscribers: Subscribers::default(),
+            }),
+        }
+    }
+
+    /// The process-wide registry (empty until classes are registered).
+    pub fn global() -> &'static Registry {
+        static GLOBAL: OnceLock<Registry> = OnceLock::new();
+        GLOBAL.get_or_init(Registry::new)
+    }
+
+    /// Registers `class` under its type name.
+    pub fn register(&self, class: Arc<dyn NetdevClass>) -> Result<()> {
+        let type_name = class.type_name().to_owned();
+        let err = |kind| Err(Error::new(kind).with_op("register_class"));
+        if type_name.is_empty() {
+            return err(ErrorKind::InvalidInput("empty type name".into()));
+        }
+        let mut st = self.inner.state.lock();
+        if st.classes.contains_key(&type_name) {
+            return err(ErrorKind::AlreadyRegistered(type_name));
+        }
+        st.classes.insert(type_name, class);
+        Ok(())
+    }
+
+    /// Removes the class registered as `type_name` and returns it. Refused
+    /// with `EBUSY` while a device of that type is open (or still closing).
+    pub fn unregister(&self, type_name: &str) -> Result<Arc<dyn NetdevClass>> {
+        let err = |kind| Err(Error::new(kind).with_op("unregister_class"));
+        let mut st = self.inner.state.lock();
+        if !st.classes.contains_key(type_name) {
+            return err(ErrorKind::UnknownType(type_name.into()));
+        }
+        let open: Vec<&str> = st
+            .devices
+            .iter()
+            .filter(|(_, e)| &*e.type_name == type_name && e.in_use())
+            .map(|(n, _)| &**n)
+            .collect();
+        if !open.is_empty() {
+            let names = open.join(", ");
+            return Err(Error::new(ErrorKind::Busy)
+                .with_op("unregister_class")
+                .with_detail(format!("{type_name} devices still open: {names}")));
+        }
+        match st.classes.remove(type_name) {
+            Some(c) => Ok(c),
+            None => err(ErrorKind::UnknownType(type_name.into())),
+        }
+    }
+
+    /// The registered type names, sorted.
+    pub fn types(&self) -> Vec<String> {
+        self.inner.state.lock().classes.keys().cloned().collect()
+    }
+
+    /// The class registered as `type_name`.
+    pub fn class(&self, type_name: &str) -> Option<Arc<dyn NetdevClass>> {
+        self.inner.state.lock().classes.get(type_name).cloned()
+    }
+
+    /// Opens the device `name` of type `type_name`.
+    ///
+    /// If the name is already open, returns a handle to the same shared
+    /// device (an error if it is open with another type). If a previous
+    /// device of that name is still releasing its resources, waits for it.
+    pub fn open(&self, name: &str, type_name: &str) -> Result<Netdev> {
+        let ctx = |e: Error| e.with_op("open").with_device(name);
+        validate_name(name).map_err(ctx)?;
+        let (class, pending) = loop {
+            let mut st = self.inner.state.lock();
+            let Some(class) = st.classes.get(type_name).cloned() else {
+                return Err(ctx(ErrorKind::UnknownType(type_name.into()).into()));
+            };
+            let Some(entry) = st.devices.get(name) else {
+                let gate = Arc::new(Gate::default());
+                st.devices.insert(
+                    name.into(),
+                    Entry {
+                        dev: Weak::new(),
+                        type_name: type_name.into(),
+                        gate: gate.clone(),
+                    },
+                );
+                break (class, PendingOpen::new(self.inner.clone(), name, gate));
+            };
+            if let Some(dev) = entry.dev.upgrade() {
+                drop(st);
+                return self.existing(dev, type_name).map_err(ctx);
+            }
+            if entry.gate.is_open() {
+                st.devices.remove(name);
+                continue;
+            }
+            let gate = entry.gate.clone();
+            drop(st);
+            gate.wait();
+        };
+        let dev = self.construct(&*class, name, type_name).map_err(ctx)?;
+        Ok(pending.complete(dev))
+    }
+
+    fn existing(&self, dev: Arc<Device>, type_name: &str) -> Result<Netdev> {
+        if &*dev.type_name == type_name {
+            Ok(Netdev { dev })
+        } else {
+            Err(ErrorKind::TypeConflict {
+                open_as: dev.type_name.to_string(),
+                requested: type_name.into(),
+            }
+            .into())
+        }
+    }
+
+    fn construct(
+        &self,
+        class: &dyn NetdevClass,
+        name: &str,
+        type_name: &str,
+    ) -> Result<Arc<Device>> {
+        // Start listening before reading any state, so no change between
+        // the first read and the subscription goes unseen.
+        let notifier = match class.change_source() {
+            Some(spec) => Some(self.notifier_for(&spec)?),
+            None => None,
+        };
+        let state = Arc::new(DeviceState::new(name, self.inner.global.clone()));
+        let backend = class.construct(name, &state)?;
+        if let Ok(ifindex) = state.cached::<IfindexField>(|| backend.ifindex()) {
+            state.set_identity(ifindex);
+        }
+        Ok(Arc::new(Device::new(
+            state,
+            type_name.into(),
+            Arc::downgrade(&self.inner),
+            backend,
+            notifier,
+        )))
+    }
+
+    fn notifier_for(&self, spec: &ChangeSourceSpec) -> Result<Arc<Notifier>> {
+        let mut st = self.inner.state.lock();
+        if let Some(n) = st.notifiers.get(spec.key).and_then(Weak::upgrade) {
+            return Ok(n);
+        }
+        let weak = Arc::downgrade(&self.inner);
+        let key = spec.key;
+        let notifier = Notifier::start(spec, move |batch| {
+            if let Some(reg) = weak.upgrade() {
+                for change in batch.drain(..) {
+                    reg.apply_change(key, &change);
+                    reg.subscribers.publish(&change);
+                }
+            }
+        })
+        .map_err(|e| Error::from(e).with_op("start_notifier").with_detail(key))?;
+        let notifier = Arc::new(notifier);
+        st.notifiers.insert(key, Arc::downgrade(&notifier));
+        Ok(notifier)
+    }
+
+    /// A handle to the open device called `name`, if any.
+    pub fn lookup(&self, name: &str) -> Option<Netdev> {
+        let dev = self.inner.state.lock().devices.get(name)?.dev.upgrade();
+        dev.map(|dev| Netdev { dev })
+    }
+
+    /// A handle to the open device with interface index `ifindex`, if any.
+    pub fn lookup_ifindex(&self, ifindex: u32) -> Option<Netdev> {
+        let dev = self.inner.state.lock().by_ifindex.get(&ifindex)?.upgrade();
+        dev.map(|dev| Netdev { dev })
+    }
+
+    /// Handles to every open device, sorted by name.
+    pub fn devices(&self) -> Vec<Netdev> {
+        let mut devs: Vec<Netdev> = self
+            .inner
+            .live_devices()
+            .into_iter()
+            .map(|dev| Netdev { dev })
+            .collect();
+        devs.sort_by_key(|d| d.name());
+        devs
+    }
+
+    /// The global change sequence: bumped whenever any device's is.
+    pub fn seq(&self) -> u64 {
+        self.inner.global.get()
+    }
+
+    /// Blocks until the global change sequence differs from `seen` or
+    /// `timeout` passes; returns its value then (equal to `seen` on
+    /// timeout).
+    pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> u64 {
+        self.inner.global.wait_for_change(seen, timeout)
+    }
+
+    /// Subscribes to the change events of this registry's notifiers.
+    pub fn subscribe(&self) -> Subscription {
+        self.subscribe_with_capacity(SUBSCRIPTION_CAPACITY)
+    }
+
+    /// Like [`Registry::subscribe`] with a queue of `capacity` events.
+    pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscription {
+        self.inner.subscribers.subscribe(capacity)
+    }
+
+    /// Runs every class's periodic work.
+    pub fn run(&self) {
+        for class in self.classes() {
+            class.run();
+        }
+    }
+
+    /// How soon [`Registry::run`] should be called again (the soonest of the
+    /// classes' wishes).
+    pub fn wait_hint(&self) -> Option<Duration> {
+        self.classes().iter().filter_map(|c| c.wait()).min()
+    }
+
+    fn classes(&self) -> Vec<Arc<dyn NetdevClass>> {
+        self.inner.state.lock().classes.values().cloned().collect()
+    }
+
+    /// True if a notifier thread for `key` is running.
+    pub fn notifier_running(&self, key: &str) -> bool {
+        self.inner
+            .state
+            .lock()
+            .notifiers
+            .get(key)
+            .is_some_and(|w| w.strong_count() > 0)
+    }
+
+    /// Applies `change` as if the notifier `key` had reported it (for
+    /// classes whose changes come from elsewhere, and for tests), and
+    /// delivers it to subscribers.
+    pub fn inject_change(&self, key: &str, change: Change) {
+        self.inner.apply_change(key, &change);
+        self.inner.subscribers.publish(&change);
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.state.lock();
+        f.debug_struct("Registry")
+            .field("types", &st.classes.keys().collect::<Vec<_>>())
+            .field("devices", &st.devices.len())
+            .finish()
+    }
+}
+
+/// An open in progress: its placeholder entry is removed (and waiters
+/// released) if the open fails or panics.
+struct PendingOpen {
+    reg: Arc<RegistryInner>,
+    name: Arc<str>,
+    gate: Arc<Gate>,
+    done: bool,
+}
+
+impl PendingOpen {
+    fn new(reg: Arc<RegistryInner>, name: &str, gate: Arc<Gate>) -> PendingOpen {
+        PendingOpen {
+            reg,
+            name: name.into(),
+            gate,
+            done: false,
+        }
+    }
+
+    fn complete(mut self, dev: Arc<Device>) -> Netdev {
+        {
+            let mut st = self.reg.state.lock();
+            let identity = dev.state.identity();
+            if identity != 0 {
+                if let Some(old) = st.by_ifindex.get(&identity) {
+                    if old.strong_count() > 0 {
+                        log::warn!(
+                            "{}: ifindex {identity} already belongs to another open device",
+                            self.name
+                        );
+                    }
+                }
+                st.by_ifindex.insert(identity, Arc::downgrade(&dev));
+            }
+            st.devices.insert(
+                self.name.clone(),
+                Entry {
+                    dev: Arc::downgrade(&dev),
+                    type_name: dev.type_name.clone(),
+                    gate: dev.closed_gate(),
+                },
+            );
+            st.sweep();
+        }
+        self.done = true;
+        self.gate.open();
+        Netdev { dev }
+    }
+}
+
+impl Drop for PendingOpen {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut st = self.reg.state.lock();
+            if st
+                .devices
+                .get(&self.name)
+                .is_some_and(|e| Arc::ptr_eq(&e.gate, &self.gate))
+            {
+                st.devices.remove(&self.name);
+            }
+            drop(st);
+            self.gate.open();
+        }
+    }
+}
+
+impl RegistryInner {
+    fn live_devices(&self) -> Vec<Arc<Device>> {
+        let st = self.state.lock();
+        st.devices
+            .values()
+            .filter_map(|e| e.dev.upgrade())
+            .collect()
+    }
+
+    /// The devices tracked under `ifindex` and under `name`, taken out of
+    /// the lock.
+    fn find(&self, ifindex: u32, name: Option<&str>) -> (Option<Arc<Device>>, Option<Arc<Device>>) {
+        let st = self.state.lock();
+        let by_index = st.by_ifindex.get(&ifindex).and_then(Weak::upgrade);
+        let by_name = name
+            .and_then(|n| st.devices.get(n))
+            .and_then(|e| e.dev.upgrade());
+        (by_index, by_name)
+    }
+
+    /// Updates caches and device tracking for one change from the notifier
+    /// `key`. Only devices of classes using that notifier are matched by
+    /// name or index (a dummy device's synthetic ifindex means nothing to
+    /// the kernel); an overflow invalidates every device.
+    pub(crate) fn apply_change(&self, key: &str, change: &Change) {
+        let ours = |d: &Option<Arc<Device>>| {
+            d.as_ref()
+                .filter(|d| d.notifier_key() == Some(key))
+                .cloned()
+        };
+        match change {
+            Change::LinkChanged {
+                ifindex,
+                name,
+                info,
+            } => {
+                let (by_index, by_name) = self.find(*ifindex, Some(name));
+                if let Some(dev) = ours(&by_index) {
+                    if *dev.state.name() != **name {
+                        self.rename(&dev, name);
+                    }
+                    dev.state.apply(info);
+                } else if let Some(dev) = ours(&by_name) {
+                    match dev.state.identity() {
+                        0 => {
+                            // Opened before its index was known: adopt it.
+                            dev.state.set_identity(*ifindex);
+                            self.state
+                                .lock()
+                                .by_ifindex
+                                .insert(*ifindex, Arc::downgrade(&dev));
+                            dev.state.apply(info);
+                        }
+                        // Same name, another index: removed and re-created.
+                        _ => self.forget_gone(&dev),
+                    }
+                }
+            }
+            Change::LinkRemoved { ifindex, name } => {
+                let (by_index, by_name) = self.find(*ifindex, Some(name));
+                if let Some(dev) = ours(&by_index) {
+                    self.forget_gone(&dev);
+                } else if let Some(dev) = ours(&by_name) {
+                    if dev.state.identity() == 0 {
+                        dev.state.changed();
+                    }
+                }
+            }
+            Change::AddrChanged { ifindex } => {
+                let (by_index, _) = self.find(*ifindex, None);
+                if let Some(dev) = ours(&by_index) {
+                    dev.state.invalidate(CacheFields::ADDRS);
+                }
+            }
+            Change::Overflow => self.resync(key),
+        }
+    }
+
+    /// After lost events: drop every cache, and check that each device of
+    /// this notifier is still the one that was opened.
+    fn resync(&self, key: &str) {
+        let devices = self.live_devices();
+        for dev in &devices {
+            dev.state.changed();
+            if dev.notifier_key() != Some(key) {
+                continue;
+            }
+            let identity = dev.state.identity();
+            match dev.backend.ifindex() {
+                Ok(i) if identity != 0 && i != identity => self.forget_gone(dev),
+                Err(e) if identity != 0 && e.kind() == &ErrorKind::NoDevice => {
+                    self.forget_gone(dev)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn rename(&self, dev: &Arc<Device>, new_name: &str) {
+        let old_name = dev.state.name();
+        let displaced = {
+            let mut st = self.state.lock();
+            let mine = st
+                .devices
+                .get(&old_name)
+                .is_some_and(|e| e.dev.as_ptr() == Arc::as_ptr(dev));
+            let displaced = match st.devices.get(new_name) {
+                Some(e) if e.dev.strong_count() == 0 && !e.gate.is_open() => {
+                    // An open of the new name is in progress; leave its slot
+                    // alone. This device stays reachable by ifindex.
+                    if mine {
+                        st.devices.remove(&old_name);
+                    }
+                    dev.state.set_name(new_name);
+                    return;
+                }
+                Some(e) => e.dev.upgrade(),
+                None => None,
+            };
+            if mine {
+                if let Some(entry) = st.devices.remove(&old_name) {
+                    st.devices.insert(new_name.into(), entry);
+                }
+            }
+            dev.state.set_name(new_name);
+            displaced
+        };
+        log::debug!("{old_name}: renamed to {new_name}");
+        // A device still known under the new name is a stale one whose
+        // removal we did not see.
+        if let Some(other) = displaced.filter(|o| !Arc::ptr_eq(o, dev)) {
+            self.forget_gone(&other);
+        }
+    }
+
+    /// Marks `dev` removed and drops it from the name and index maps (only
+    /// where the maps still point at it).
+    pub(crate) fn forget_gone(&self, dev: &Arc<Device>) {
+        if !dev.state.mark_gone() {
+            return;
+        }
+        log::debug!("{}: device removed", dev.state.name());
+        let mut st = self.state.lock();
+        let name = dev.state.name();
+        if st
+            .devices
+            .get(&name)
+            .is_some_and(|e| e.dev.as_ptr() == Arc::as_ptr(dev))
+        {
+            st.devices.remove(&name);
+        }
+        let identity = dev.state.identity();
+        if st
+            .by_ifindex
+            .get(&identity)
+            .is_some_and(|w| w.as_ptr() == Arc::as_ptr(dev))
+        {
+            st.by_ifindex.remove(&identity);
+        }
+    }
+}

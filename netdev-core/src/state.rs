@@ -1,0 +1,389 @@
+//! The per-device state the core keeps for every shared device: its current
+//! name, the cache of values and errors with validity bits, the change
+//! sequence, and whether it has been removed.
+//!
+//! Backends get an `Arc<DeviceState>` at construction so they can report
+//! changes they learn of themselves (the dummy class does, for every
+//! in-process change).
+
+use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use bitflags::bitflags;
+use parking_lot::{Mutex, RwLock};
+
+use crate::addr::Ipv4Net;
+use crate::error::{Error, ErrorKind, Result};
+use crate::eth_addr::EthAddr;
+use crate::features::FeatureSet;
+use crate::flags::Flags;
+use crate::notifier::LinkInfo;
+use crate::seq::{ChangeSeq, GlobalSeq};
+
+bitflags! {
+    /// Which cached values are valid.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct CacheFields: u32 {
+        /// Interface index.
+        const IFINDEX = 1 << 0;
+        /// Ethernet address.
+        const MAC = 1 << 1;
+        /// MTU.
+        const MTU = 1 << 2;
+        /// Flags.
+        const FLAGS = 1 << 3;
+        /// Carrier.
+        const CARRIER = 1 << 4;
+        /// IPv4 address.
+        const IN4 = 1 << 5;
+        /// IPv6 addresses.
+        const IN6 = 1 << 6;
+        /// Link features.
+        const FEATURES = 1 << 7;
+        /// The fields a link-level change can affect (everything but the
+        /// addresses, which have their own notifications).
+        const LINK = Self::IFINDEX.bits() | Self::MAC.bits() | Self::MTU.bits()
+            | Self::FLAGS.bits() | Self::CARRIER.bits() | Self::FEATURES.bits();
+        /// The address fields.
+        const ADDRS = Self::IN4.bits() | Self::IN6.bits();
+    }
+}
+
+/// Cached values; a field's content means something only while its bit is
+/// in `valid`. Errors are cached too, so a device that cannot answer is not
+/// asked again until something changes.
+#[derive(Debug)]
+pub(crate) struct Cache {
+    valid: CacheFields,
+    /// Bumped on every invalidation, so a value fetched while an
+    /// invalidation raced with it is returned but not stored.
+    generation: u64,
+    ifindex: Result<u32>,
+    mac: Result<EthAddr>,
+    mtu: Result<u32>,
+    flags: Result<Flags>,
+    carrier: Result<bool>,
+    in4: Result<Option<Ipv4Net>>,
+    in6: Result<Arc<[Ipv6Addr]>>,
+    features: Result<FeatureSet>,
+}
+
+fn unset<T>() -> Result<T> {
+    Err(Error::new(ErrorKind::NotSupported))
+}
+
+impl Cache {
+    fn new() -> Cache {
+        Cache {
+            valid: CacheFields::empty(),
+            generation: 0,
+            ifindex: unset(),
+            mac: unset(),
+            mtu: unset(),
+            flags: unset(),
+            carrier: unset(),
+            in4: unset(),
+            in6: unset(),
+            features: unset(),
+        }
+    }
+}
+
+/// Access to one field of [`Cache`], so one generic getter serves all.
+pub(crate) trait CacheField {
+    type Value: Clone;
+    const BIT: CacheFields;
+    fn slot(cache: &mut Cache) -> &mut Result<Self::Value>;
+}
+
+macro_rules! cache_field {
+    ($name:ident, $field:ident, $ty:ty, $bit:ident) => {
+        pub(crate) struct $name;
+        impl CacheField for $name {
+            type Value = $ty;
+            const BIT: CacheFields = CacheFields::$bit;
+            fn slot(cache: &mut Cache) -> &mut Result<$ty> {
+                &mut cache.$field
+            }
+        }
+    };
+}
+
+cache_field!(IfindexField, ifindex, u32, IFINDEX);
+cache_field!(MacField, mac, EthAddr, MAC);
+cache_field!(MtuField, mtu, u32, MTU);
+cache_field!(FlagsField, flags, Flags, FLAGS);
+cache_field!(CarrierField, carrier, bool, CARRIER);
+cache_field!(In4Field, in4, Option<Ipv4Net>, IN4);
+cache_field!(In6Field, in6, Arc<[Ipv6Addr]>, IN6);
+cache_field!(FeaturesField, features, FeatureSet, FEATURES);
+
+/// Per-device state shared by the core, the notifier thread and the
+/// backend.
+#[derive(Debug)]
+pub struct DeviceState {
+    name: RwLock<Arc<str>>,
+    /// The ifindex the device had when opened (0: unknown). Unlike the
+    /// cached ifindex it survives invalidation: it is the device's identity,
+    /// used to notice a device removed and re-created under the same name.
+    identity: AtomicU32,
+    gone: AtomicBool,
+    seq: ChangeSeq,
+    cache: Mutex<Cache>,
+    global: Arc<GlobalSeq>,
+}
+
+impl DeviceState {
+    pub(crate) fn new(name: &str, global: Arc<GlobalSeq>) -> DeviceState {
+        DeviceState {
+            name: RwLock::new(name.into()),
+            identity: AtomicU32::new(0),
+            gone: AtomicBool::new(false),
+            seq: ChangeSeq::new(),
+            cache: Mutex::new(Cache::new()),
+            global,
+        }
+    }
+
+    /// A stand-alone state for backend unit tests that do not go through a
+    /// registry.
+    pub fn detached(name: &str) -> Arc<DeviceState> {
+        Arc::new(DeviceState::new(name, Arc::new(GlobalSeq::new())))
+    }
+
+    /// The device's current name (it follows renames).
+    pub fn name(&self) -> Arc<str> {
+        self.name.read().clone()
+    }
+
+    pub(crate) fn set_name(&self, name: &str) {
+        *self.name.write() = name.into();
+    }
+
+    /// The device's change sequence: never 0, bumped on every observed
+    /// change.
+    pub fn seq(&self) -> u64 {
+        self.seq.get()
+    }
+
+    /// Bumps the change sequence (and the registry's) without touching the
+    /// cache, for changes the cache does not hold (statistics, queues).
+    pub fn bump(&self) {
+        self.seq.bump();
+        self.global.bump();
+    }
+
+    /// Reports that the device changed in an unknown way: drops every cached
+    /// value and bumps the change sequence.
+    pub fn changed(&self) {
+        self.invalidate(CacheFields::all());
+    }
+
+    /// Reports a change of `fields`: drops those cached values and bumps the
+    /// change sequence.
+    pub fn invalidate(&self, fields: CacheFields) {
+        {
+            let mut c = self.cache.lock();
+            c.valid.remove(fields);
+            c.generation += 1;
+        }
+        self.bump();
+    }
+
+    /// Takes the values a notification carried into the cache (no round
+    /// trip to the kernel for them), drops the other link-level values, and
+    /// bumps the change sequence.
+    pub fn apply(&self, info: &LinkInfo) {
+        {
+            let mut c = self.cache.lock();
+            c.valid.remove(CacheFields::LINK);
+            c.generation += 1;
+            if let Some(v) = info.mtu {
+                c.mtu = Ok(v);
+                c.valid |= CacheFields::MTU;
+            }
+            if let Some(v) = info.mac {
+                c.mac = Ok(v);
+                c.valid |= CacheFields::MAC;
+            }
+            if let Some(v) = info.flags {
+                c.flags = Ok(v);
+                c.valid |= CacheFields::FLAGS;
+            }
+            if let Some(v) = info.carrier {
+                c.carrier = Ok(v);
+                c.valid |= CacheFields::CARRIER;
+            }
+            // A link event that reached this device by ifindex confirms it.
+            let id = self.identity();
+            if id != 0 {
+                c.ifindex = Ok(id);
+                c.valid |= CacheFields::IFINDEX;
+            }
+        }
+        self.bump();
+    }
+
+    /// Which cached values are valid now (for tests and diagnostics).
+    pub fn cached_fields(&self) -> CacheFields {
+        self.cache.lock().valid
+    }
+
+    /// True once the device was found removed; every operation on it then
+    /// fails with [`ErrorKind::Gone`].
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
+    /// Marks the device removed. Returns false if it already was.
+    pub(crate) fn mark_gone(&self) -> bool {
+        let first = !self.gone.swap(true, Ordering::AcqRel);
+        if first {
+            self.changed();
+        }
+        first
+    }
+
+    pub(crate) fn identity(&self) -> u32 {
+        self.identity.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_identity(&self, ifindex: u32) {
+        self.identity.store(ifindex, Ordering::Release);
+    }
+
+    /// The cached value of `F`, or `fetch()`'s answer (value or error),
+    /// stored unless an invalidation raced with the fetch.
+    pub(crate) fn cached<F: CacheField>(
+        &self,
+        fetch: impl FnOnce() -> Result<F::Value>,
+    ) -> Result<F::Value> {
+        let generation = {
+            let mut c = self.cache.lock();
+            if c.valid.contains(F::BIT) {
+                return F::slot(&mut c).clone();
+            }
+            c.generation
+        };
+        let fresh = fetch();
+        let mut c = self.cache.lock();
+        if c.generation == generation {
+            *F::slot(&mut c) = fresh.clone();
+            c.valid |= F::BIT;
+        }
+        fresh
+    }
+
+    /// Stores a value the caller knows to be current (after a successful
+    /// set) and bumps the change sequence.
+    pub(crate) fn store<F: CacheField>(&self, value: F::Value) {
+        {
+            let mut c = self.cache.lock();
+            c.generation += 1;
+            *F::slot(&mut c) = Ok(value);
+            c.valid |= F::BIT;
+        }
+        self.bump();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn state() -> Arc<DeviceState> {
+        DeviceState::detached("t0")
+    }
+
+    #[test]
+    fn hit_miss_and_invalidate() {
+        let s = state();
+        let calls = Cell::new(0);
+        let fetch = || {
+            calls.set(calls.get() + 1);
+            Ok(1500)
+        };
+        assert_eq!(s.cached::<MtuField>(fetch).unwrap(), 1500);
+        assert_eq!(s.cached::<MtuField>(fetch).unwrap(), 1500);
+        assert_eq!(calls.get(), 1, "second read is a hit");
+        assert!(s.cached_fields().contains(CacheFields::MTU));
+        let before = s.seq();
+        s.invalidate(CacheFields::MTU);
+        assert!(s.seq() > before);
+        assert_eq!(s.cached::<MtuField>(fetch).unwrap(), 1500);
+        assert_eq!(calls.get(), 2, "invalidated read is a miss");
+    }
+
+    #[test]
+    fn errors_are_cached() {
+        let s = state();
+        let calls = Cell::new(0);
+        let fetch = || {
+            calls.set(calls.get() + 1);
+            Err(Error::from_errno(libc::EPERM))
+        };
+        for _ in 0..3 {
+            let e = s.cached::<MacField>(fetch).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+        }
+        assert_eq!(calls.get(), 1);
+    }
+
+    #[test]
+    fn racing_invalidation_is_not_overwritten() {
+        let s = state();
+        // The fetch sees an invalidation happen while it runs: its (possibly
+        // stale) answer is returned but must not be cached.
+        let v = s.cached::<MtuField>(|| {
+            s.invalidate(CacheFields::MTU);
+            Ok(1234)
+        });
+        assert_eq!(v.unwrap(), 1234);
+        assert!(!s.cached_fields().contains(CacheFields::MTU));
+    }
+
+    #[test]
+    fn apply_takes_carried_values_and_drops_the_rest() {
+        let s = state();
+        s.set_identity(7);
+        s.store::<FeaturesField>(FeatureSet::default());
+        s.store::<In4Field>(None);
+        let seq = s.seq();
+        s.apply(&LinkInfo {
+            mtu: Some(9000),
+            flags: Some(Flags::UP),
+            ..LinkInfo::default()
+        });
+        assert!(s.seq() > seq);
+        let valid = s.cached_fields();
+        assert!(valid.contains(CacheFields::MTU | CacheFields::FLAGS | CacheFields::IFINDEX));
+        assert!(
+            !valid.contains(CacheFields::FEATURES),
+            "not carried: dropped"
+        );
+        assert!(!valid.contains(CacheFields::MAC));
+        assert!(valid.contains(CacheFields::IN4), "addresses untouched");
+        assert_eq!(
+            s.cached::<MtuField>(|| panic!("must be a hit")).unwrap(),
+            9000
+        );
+        assert_eq!(s.cached::<IfindexField>(|| panic!("hit")).unwrap(), 7);
+    }
+
+    #[test]
+    fn store_and_gone() {
+        let s = state();
+        s.store::<MacField>(EthAddr([2, 0, 0, 0, 0, 1]));
+        assert_eq!(
+            s.cached::<MacField>(|| panic!("hit")).unwrap(),
+            EthAddr([2, 0, 0, 0, 0, 1])
+        );
+        assert!(!s.is_gone());
+        assert!(s.mark_gone());
+        assert!(!s.mark_gone());
+        assert!(s.is_gone());
+        assert!(s.cached_fields().is_empty());
+    }
+}
