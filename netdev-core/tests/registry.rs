@@ -1,0 +1,574 @@
+//! Registry, cache, change-sequence, notifier and flag-guard behaviour,
+//! against the scripted kernel in `mock.rs`.
+
+mod mock;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mock::{Kernel, MockClass, ScriptedSpec};
+use netdev_core::{
+    CacheFields, Change, Duplex, ErrorKind, EthAddr, Flags, LinkInfo, LinkSpeed, Registry,
+};
+
+const LONG: Duration = Duration::from_secs(10);
+
+/// A registry with class "mock" (notifier "script") and class "plain" (no
+/// notifier) over one kernel.
+fn setup() -> (Registry, Arc<Kernel>, ScriptedSpec) {
+    let kernel = Kernel::new();
+    let script = ScriptedSpec::new("script");
+    let reg = Registry::new();
+    reg.register(MockClass::new("mock", &kernel, Some(&script)))
+        .unwrap();
+    reg.register(MockClass::new("plain", &kernel, None))
+        .unwrap();
+    (reg, kernel, script)
+}
+
+/// Waits until `cond` holds (the notifier thread applies events
+/// asynchronously); fails the test after 10 s.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + LONG;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn same_name_shares_one_device() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    let a = reg.open("eth0", "mock").unwrap();
+    let b = reg.open("eth0", "mock").unwrap();
+    assert!(a.same_device(&b));
+    assert_eq!(kernel.constructed.load(Ordering::SeqCst), 1);
+    assert_eq!(reg.devices().len(), 1);
+    assert!(reg.lookup("eth0").unwrap().same_device(&a));
+    let ifindex = a.ifindex().unwrap();
+    assert!(reg.lookup_ifindex(ifindex).unwrap().same_device(&a));
+    assert!(reg.lookup_ifindex(ifindex + 100).is_none());
+}
+
+#[test]
+fn type_conflict_unknown_type_and_bad_names() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    let _a = reg.open("eth0", "mock").unwrap();
+    let e = reg.open("eth0", "plain").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+    assert_eq!(
+        e.to_string(),
+        "eth0: open: device is already open as type \"mock\", cannot open it as \"plain\""
+    );
+    let e = reg.open("eth0", "nosuch").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EAFNOSUPPORT));
+    for bad in ["", "a/b", "has space", "much-too-long-name0", "ctl\u{7}"] {
+        let e = reg.open(bad, "mock").unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidName(_)),
+            "{bad:?}: {e}"
+        );
+        assert_eq!(e.op(), "open");
+    }
+    let e = reg.open("missing0", "mock").unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NoDevice);
+    assert_eq!(e.to_string(), "missing0: open: no such device");
+}
+
+#[test]
+fn last_handle_closes_and_failed_open_leaves_nothing() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    let a = reg.open("eth0", "mock").unwrap();
+    let b = a.clone();
+    drop(a);
+    assert_eq!(kernel.live_backends.load(Ordering::SeqCst), 1);
+    drop(b);
+    assert_eq!(kernel.live_backends.load(Ordering::SeqCst), 0);
+    assert!(reg.lookup("eth0").is_none());
+    assert!(reg.devices().is_empty());
+    // Reopening constructs a new backend, even with another type now.
+    let c = reg.open("eth0", "plain").unwrap();
+    assert_eq!(c.type_name(), "plain");
+    assert_eq!(kernel.constructed.load(Ordering::SeqCst), 2);
+    // A failed open does not leave a slot that blocks the name.
+    assert!(reg.open("late0", "mock").is_err());
+    kernel.add("late0");
+    reg.open("late0", "mock").unwrap();
+}
+
+#[test]
+fn register_and_unregister_rules() {
+    let (reg, kernel, _) = setup();
+    assert_eq!(reg.types(), vec!["mock".to_string(), "plain".to_string()]);
+    let e = reg
+        .register(MockClass::new("mock", &kernel, None))
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+    kernel.add("eth0");
+    let dev = reg.open("eth0", "plain").unwrap();
+    let e = reg.unregister("plain").unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Busy);
+    assert!(e.to_string().contains("eth0"), "{e}");
+    drop(dev);
+    assert_eq!(reg.unregister("plain").unwrap().type_name(), "plain");
+    assert_eq!(reg.types(), vec!["mock".to_string()]);
+    assert_eq!(
+        reg.unregister("plain").unwrap_err().raw_os_error(),
+        Some(libc::EAFNOSUPPORT)
+    );
+}
+
+#[test]
+fn cache_hits_misses_and_setters() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    let dev = reg.open("plain0", "plain").err();
+    assert!(dev.is_some());
+    let dev = reg.open("eth0", "plain").unwrap();
+    let calls = kernel.calls();
+    assert_eq!(dev.mtu().unwrap(), 1500);
+    assert_eq!(dev.mtu().unwrap(), 1500);
+    assert_eq!(dev.mac().unwrap(), dev.mac().unwrap());
+    assert_eq!(kernel.calls() - calls, 2, "one backend call per field");
+    // A setter updates the cache: the next read is a hit showing the value.
+    dev.set_mtu(9000).unwrap();
+    let calls = kernel.calls();
+    assert_eq!(dev.mtu().unwrap(), 9000);
+    assert_eq!(kernel.calls(), calls);
+    // A change behind our back is invisible until something invalidates.
+    kernel.set_mtu("eth0", 1400);
+    assert_eq!(dev.mtu().unwrap(), 9000);
+    // Invalid arguments never reach the backend; backend errors carry context.
+    let calls = kernel.calls();
+    let e = dev.set_mac(EthAddr::BROADCAST).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)));
+    assert_eq!(
+        dev.set_mtu(0).unwrap_err().raw_os_error(),
+        Some(libc::EINVAL)
+    );
+    assert_eq!(kernel.calls(), calls);
+    let e = dev.set_mtu(10).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "eth0: set_mtu: Invalid argument (os error 22)"
+    );
+    // Operations the class lacks say so.
+    let e = dev.stats().unwrap_err();
+    assert!(e.is_not_supported());
+    assert_eq!(e.op(), "get_stats");
+    // Speed from features.
+    assert_eq!(
+        dev.speed().unwrap(),
+        LinkSpeed {
+            mbps: 10_000,
+            duplex: Some(Duplex::Full)
+        }
+    );
+}
+
+#[test]
+fn change_sequences_and_global_wait() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    let dev = reg.open("eth0", "plain").unwrap();
+    let seq = dev.change_seq();
+    assert_ne!(seq, 0);
+    dev.mtu().unwrap();
+    assert_eq!(dev.change_seq(), seq, "reads do not bump");
+    dev.set_mtu(1400).unwrap();
+    assert!(dev.change_seq() > seq);
+
+    let seen = reg.seq();
+    assert_eq!(reg.wait_for_change(seen, Duration::from_millis(10)), seen);
+    let dev2 = dev.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        dev2.set_mtu(1300).unwrap();
+    });
+    let now = reg.wait_for_change(seen, LONG);
+    assert_ne!(now, seen);
+    t.join().unwrap();
+}
+
+#[test]
+fn notifier_starts_with_first_device_and_stops_with_last() {
+    let (reg, kernel, script) = setup();
+    kernel.add("eth0");
+    kernel.add("eth1");
+    // Devices of a class without a notifier do not start one.
+    let plain = reg.open("eth1", "plain").unwrap();
+    assert_eq!(script.opened(), 0);
+    let a = reg.open("eth0", "mock").unwrap();
+    assert_eq!(script.opened(), 1);
+    assert!(reg.notifier_running("script"));
+    let b = reg.open("eth0", "mock").unwrap();
+    drop(plain);
+    assert_eq!(script.opened(), 1, "shared by every device of the key");
+    drop(a);
+    assert!(reg.notifier_running("script"));
+    assert_eq!(script.dropped(), 0);
+    drop(b);
+    // Dropping the last device joins the thread, which drops the source:
+    // synchronously, so no waiting here.
+    assert_eq!(script.dropped(), 1);
+    assert!(!reg.notifier_running("script"));
+    // And it starts again.
+    let _c = reg.open("eth0", "mock").unwrap();
+    assert_eq!(script.opened(), 2);
+}
+
+#[test]
+fn link_event_refreshes_cache_without_round_trip() {
+    let (reg, kernel, script) = setup();
+    let ifindex = kernel.add("eth0");
+    let dev = reg.open("eth0", "mock").unwrap();
+    assert_eq!(dev.mtu().unwrap(), 1500);
+    let sub = reg.subscribe();
+    let seq = dev.change_seq();
+    kernel.set_mtu("eth0", 4000);
+    let change = Change::LinkChanged {
+        ifindex,
+        name: "eth0".into(),
+        info: LinkInfo {
+            mtu: Some(4000),
+            flags: Some(Flags::UP | Flags::RUNNING),
+            carrier: Some(true),
+            mac: None,
+        },
+    };
+    script.push(vec![change.clone()]);
+    // Subscribers see the event only after the cache took it.
+    assert_eq!(sub.recv_timeout(LONG), Some(change));
+    assert!(dev.change_seq() > seq);
+    let calls = kernel.calls();
+    assert_eq!(dev.mtu().unwrap(), 4000);
+    assert!(dev.carrier().unwrap());
+    assert_eq!(dev.flags().unwrap(), Flags::UP | Flags::RUNNING);
+    assert_eq!(kernel.calls(), calls, "carried values need no backend call");
+    assert!(!dev.cached_fields().contains(CacheFields::MAC));
+    dev.mac().unwrap();
+    assert_eq!(kernel.calls(), calls + 1);
+}
+
+#[test]
+fn events_for_other_devices_and_addresses() {
+    let (reg, kernel, script) = setup();
+    let i0 = kernel.add("eth0");
+    let i1 = kernel.add("eth1");
+    let d0 = reg.open("eth0", "mock").unwrap();
+    let d1 = reg.open("eth1", "mock").unwrap();
+    // A "plain" device shares the kernel but not the notifier: events never
+    // touch it, except an overflow.
+    kernel.add("eth2");
+    let d2 = reg.open("eth2", "plain").unwrap();
+    for d in [&d0, &d1, &d2] {
+        d.mtu().unwrap();
+    }
+    let sub = reg.subscribe();
+    script.push(vec![Change::AddrChanged { ifindex: i0 }]);
+    sub.recv_timeout(LONG).unwrap();
+    assert!(d0.cached_fields().contains(CacheFields::MTU));
+    script.push(vec![Change::LinkChanged {
+        ifindex: i1,
+        name: "eth1".into(),
+        info: LinkInfo::default(),
+    }]);
+    sub.recv_timeout(LONG).unwrap();
+    assert!(d0.cached_fields().contains(CacheFields::MTU));
+    assert!(!d1.cached_fields().contains(CacheFields::MTU));
+    assert!(d2.cached_fields().contains(CacheFields::MTU));
+}
+
+#[test]
+fn overflow_invalidates_everything_and_finds_recreated_devices() {
+    let (reg, kernel, script) = setup();
+    kernel.add("eth0");
+    kernel.add("eth1");
+    kernel.add("eth2");
+    let d0 = reg.open("eth0", "mock").unwrap();
+    let d1 = reg.open("eth1", "mock").unwrap();
+    let plain = reg.open("eth2", "plain").unwrap();
+    for d in [&d0, &d1, &plain] {
+        d.mtu().unwrap();
+    }
+    let seqs: Vec<u64> = [&d0, &d1, &plain].iter().map(|d| d.change_seq()).collect();
+    // While events were lost, eth1 was deleted and re-created.
+    kernel.remove("eth1");
+    let new_index = kernel.add("eth1");
+    let sub = reg.subscribe();
+    script.fail(libc::ENOBUFS);
+    assert_eq!(sub.recv_timeout(LONG), Some(Change::Overflow));
+    for (d, seq) in [&d0, &d1, &plain].iter().zip(seqs) {
+        assert!(d.change_seq() > seq, "{} not bumped", d.name());
+        assert!(d.cached_fields().is_empty(), "{} still cached", d.name());
+    }
+    assert!(!d0.is_gone());
+    assert!(d1.is_gone());
+    assert_eq!(d1.mtu().unwrap_err().kind(), &ErrorKind::Gone);
+    let fresh = reg.open("eth1", "mock").unwrap();
+    assert!(!fresh.same_device(&d1));
+    assert_eq!(fresh.ifindex().unwrap(), new_index);
+}
+
+#[test]
+fn other_source_errors_also_resynchronise() {
+    let (reg, kernel, script) = setup();
+    kernel.add("eth0");
+    let d0 = reg.open("eth0", "mock").unwrap();
+    d0.mtu().unwrap();
+    let sub = reg.subscribe();
+    script.fail(libc::EIO);
+    assert_eq!(sub.recv_timeout(LONG), Some(Change::Overflow));
+    assert!(!d0.cached_fields().contains(CacheFields::MTU));
+}
+
+#[test]
+fn delete_and_recreate_same_name_is_a_new_device() {
+    let (reg, kernel, script) = setup();
+    let old_index = kernel.add("eth0");
+    let dev = reg.open("eth0", "mock").unwrap();
+    let sub = reg.subscribe();
+    kernel.remove("eth0");
+    let new_index = kernel.add("eth0");
+    script.push(vec![
+        Change::LinkRemoved {
+            ifindex: old_index,
+            name: "eth0".into(),
+        },
+        Change::LinkChanged {
+            ifindex: new_index,
+            name: "eth0".into(),
+            info: LinkInfo::default(),
+        },
+    ]);
+    sub.recv_timeout(LONG).unwrap();
+    sub.recv_timeout(LONG).unwrap();
+    assert!(dev.is_gone());
+    let e = dev.mtu().unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+    assert_eq!(
+        e.to_string(),
+        "eth0: get_mtu: device was removed while open"
+    );
+    let fresh = reg.open("eth0", "mock").unwrap();
+    assert_eq!(fresh.ifindex().unwrap(), new_index);
+    assert!(reg.lookup_ifindex(old_index).is_none());
+    assert!(reg.lookup_ifindex(new_index).unwrap().same_device(&fresh));
+}
+
+#[test]
+fn recreation_seen_only_as_a_new_index_under_the_name() {
+    // The removal event was lost but the creation arrives.
+    let (reg, kernel, script) = setup();
+    kernel.add("eth0");
+    let dev = reg.open("eth0", "mock").unwrap();
+    let sub = reg.subscribe();
+    kernel.remove("eth0");
+    let new_index = kernel.add("eth0");
+    script.push(vec![Change::LinkChanged {
+        ifindex: new_index,
+        name: "eth0".into(),
+        info: LinkInfo::default(),
+    }]);
+    sub.recv_timeout(LONG).unwrap();
+    assert!(dev.is_gone());
+}
+
+#[test]
+fn ifindex_read_notices_recreation_without_events() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    let dev = reg.open("eth0", "plain").unwrap();
+    kernel.remove("eth0");
+    kernel.add("eth0");
+    // Nothing invalidated the cache: still the old answer.
+    assert!(dev.ifindex().is_ok());
+    // Once invalidated, the new index reveals a new device.
+    reg.inject_change("none", Change::Overflow);
+    assert_eq!(dev.ifindex().unwrap_err().kind(), &ErrorKind::Gone);
+    assert!(dev.is_gone());
+    assert!(!reg.open("eth0", "plain").unwrap().same_device(&dev));
+}
+
+#[test]
+fn rename_is_followed() {
+    let (reg, kernel, script) = setup();
+    let ifindex = kernel.add("eth0");
+    let dev = reg.open("eth0", "mock").unwrap();
+    let sub = reg.subscribe();
+    kernel.rename("eth0", "wan0");
+    script.push(vec![Change::LinkChanged {
+        ifindex,
+        name: "wan0".into(),
+        info: LinkInfo::default(),
+    }]);
+    sub.recv_timeout(LONG).unwrap();
+    assert_eq!(&*dev.name(), "wan0");
+    assert!(!dev.is_gone());
+    assert_eq!(dev.mtu().unwrap(), 1500, "backend follows the new name");
+    assert!(reg.lookup("eth0").is_none());
+    assert!(reg.lookup("wan0").unwrap().same_device(&dev));
+    assert!(reg.open("wan0", "mock").unwrap().same_device(&dev));
+    // The old name is free for a new device.
+    kernel.add("eth0");
+    assert!(!reg.open("eth0", "mock").unwrap().same_device(&dev));
+}
+
+#[test]
+fn saved_flags_restore_on_drop_and_on_demand() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    let dev = reg.open("eth0", "plain").unwrap();
+    dev.update_flags(Flags::empty(), Flags::UP).unwrap();
+    {
+        let guard = dev.turn_flags_on(Flags::UP | Flags::PROMISC).unwrap();
+        assert_eq!(guard.turned_on(), Flags::PROMISC, "UP was already on");
+        assert!(dev.flags().unwrap().contains(Flags::UP | Flags::PROMISC));
+    }
+    assert_eq!(
+        kernel.get("eth0").unwrap().flags,
+        Flags::BROADCAST | Flags::UP
+    );
+    assert_eq!(dev.flags().unwrap(), Flags::BROADCAST | Flags::UP);
+
+    let guard = dev.turn_flags_off(Flags::UP | Flags::PROMISC).unwrap();
+    assert_eq!(guard.turned_off(), Flags::UP);
+    assert!(!dev.flags().unwrap().contains(Flags::UP));
+    guard.restore().unwrap();
+    assert!(dev.flags().unwrap().contains(Flags::UP));
+
+    dev.turn_flags_on(Flags::PROMISC).unwrap().keep();
+    assert!(dev.flags().unwrap().contains(Flags::PROMISC));
+
+    let e = dev
+        .update_flags(Flags::empty(), Flags::RUNNING)
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    let e = dev.update_flags(Flags::UP, Flags::UP).unwrap_err();
+    assert!(e.to_string().contains("both turned on and off"), "{e}");
+}
+
+#[test]
+fn slow_subscriber_learns_of_lost_events() {
+    let (reg, kernel, script) = setup();
+    let ifindex = kernel.add("eth0");
+    let _dev = reg.open("eth0", "mock").unwrap();
+    let slow = reg.subscribe_with_capacity(4);
+    let fast = reg.subscribe();
+    let ev = |i: u32| Change::AddrChanged {
+        ifindex: ifindex + 1000 + i,
+    };
+    script.push((0..10).map(ev).collect());
+    for i in 0..10 {
+        assert_eq!(fast.recv_timeout(LONG), Some(ev(i)));
+    }
+    script.push(vec![ev(10)]);
+    assert_eq!(fast.recv_timeout(LONG), Some(ev(10)));
+    // The slow queue holds the first four; the rest were lost...
+    let got: Vec<Change> = std::iter::from_fn(|| slow.try_recv()).collect();
+    assert_eq!(got, vec![ev(0), ev(1), ev(2), ev(3)]);
+    // ...and the loss is announced before the next event, once there is room.
+    script.push(vec![ev(11)]);
+    assert_eq!(fast.recv_timeout(LONG), Some(ev(11)));
+    let got: Vec<Change> = std::iter::from_fn(|| slow.try_recv()).collect();
+    assert_eq!(got, vec![Change::Overflow, ev(11)]);
+}
+
+#[test]
+fn open_waits_for_previous_device_of_same_name_to_release() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    *kernel.drop_delay.lock() = Duration::from_millis(50);
+    let dev = reg.open("eth0", "plain").unwrap();
+    let t = std::thread::spawn(move || drop(dev));
+    // Whatever the interleaving, two backends of one name never coexist.
+    for _ in 0..5 {
+        let d = reg.open("eth0", "plain").unwrap();
+        drop(d);
+    }
+    t.join().unwrap();
+    assert_eq!(kernel.max_alive_same_name.load(Ordering::SeqCst), 1);
+    assert_eq!(kernel.live_backends.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn concurrent_open_close_and_queries() {
+    let (reg, kernel, script) = setup();
+    let names: Vec<String> = (0..8).map(|i| format!("eth{i}")).collect();
+    let indexes: Vec<u32> = names.iter().map(|n| kernel.add(n)).collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Events keep flowing while threads open, query and close.
+    let pusher = {
+        let script = script.clone();
+        let stop = stop.clone();
+        let indexes = indexes.clone();
+        let names = names.clone();
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let k = i % indexes.len();
+                script.push(vec![
+                    Change::LinkChanged {
+                        ifindex: indexes[k],
+                        name: names[k].clone(),
+                        info: LinkInfo {
+                            mtu: Some(1500),
+                            ..LinkInfo::default()
+                        },
+                    },
+                    Change::AddrChanged {
+                        ifindex: indexes[k],
+                    },
+                ]);
+                if i % 50 == 0 {
+                    script.push(vec![Change::Overflow]);
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        })
+    };
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let reg = reg.clone();
+            let names = names.clone();
+            std::thread::spawn(move || {
+                for round in 0..300 {
+                    let name = &names[(t + round) % names.len()];
+                    let ty = "mock";
+                    let dev = reg.open(name, ty).unwrap();
+                    assert_eq!(dev.mtu().unwrap(), 1500);
+                    dev.mac().unwrap();
+                    dev.ifindex().unwrap();
+                    if round % 3 == 0 {
+                        let g = dev.turn_flags_on(Flags::PROMISC).unwrap();
+                        drop(g);
+                    }
+                    assert!(reg.lookup(name).is_some());
+                    drop(dev);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    pusher.join().unwrap();
+    assert_eq!(kernel.max_alive_same_name.load(Ordering::SeqCst), 1);
+    eventually("all devices released", || {
+        kernel.live_backends.load(Ordering::SeqCst) == 0
+    });
+    eventually("notifier stopped", || !reg.notifier_running("script"));
+}
+
+#[test]
+fn global_registry_is_one_instance() {
+    let a = Registry::global();
+    let b = Registry::global();
+    assert!(std::ptr::eq(a, b));
+}
