@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 
 use crate::eth_addr::EthAddr;
@@ -181,10 +181,8 @@ impl Drop for Notifier {
         if let Some(t) = self.thread.take() {
             // The thread itself can drop the last device (it holds devices
             // briefly while updating them); it exits on its own after this.
-            if std::thread::current().id() != self.thread_id {
-                if t.join().is_err() {
-                    log::error!("{} notifier thread panicked", self.key);
-                }
+            if std::thread::current().id() != self.thread_id && t.join().is_err() {
+                log::error!("{} notifier thread panicked", self.key);
             }
         }
     }
@@ -213,10 +211,7 @@ pub struct Subscription {
 impl Subscription {
     /// The next event, waiting at most `timeout`; `None` on timeout.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Change> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(c) => Some(c),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.rx.recv_timeout(timeout).ok()
     }
 
     /// The next event if one is waiting.
