@@ -2,11 +2,11 @@
 //! whose backends read it (counting calls), and a change source fed from
 //! the test through a channel.
 
-#![allow(dead_code)]
+#![allow(dead_code, missing_debug_implementations)]
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -219,7 +219,6 @@ pub struct ScriptedSpec {
     rx: Receiver<Script>,
     pub opened: Arc<AtomicUsize>,
     pub dropped: Arc<AtomicUsize>,
-    pub reading: Arc<AtomicBool>,
 }
 
 impl ScriptedSpec {
@@ -231,7 +230,6 @@ impl ScriptedSpec {
             rx,
             opened: Arc::default(),
             dropped: Arc::default(),
-            reading: Arc::default(),
         }
     }
 
