@@ -168,7 +168,9 @@ impl DeviceState {
     }
 
     /// Bumps the change sequence (and the registry's) without touching the
-    /// cache, for changes the cache does not hold (statistics, queues).
+    /// cache, for status changes the cache does not hold. Traffic and
+    /// counters are not status: do not bump for them, or every waiter on the
+    /// global sequence wakes per packet.
     pub fn bump(&self) {
         self.seq.bump();
         self.global.bump();

@@ -1,0 +1,1 @@
+//! Linux backend (placeholder until the netlink module lands).
