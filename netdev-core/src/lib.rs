@@ -67,3 +67,22 @@ pub use state::{CacheFields, DeviceState};
 pub use stats::Stats;
 
 pub mod stats;
+
+/// Compile-time promises: shared types can cross threads.
+#[cfg(test)]
+mod thread_safety {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        send_sync::<crate::Registry>();
+        send_sync::<crate::Netdev>();
+        send_sync::<crate::Error>();
+        send_sync::<crate::DeviceState>();
+        send_sync::<crate::Subscription>();
+        send_sync::<crate::SavedFlags>();
+        send::<crate::RxQueue>();
+        send::<crate::PacketBatch>();
+    }
+}

@@ -1,6 +1,6 @@
 //! Shared devices and the public [`Netdev`] handle.
 //!
-//! A [`Device`] exists once per open name: the backend, the per-device state
+//! A `Device` exists once per open name: the backend, the per-device state
 //! (cache, change sequence) and the notifier subscription. Every [`Netdev`]
 //! handle of that name points at it; the last handle (or receive queue)
 //! dropped releases it.
