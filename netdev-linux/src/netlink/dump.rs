@@ -1,0 +1,274 @@
+//! Dumps: a request with `NLM_F_DUMP` answered by many messages over many
+//! datagrams, ended by `NLMSG_DONE` (whose status may report an error).
+
+use std::io;
+
+use parking_lot::Mutex;
+
+use super::socket::{protocol_error, Socket};
+use super::{align, Msg, MsgBuilder, MsgKind, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST};
+
+/// A dump in progress on a socket. Read it with [`Dump::next_msg`]; if it is
+/// dropped before the end, the rest of its replies are drained so the socket
+/// is clean for the next request.
+#[derive(Debug)]
+pub struct Dump<'s> {
+    sock: &'s mut Socket,
+    seq: u32,
+    /// Offset of the next message in the socket's last datagram; `None`
+    /// when a new datagram must be received.
+    offset: Option<usize>,
+    finished: bool,
+    interrupted: bool,
+}
+
+impl Socket {
+    /// Starts a dump: sends `request` with `NLM_F_REQUEST | NLM_F_DUMP`.
+    pub fn dump(&mut self, request: &mut MsgBuilder) -> io::Result<Dump<'_>> {
+        request.add_flags(NLM_F_REQUEST | NLM_F_DUMP);
+        let seq = self.send(request)?;
+        Ok(Dump {
+            sock: self,
+            seq,
+            offset: None,
+            finished: false,
+            interrupted: false,
+        })
+    }
+}
+
+impl Dump<'_> {
+    /// The next message of the dump: `None` at the end, an error if the
+    /// kernel reported one (in `NLMSG_ERROR`, or in the status of
+    /// `NLMSG_DONE`) or if a reply is malformed. Messages with other
+    /// sequence numbers (stray replies) are skipped.
+    ///
+    /// If the kernel flagged the dump inconsistent (`NLM_F_DUMP_INTR`: the
+    /// table changed while it was dumped), every message is still returned
+    /// and the end is reported as an `EINTR` error, so the caller can
+    /// decide to dump again.
+    pub fn next_msg(&mut self) -> Option<io::Result<Msg<'_>>> {
+        let found = match self.advance() {
+            Ok(Some(off)) => off,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        // Parsed again here because a borrow returned from inside the loop
+        // in `advance` would keep the socket borrowed across receives.
+        Some(
+            Msg::parse_at(self.sock.last_received(), found)
+                .map_err(|e| protocol_error(e.to_string())),
+        )
+    }
+
+    /// Finds the next data message of this dump; returns its offset in the
+    /// socket's current datagram.
+    fn advance(&mut self) -> io::Result<Option<usize>> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            let offset = match self.offset {
+                Some(o) if o < self.sock.last_received().len() => o,
+                _ => match self.sock.recv(true) {
+                    Ok(_) => 0,
+                    Err(e) => {
+                        self.finished = true;
+                        return Err(e);
+                    }
+                },
+            };
+            let data = self.sock.last_received();
+            let msg = match Msg::parse_at(data, offset) {
+                Ok(m) => m,
+                Err(e) => {
+                    // The rest of this datagram is unreadable; later ones
+                    // may still belong to the dump, so drain on drop.
+                    self.offset = None;
+                    self.finished = true;
+                    self.drain_rest();
+                    return Err(protocol_error(e.to_string()));
+                }
+            };
+            self.offset = Some(offset + align(msg.bytes().len()));
+            if msg.seq() != self.seq {
+                log::debug!("dump: skipping reply with seq {:#x}", msg.seq());
+                continue;
+            }
+            if msg.flags() & NLM_F_DUMP_INTR != 0 {
+                self.interrupted = true;
+            }
+            match msg.kind().map_err(|e| protocol_error(e.to_string()))? {
+                MsgKind::Done(done) => {
+                    self.finished = true;
+                    if let Some(e) = done.to_error() {
+                        return Err(kernel_error(&e));
+                    }
+                    if self.interrupted {
+                        return Err(io::Error::new(
+                            io::ErrorKind::Interrupted,
+                            "dump interrupted: the table changed while it was read; dump again",
+                        ));
+                    }
+                    return Ok(None);
+                }
+                MsgKind::Error(err) => {
+                    self.finished = true;
+                    return match err.errno() {
+                        0 => Ok(None),
+                        errno => Err(io::Error::from_raw_os_error(errno)),
+                    };
+                }
+                MsgKind::Noop => continue,
+                MsgKind::Overrun | MsgKind::Data => return Ok(Some(offset)),
+            }
+        }
+    }
+
+    /// Reads and discards the rest of the dump's replies.
+    fn drain_rest(&mut self) {
+        self.finished = false;
+        loop {
+            match self.advance() {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                // The end was reached (with an error) or the socket failed:
+                // either way nothing more of this dump will come.
+                Err(_) => break,
+            }
+        }
+        self.finished = true;
+    }
+}
+
+impl Drop for Dump<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.drain_rest();
+        }
+    }
+}
+
+fn kernel_error(e: &super::Error) -> io::Error {
+    match e {
+        super::Error::Kernel { errno, .. } => io::Error::from_raw_os_error(*errno),
+        other => protocol_error(other.to_string()),
+    }
+}
+
+/// A dump that several threads consume together, each taking whole
+/// datagrams of replies into its own buffer (like Open vSwitch's thread-safe
+/// `nl_dump`).
+#[derive(Debug)]
+pub struct SharedDump {
+    inner: Mutex<SharedState>,
+}
+
+#[derive(Debug)]
+struct SharedState {
+    sock: Socket,
+    seq: u32,
+    finished: bool,
+    error: Option<(io::ErrorKind, Option<i32>, String)>,
+}
+
+impl SharedDump {
+    /// Starts a dump of `request` on `sock` (which the dump owns until it
+    /// is dropped or [`SharedDump::into_socket`] is called).
+    pub fn start(mut sock: Socket, request: &mut MsgBuilder) -> io::Result<SharedDump> {
+        request.add_flags(NLM_F_REQUEST | NLM_F_DUMP);
+        let seq = sock.send(request)?;
+        Ok(SharedDump {
+            inner: Mutex::new(SharedState {
+                sock,
+                seq,
+                finished: false,
+                error: None,
+            }),
+        })
+    }
+
+    /// Replaces `out` with the next run of data messages of the dump (from
+    /// one datagram). Returns false at the end. Safe to call from several
+    /// threads: each message goes to exactly one caller.
+    pub fn next_batch(&self, out: &mut Vec<u8>) -> io::Result<bool> {
+        out.clear();
+        let mut st = self.inner.lock();
+        loop {
+            if st.finished {
+                return match &st.error {
+                    None => Ok(false),
+                    Some((_, Some(errno), _)) => Err(io::Error::from_raw_os_error(*errno)),
+                    Some((kind, None, text)) => Err(io::Error::new(*kind, text.clone())),
+                };
+            }
+            let seq = st.seq;
+            let mut end: Option<io::Result<()>> = None;
+            match st.sock.recv(true) {
+                Err(e) => end = Some(Err(e)),
+                Ok(data) => {
+                    for m in super::MsgIter::new(data) {
+                        let m = match m {
+                            Ok(m) => m,
+                            Err(e) => {
+                                end = Some(Err(protocol_error(e.to_string())));
+                                break;
+                            }
+                        };
+                        if m.seq() != seq {
+                            continue;
+                        }
+                        match m.kind() {
+                            Ok(MsgKind::Done(done)) => {
+                                end = Some(match done.to_error() {
+                                    Some(e) => Err(kernel_error(&e)),
+                                    None => Ok(()),
+                                });
+                                break;
+                            }
+                            Ok(MsgKind::Error(err)) => {
+                                end = Some(match err.errno() {
+                                    0 => Ok(()),
+                                    errno => Err(io::Error::from_raw_os_error(errno)),
+                                });
+                                break;
+                            }
+                            Ok(MsgKind::Noop) => {}
+                            Ok(_) => out.extend_from_slice(m.bytes()),
+                            Err(e) => {
+                                end = Some(Err(protocol_error(e.to_string())));
+                                break;
+                            }
+                        }
+                        // Keep messages 4-byte aligned in `out` so MsgIter
+                        // reads them back.
+                        out.resize(align(out.len()), 0);
+                    }
+                }
+            }
+            if let Some(r) = end {
+                st.finished = true;
+                if let Err(e) = r {
+                    st.error = Some((e.kind(), e.raw_os_error(), e.to_string()));
+                }
+            }
+            if !out.is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Ends the dump (draining what is left) and returns the socket.
+    pub fn into_socket(self) -> Socket {
+        let mut st = self.inner.into_inner();
+        if !st.finished {
+            let mut scratch = Vec::new();
+            let tmp = SharedDump {
+                inner: Mutex::new(st),
+            };
+            while let Ok(true) = tmp.next_batch(&mut scratch) {}
+            st = tmp.inner.into_inner();
+        }
+        st.sock
+    }
+}

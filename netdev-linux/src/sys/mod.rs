@@ -1,0 +1,22 @@
+//! Layer 2: the system calls of the Linux backend. The only place in this
+//! crate with `unsafe`; every block says why it is sound. Functions are
+//! small, take and return safe types, and turn `-1` into `io::Error`.
+
+#![allow(unsafe_code)]
+
+/// Calls a libc function, turning a `-1` return into the thread's `errno`.
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: each call site passes pointers into live, correctly sized
+        // buffers it owns for the duration of the call (see the comment at
+        // the call site); the macro only adds the errno conversion.
+        let res = unsafe { libc::$fn($($arg),*) };
+        if res == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(res)
+        }
+    }};
+}
+
+pub(crate) mod netlink;
