@@ -1,13 +1,23 @@
 //! Linux backend of the netdev layer.
 //!
-//! So far this holds the [`netlink`] library's sans-IO half (layer 1, wire
-//! formats): message building and parsing shared by the Netlink socket
-//! layer, the rtnetlink notifier and brcompat. Sockets, the notifier and the
-//! `system`/`tap` classes build on it.
+//! - [`netlink`]: the Netlink library. Its wire format half (layer 1:
+//!   messages, attributes, policies, generic Netlink, a debug formatter)
+//!   compiles everywhere; its socket half (sockets, transactions, dumps,
+//!   family lookup, a socket pool) is Linux only.
+//! - [`rtnl`]: rtnetlink link and address messages, decoded into typed
+//!   values and core change events (layer 1).
+//! - `notifier` (Linux): the rtnetlink `ChangeSource` behind the core's
+//!   notifier thread.
+//!
+//! The `system` and `tap` classes build on these.
 
 #![warn(missing_docs)]
 
 pub mod netlink;
+pub mod rtnl;
+
+#[cfg(target_os = "linux")]
+pub mod notifier;
 
 #[cfg(target_os = "linux")]
 mod sys;

@@ -1,0 +1,437 @@
+//! `ifinfomsg` link messages.
+
+use netdev_core::{Change, EthAddr, Flags, LinkInfo, Stats};
+
+use crate::netlink::{
+    policy_table, Error, Msg, MsgBuilder, Part, Policy, NLM_F_REQUEST, RTM_DELLINK, RTM_GETLINK,
+};
+
+/// Size of `struct ifinfomsg`.
+pub const IFINFOMSG_LEN: usize = 16;
+
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_MASTER: u16 = 10;
+const IFLA_OPERSTATE: u16 = 16;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_STATS64: u16 = 23;
+const IFLA_CARRIER: u16 = 33;
+const IFLA_CARRIER_CHANGES: u16 = 35;
+const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
+const IFLA_MAX: usize = 64;
+
+const IFLA_INFO_KIND: u16 = 1;
+
+// Linux `IFF_*` bits (net/if.h and linux/if.h); defined here because this
+// module also compiles on FreeBSD, whose values differ.
+const IFF_UP: u32 = 0x1;
+const IFF_BROADCAST: u32 = 0x2;
+const IFF_LOOPBACK: u32 = 0x8;
+const IFF_POINTOPOINT: u32 = 0x10;
+const IFF_RUNNING: u32 = 0x40;
+const IFF_NOARP: u32 = 0x80;
+const IFF_PROMISC: u32 = 0x100;
+const IFF_ALLMULTI: u32 = 0x200;
+const IFF_MULTICAST: u32 = 0x1000;
+const IFF_LOWER_UP: u32 = 0x1_0000;
+const IFF_DORMANT: u32 = 0x2_0000;
+
+const IFF_MAP: [(u32, Flags); 11] = [
+    (IFF_UP, Flags::UP),
+    (IFF_BROADCAST, Flags::BROADCAST),
+    (IFF_LOOPBACK, Flags::LOOPBACK),
+    (IFF_POINTOPOINT, Flags::POINTOPOINT),
+    (IFF_RUNNING, Flags::RUNNING),
+    (IFF_NOARP, Flags::NOARP),
+    (IFF_PROMISC, Flags::PROMISC),
+    (IFF_ALLMULTI, Flags::ALLMULTI),
+    (IFF_MULTICAST, Flags::MULTICAST),
+    (IFF_LOWER_UP, Flags::LOWER_UP),
+    (IFF_DORMANT, Flags::DORMANT),
+];
+
+/// Core flags from Linux `IFF_*` bits (unknown bits are dropped).
+pub fn flags_from_iff(iff: u32) -> Flags {
+    IFF_MAP
+        .iter()
+        .filter(|(bit, _)| iff & bit != 0)
+        .fold(Flags::empty(), |acc, (_, f)| acc | *f)
+}
+
+/// Linux `IFF_*` bits from core flags.
+pub fn iff_from_flags(flags: Flags) -> u32 {
+    IFF_MAP
+        .iter()
+        .filter(|(_, f)| flags.contains(*f))
+        .fold(0, |acc, (bit, _)| acc | bit)
+}
+
+static LINKINFO_POLICY: [Policy; 2] = policy_table(&[(
+    IFLA_INFO_KIND,
+    // iproute2 sends the kind without a NUL; the kernel adds one. Accept
+    // both by taking the bytes.
+    Policy::unspec("IFLA_INFO_KIND").optional(),
+)]);
+
+static LINK_POLICY: [Policy; IFLA_MAX] = policy_table(&[
+    (IFLA_ADDRESS, Policy::unspec("IFLA_ADDRESS").optional()),
+    (IFLA_IFNAME, Policy::string("IFLA_IFNAME").max_len(16)),
+    (IFLA_MTU, Policy::u32("IFLA_MTU").optional()),
+    (IFLA_MASTER, Policy::u32("IFLA_MASTER").optional()),
+    (IFLA_OPERSTATE, Policy::u8("IFLA_OPERSTATE").optional()),
+    (
+        IFLA_LINKINFO,
+        Policy::nested("IFLA_LINKINFO", &LINKINFO_POLICY).optional(),
+    ),
+    (
+        IFLA_STATS64,
+        Policy::unspec("IFLA_STATS64").optional().min_len(21 * 8),
+    ),
+    (IFLA_CARRIER, Policy::u8("IFLA_CARRIER").optional()),
+    (
+        IFLA_CARRIER_CHANGES,
+        Policy::u32("IFLA_CARRIER_CHANGES").optional(),
+    ),
+    (
+        IFLA_CARRIER_DOWN_COUNT,
+        Policy::u32("IFLA_CARRIER_DOWN_COUNT").optional(),
+    ),
+]);
+
+/// A decoded link message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkMsg<'a> {
+    /// True for `RTM_DELLINK`.
+    pub deleted: bool,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Hardware type (`ARPHRD_*`; 1 is Ethernet).
+    pub hw_type: u16,
+    /// Raw Linux `IFF_*` flags.
+    pub iff: u32,
+    /// Name.
+    pub name: &'a str,
+    /// MTU.
+    pub mtu: Option<u32>,
+    /// Hardware address when it is 6 bytes long.
+    pub mac: Option<EthAddr>,
+    /// RFC 2863 operational state (`IF_OPER_*`; 6 is up).
+    pub operstate: Option<u8>,
+    /// Carrier as the driver reports it.
+    pub carrier: Option<bool>,
+    /// Carrier transitions (up and down) since creation.
+    pub carrier_changes: Option<u32>,
+    /// Carrier falls since creation.
+    pub carrier_down_count: Option<u32>,
+    /// Index of the master device (bridge, bond), if enslaved.
+    pub master: Option<u32>,
+    /// Link kind (`veth`, `bridge`, `tun`...), if the message carries one.
+    pub kind: Option<&'a str>,
+    /// The 64-bit counters, if present.
+    pub stats: Option<Stats>,
+}
+
+impl LinkMsg<'_> {
+    /// Core flags.
+    pub fn flags(&self) -> Flags {
+        flags_from_iff(self.iff)
+    }
+
+    /// Carrier the way Open vSwitch defines it on Linux: `IFF_RUNNING`
+    /// (administratively up, and the driver reports the link up).
+    pub fn has_carrier(&self) -> bool {
+        self.iff & IFF_RUNNING != 0
+    }
+
+    /// The values a cache can take from this message.
+    pub fn info(&self) -> LinkInfo {
+        LinkInfo {
+            mtu: self.mtu,
+            mac: self.mac,
+            flags: Some(self.flags()),
+            carrier: Some(self.has_carrier()),
+        }
+    }
+
+    /// The core event this message means.
+    pub fn to_change(&self) -> Change {
+        if self.deleted {
+            Change::LinkRemoved {
+                ifindex: self.ifindex,
+                name: self.name.to_owned(),
+            }
+        } else {
+            Change::LinkChanged {
+                ifindex: self.ifindex,
+                name: self.name.to_owned(),
+                info: self.info(),
+            }
+        }
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Decodes `RTM_NEWLINK`/`RTM_DELLINK`.
+pub fn parse_link<'a>(msg: &Msg<'a>) -> Result<LinkMsg<'a>, Error> {
+    let hdr = msg.fixed_header(IFINFOMSG_LEN)?;
+    let attrs = msg.attrs(IFINFOMSG_LEN)?.parse(&LINK_POLICY)?;
+    let ifindex_raw = i32::from_ne_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    let ifindex = u32::try_from(ifindex_raw).map_err(|_| Error::BadValue {
+        part: Part::FamilyHeader,
+        offset: msg.payload_offset() + 4,
+        value: i64::from(ifindex_raw),
+        reason: "ifindex is negative",
+    })?;
+    let mac = attrs
+        .get(IFLA_ADDRESS)
+        .and_then(|a| (a.payload().len() == 6).then(|| EthAddr::from_slice(a.payload())))
+        .flatten();
+    let kind = match attrs.nested(IFLA_LINKINFO, &LINKINFO_POLICY) {
+        Ok(info) => info
+            .get(IFLA_INFO_KIND)
+            .map(|a| a.payload())
+            .map(|p| p.strip_suffix(&[0]).unwrap_or(p))
+            .and_then(|p| std::str::from_utf8(p).ok()),
+        Err(_) => None,
+    };
+    let stats = attrs.get(IFLA_STATS64).map(|a| stats_from(a.payload()));
+    Ok(LinkMsg {
+        deleted: msg.msg_type() == RTM_DELLINK,
+        ifindex,
+        hw_type: u16::from_ne_bytes([hdr[2], hdr[3]]),
+        iff: u32_at(hdr, 8),
+        name: attrs.str(IFLA_IFNAME)?,
+        mtu: attrs.opt(IFLA_MTU, |a| a.get_u32())?,
+        mac,
+        operstate: attrs.opt(IFLA_OPERSTATE, |a| a.get_u8())?,
+        carrier: attrs.opt(IFLA_CARRIER, |a| a.get_u8())?.map(|c| c != 0),
+        carrier_changes: attrs.opt(IFLA_CARRIER_CHANGES, |a| a.get_u32())?,
+        carrier_down_count: attrs.opt(IFLA_CARRIER_DOWN_COUNT, |a| a.get_u32())?,
+        master: attrs.opt(IFLA_MASTER, |a| a.get_u32())?,
+        kind,
+        stats,
+    })
+}
+
+/// Counters from a `struct rtnl_link_stats64` payload (at least the 21
+/// counters `Stats` has; the policy guarantees the length).
+pub(crate) fn stats_from(p: &[u8]) -> Stats {
+    let c = |i: usize| {
+        p.get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_ne_bytes)
+            .unwrap_or(0)
+    };
+    Stats {
+        rx_packets: c(0),
+        tx_packets: c(1),
+        rx_bytes: c(2),
+        tx_bytes: c(3),
+        rx_errors: c(4),
+        tx_errors: c(5),
+        rx_dropped: c(6),
+        tx_dropped: c(7),
+        multicast: c(8),
+        collisions: c(9),
+        rx_length_errors: c(10),
+        rx_over_errors: c(11),
+        rx_crc_errors: c(12),
+        rx_frame_errors: c(13),
+        rx_fifo_errors: c(14),
+        rx_missed_errors: c(15),
+        tx_aborted_errors: c(16),
+        tx_carrier_errors: c(17),
+        tx_fifo_errors: c(18),
+        tx_heartbeat_errors: c(19),
+        tx_window_errors: c(20),
+    }
+}
+
+/// Starts `b` over as an `RTM_GETLINK` request for `ifindex`, or for the
+/// device called `name` when `ifindex` is 0.
+pub fn getlink_request<'b>(
+    b: &'b mut MsgBuilder,
+    ifindex: u32,
+    name: Option<&str>,
+) -> &'b mut MsgBuilder {
+    b.reset(RTM_GETLINK, NLM_F_REQUEST);
+    let mut ifi = [0u8; IFINFOMSG_LEN];
+    ifi[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+    b.put_fixed(&ifi);
+    if let Some(name) = name {
+        b.put_str(IFLA_IFNAME, name);
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::{MsgIter, RTM_NEWLINK};
+
+    fn link_msg(
+        msg_type: u16,
+        ifindex: i32,
+        iff: u32,
+        fill: impl FnOnce(&mut MsgBuilder),
+    ) -> Vec<u8> {
+        let mut b = MsgBuilder::new(msg_type, 0);
+        let mut ifi = [0u8; IFINFOMSG_LEN];
+        ifi[2..4].copy_from_slice(&1u16.to_ne_bytes());
+        ifi[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+        ifi[8..12].copy_from_slice(&iff.to_ne_bytes());
+        b.put_fixed(&ifi);
+        fill(&mut b);
+        b.finish().unwrap().to_vec()
+    }
+
+    #[test]
+    fn decodes_a_full_link_message() {
+        let mut stats = Vec::new();
+        for i in 0..24u64 {
+            stats.extend_from_slice(&(i + 100).to_ne_bytes());
+        }
+        let bytes = link_msg(
+            RTM_NEWLINK,
+            7,
+            IFF_UP | IFF_RUNNING | IFF_LOWER_UP | IFF_BROADCAST,
+            |b| {
+                b.put_str(IFLA_IFNAME, "veth0")
+                    .put_u32(IFLA_MTU, 9000)
+                    .put_bytes(IFLA_ADDRESS, &[2, 0, 0, 0, 0, 7])
+                    .put_u8(IFLA_OPERSTATE, 6)
+                    .put_u8(IFLA_CARRIER, 1)
+                    .put_u32(IFLA_CARRIER_CHANGES, 3)
+                    .put_u32(IFLA_CARRIER_DOWN_COUNT, 1)
+                    .put_bytes(IFLA_STATS64, &stats)
+                    .nested(IFLA_LINKINFO, |n| {
+                        n.put_bytes(IFLA_INFO_KIND, b"veth");
+                    });
+            },
+        );
+        let msg = Msg::parse(&bytes).unwrap();
+        let l = parse_link(&msg).unwrap();
+        assert_eq!(
+            (l.ifindex, l.name, l.mtu, l.hw_type),
+            (7, "veth0", Some(9000), 1)
+        );
+        assert_eq!(l.mac, Some(EthAddr([2, 0, 0, 0, 0, 7])));
+        assert_eq!(
+            l.flags(),
+            Flags::UP | Flags::RUNNING | Flags::LOWER_UP | Flags::BROADCAST
+        );
+        assert!(l.has_carrier());
+        assert_eq!(
+            (l.carrier, l.carrier_changes, l.carrier_down_count),
+            (Some(true), Some(3), Some(1))
+        );
+        assert_eq!(l.kind, Some("veth"));
+        let s = l.stats.unwrap();
+        assert_eq!((s.rx_packets, s.tx_window_errors), (100, 120));
+        assert_eq!(
+            l.to_change(),
+            Change::LinkChanged {
+                ifindex: 7,
+                name: "veth0".into(),
+                info: LinkInfo {
+                    mtu: Some(9000),
+                    mac: Some(EthAddr([2, 0, 0, 0, 0, 7])),
+                    flags: Some(l.flags()),
+                    carrier: Some(true),
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn dellink_is_a_removal_and_short_addresses_are_not_macs() {
+        let bytes = link_msg(RTM_DELLINK, 9, 0, |b| {
+            b.put_str(IFLA_IFNAME, "gre0")
+                .put_bytes(IFLA_ADDRESS, &[0, 0, 0, 0]);
+        });
+        let l = parse_link(&Msg::parse(&bytes).unwrap()).unwrap();
+        assert!(l.deleted && l.mac.is_none() && !l.has_carrier());
+        assert_eq!(
+            l.to_change(),
+            Change::LinkRemoved {
+                ifindex: 9,
+                name: "gre0".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_link_messages_are_errors() {
+        // Missing name.
+        let bytes = link_msg(RTM_NEWLINK, 1, 0, |b| {
+            b.put_u32(IFLA_MTU, 1500);
+        });
+        let e = parse_link(&Msg::parse(&bytes).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("IFLA_IFNAME"), "{e}");
+        // MTU of the wrong size.
+        let bytes = link_msg(RTM_NEWLINK, 1, 0, |b| {
+            b.put_str(IFLA_IFNAME, "x").put_u16(IFLA_MTU, 1500);
+        });
+        assert!(parse_link(&Msg::parse(&bytes).unwrap()).is_err());
+        // Negative ifindex.
+        let bytes = link_msg(RTM_NEWLINK, -5, 0, |b| {
+            b.put_str(IFLA_IFNAME, "x");
+        });
+        let e = parse_link(&Msg::parse(&bytes).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("negative"), "{e}");
+        // Header cut short.
+        let mut b = MsgBuilder::new(RTM_NEWLINK, 0);
+        b.put_fixed(&[0u8; 8]);
+        let bytes = b.finish().unwrap().to_vec();
+        assert!(parse_link(&Msg::parse(&bytes).unwrap()).is_err());
+    }
+
+    #[test]
+    fn iff_translation_round_trips() {
+        for (bit, flag) in IFF_MAP {
+            assert_eq!(flags_from_iff(bit), flag);
+            assert_eq!(iff_from_flags(flag), bit);
+        }
+        assert_eq!(flags_from_iff(0x8000_0000), Flags::empty());
+    }
+
+    #[test]
+    fn decodes_the_kernels_reply_for_lo() {
+        let text = include_str!("../../tests/fixtures/netlink/rtm_getlink_lo.reply.hex");
+        let bytes: Vec<u8> = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .flat_map(str::split_whitespace)
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect();
+        let msg = MsgIter::new(&bytes).next().unwrap().unwrap();
+        let l = parse_link(&msg).unwrap();
+        assert_eq!((l.ifindex, l.name, l.mtu), (1, "lo", Some(65536)));
+        assert!(l.flags().contains(Flags::LOOPBACK));
+        assert_eq!(l.mac, Some(EthAddr::ZERO));
+        assert!(l.stats.is_some());
+    }
+
+    #[test]
+    fn getlink_request_layout() {
+        let mut b = MsgBuilder::default();
+        getlink_request(&mut b, 0, Some("eth0"));
+        let bytes = b.finish().unwrap().to_vec();
+        let msg = Msg::parse(&bytes).unwrap();
+        assert_eq!(msg.msg_type(), RTM_GETLINK);
+        let name = msg
+            .attrs(IFINFOMSG_LEN)
+            .unwrap()
+            .find(IFLA_IFNAME)
+            .unwrap()
+            .unwrap();
+        assert_eq!(name.get_str().unwrap(), "eth0");
+        getlink_request(&mut b, 42, None);
+        let bytes = b.finish().unwrap().to_vec();
+        assert_eq!(u32_at(&bytes, 16 + 4), 42);
+    }
+}
