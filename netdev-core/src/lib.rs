@@ -63,7 +63,7 @@ pub use netdev::{Netdev, SavedFlags};
 pub use notifier::{Change, ChangeSource, ChangeSourceSpec, LinkInfo, Subscription, Waker};
 pub use packet::{Packet, PacketBatch, RxQueue, RxQueueBackend};
 pub use registry::Registry;
-pub use state::{CacheFields, DeviceState};
+pub use state::{CacheFields, DeviceState, ReadToken};
 pub use stats::Stats;
 
 pub mod stats;

@@ -119,6 +119,10 @@ cache_field!(In4Field, in4, Option<Ipv4Net>, IN4);
 cache_field!(In6Field, in6, Arc<[Ipv6Addr]>, IN6);
 cache_field!(FeaturesField, features, FeatureSet, FEATURES);
 
+/// Proof of when a backend's read started; see [`DeviceState::begin_read`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadToken(u64);
+
 /// Per-device state shared by the core, the notifier thread and the
 /// backend.
 #[derive(Debug)]
@@ -225,6 +229,41 @@ impl DeviceState {
             }
         }
         self.bump();
+    }
+
+    /// Call before reading device state from the OS; pass the token to
+    /// [`DeviceState::fill`] with what was read.
+    pub fn begin_read(&self) -> ReadToken {
+        ReadToken(self.cache.lock().generation)
+    }
+
+    /// Stores values a backend read as a side effect of answering another
+    /// getter (one kernel reply often carries MTU, MAC, flags and carrier
+    /// together), so later getters hit the cache. A read is not a change:
+    /// the change sequence is not bumped and nothing is invalidated. If the
+    /// cache was invalidated since `token` was taken, what was read may be
+    /// stale and nothing is stored.
+    pub fn fill(&self, token: ReadToken, info: &LinkInfo) {
+        let mut c = self.cache.lock();
+        if c.generation != token.0 {
+            return;
+        }
+        if let Some(v) = info.mtu {
+            c.mtu = Ok(v);
+            c.valid |= CacheFields::MTU;
+        }
+        if let Some(v) = info.mac {
+            c.mac = Ok(v);
+            c.valid |= CacheFields::MAC;
+        }
+        if let Some(v) = info.flags {
+            c.flags = Ok(v);
+            c.valid |= CacheFields::FLAGS;
+        }
+        if let Some(v) = info.carrier {
+            c.carrier = Ok(v);
+            c.valid |= CacheFields::CARRIER;
+        }
     }
 
     /// Which cached values are valid now (for tests and diagnostics).
@@ -372,6 +411,41 @@ mod tests {
             9000
         );
         assert_eq!(s.cached::<IfindexField>(|| panic!("hit")).unwrap(), 7);
+    }
+
+    #[test]
+    fn fill_caches_without_bumping() {
+        let s = state();
+        let seq = s.seq();
+        let stale = s.begin_read();
+        s.invalidate(CacheFields::MTU);
+        s.fill(
+            stale,
+            &LinkInfo {
+                mtu: Some(1),
+                ..LinkInfo::default()
+            },
+        );
+        assert!(
+            !s.cached_fields().contains(CacheFields::MTU),
+            "stale read dropped"
+        );
+        let seq_after = s.seq();
+        assert!(seq_after > seq);
+        let token = s.begin_read();
+        s.fill(
+            token,
+            &LinkInfo {
+                mtu: Some(1400),
+                carrier: Some(false),
+                ..LinkInfo::default()
+            },
+        );
+        let seq = seq_after;
+        assert_eq!(s.seq(), seq);
+        assert_eq!(s.cached::<MtuField>(|| panic!("hit")).unwrap(), 1400);
+        assert!(!s.cached::<CarrierField>(|| panic!("hit")).unwrap());
+        assert!(!s.cached_fields().contains(CacheFields::MAC));
     }
 
     #[test]
