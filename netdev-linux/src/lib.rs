@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod ethtool;
 pub mod netlink;
 pub mod rtnl;
 
@@ -21,3 +22,8 @@ pub mod notifier;
 
 #[cfg(target_os = "linux")]
 mod sys;
+#[cfg(target_os = "linux")]
+pub mod system;
+
+#[cfg(target_os = "linux")]
+pub use system::{register, SystemClass};

@@ -4,6 +4,7 @@ use netdev_core::{Change, EthAddr, Flags, LinkInfo, Stats};
 
 use crate::netlink::{
     policy_table, Error, Msg, MsgBuilder, Part, Policy, NLM_F_REQUEST, RTM_DELLINK, RTM_GETLINK,
+    RTM_NEWLINK,
 };
 
 /// Size of `struct ifinfomsg`.
@@ -271,7 +272,7 @@ pub fn getlink_request<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::{MsgIter, RTM_NEWLINK};
+    use crate::netlink::MsgIter;
 
     fn link_msg(
         msg_type: u16,
@@ -417,6 +418,34 @@ mod tests {
     }
 
     #[test]
+    fn setlink_request_layout() {
+        let mut b = MsgBuilder::default();
+        let change = LinkChange {
+            mtu: Some(1400),
+            mac: Some(EthAddr([2, 1, 2, 3, 4, 5])),
+            iff: Some((IFF_UP | IFF_PROMISC, IFF_PROMISC)),
+        };
+        setlink_request(&mut b, 5, &change);
+        let bytes = b.finish().unwrap().to_vec();
+        let msg = Msg::parse(&bytes).unwrap();
+        assert_eq!(msg.msg_type(), RTM_NEWLINK);
+        let hdr = msg.fixed_header(IFINFOMSG_LEN).unwrap();
+        assert_eq!(u32_at(hdr, 4), 5);
+        assert_eq!(u32_at(hdr, 8), IFF_PROMISC, "only masked bits are sent");
+        assert_eq!(u32_at(hdr, 12), IFF_PROMISC);
+        let attrs = msg.attrs(IFINFOMSG_LEN).unwrap();
+        assert_eq!(
+            attrs.find(IFLA_MTU).unwrap().unwrap().get_u32().unwrap(),
+            1400
+        );
+        let attrs = msg.attrs(IFINFOMSG_LEN).unwrap();
+        assert_eq!(
+            attrs.find(IFLA_ADDRESS).unwrap().unwrap().payload(),
+            &[2, 1, 2, 3, 4, 5]
+        );
+    }
+
+    #[test]
     fn getlink_request_layout() {
         let mut b = MsgBuilder::default();
         getlink_request(&mut b, 0, Some("eth0"));
@@ -434,4 +463,46 @@ mod tests {
         let bytes = b.finish().unwrap().to_vec();
         assert_eq!(u32_at(&bytes, 16 + 4), 42);
     }
+}
+
+/// What an `RTM_NEWLINK` change request sets on an existing link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkChange {
+    /// New MTU.
+    pub mtu: Option<u32>,
+    /// New hardware address.
+    pub mac: Option<EthAddr>,
+    /// Flags to set: `(iff values, iff mask)`; only bits in the mask change.
+    pub iff: Option<(u32, u32)>,
+}
+
+/// Starts `b` over as an `RTM_NEWLINK` request changing link `ifindex`
+/// (no create flags: it fails with `ENODEV` rather than creating).
+pub fn setlink_request<'b>(
+    b: &'b mut MsgBuilder,
+    ifindex: u32,
+    change: &LinkChange,
+) -> &'b mut MsgBuilder {
+    b.reset(RTM_NEWLINK, NLM_F_REQUEST);
+    let mut ifi = [0u8; IFINFOMSG_LEN];
+    ifi[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+    if let Some((values, mask)) = change.iff {
+        ifi[8..12].copy_from_slice(&(values & mask).to_ne_bytes());
+        ifi[12..16].copy_from_slice(&mask.to_ne_bytes());
+    }
+    b.put_fixed(&ifi);
+    if let Some(mtu) = change.mtu {
+        b.put_u32(IFLA_MTU, mtu);
+    }
+    if let Some(mac) = change.mac {
+        b.put_bytes(IFLA_ADDRESS, &mac.octets());
+    }
+    b
+}
+
+/// Starts `b` over as an `RTM_GETLINK` dump request of every link.
+pub fn dumplink_request(b: &mut MsgBuilder) -> &mut MsgBuilder {
+    b.reset(RTM_GETLINK, NLM_F_REQUEST);
+    b.put_fixed(&[0u8; IFINFOMSG_LEN]);
+    b
 }

@@ -7,11 +7,14 @@
 
 mod addr;
 mod link;
+mod stats;
 
-pub use addr::{parse_addr, AddrMsg};
+pub use addr::{getaddr_request, parse_addr, AddrMsg};
 pub use link::{
-    flags_from_iff, getlink_request, iff_from_flags, parse_link, LinkMsg, IFINFOMSG_LEN,
+    dumplink_request, flags_from_iff, getlink_request, iff_from_flags, parse_link, setlink_request,
+    LinkChange, LinkMsg, IFINFOMSG_LEN,
 };
+pub use stats::{getstats_request, parse_stats, IF_STATS_MSG_LEN};
 
 use crate::netlink::{Error, Msg, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK};
 use netdev_core::Change;

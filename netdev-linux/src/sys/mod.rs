@@ -19,4 +19,7 @@ macro_rules! syscall {
     }};
 }
 
+pub(crate) mod ifreq;
 pub(crate) mod netlink;
+pub(crate) mod packet;
+pub(crate) mod tun;

@@ -1,0 +1,302 @@
+//! The Linux `system` class: existing kernel devices (veth, bridges,
+//! physical NICs, taps opened by name...), driven through rtnetlink, with
+//! ethtool and address ioctls where rtnetlink has no answer.
+//!
+//! Devices are addressed by the ifindex they had when opened, so a rename
+//! is followed and a device re-created under the same name is a different
+//! device (the core notices through `ifindex()`, which asks by name).
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, OnceLock};
+
+use netdev_core::{
+    ChangeSourceSpec, DeviceBackend, DeviceState, Error, ErrorKind, EthAddr, FeatureSet, Flags,
+    Ipv4Net, LinkInfo, NetdevClass, Result, Stats,
+};
+use parking_lot::Mutex;
+
+use crate::netlink::{Msg, MsgBuilder, Socket, NETLINK_ROUTE};
+use crate::notifier::RtnlSource;
+use crate::rtnl::{
+    flags_from_iff, getaddr_request, getlink_request, getstats_request, iff_from_flags, parse_addr,
+    parse_link, parse_stats, setlink_request, LinkChange,
+};
+use crate::sys;
+
+/// `AF_INET6` on Linux.
+const AF_INET6: u8 = 10;
+
+/// The sockets a class uses, created in the network namespace of the
+/// thread that opened the first device (Netlink and ioctl sockets act in
+/// the namespace they were created in).
+#[derive(Debug)]
+pub(crate) struct NsSockets {
+    nl: Mutex<(Socket, MsgBuilder)>,
+    inet: OwnedFd,
+}
+
+impl NsSockets {
+    fn new() -> Result<NsSockets> {
+        Ok(NsSockets {
+            nl: Mutex::new((Socket::new(NETLINK_ROUTE)?, MsgBuilder::default())),
+            inet: sys::ifreq::inet_socket()?,
+        })
+    }
+
+    /// Runs one request built by `build` and hands the reply to `parse`.
+    fn transact<T>(
+        &self,
+        build: impl FnOnce(&mut MsgBuilder),
+        parse: impl FnOnce(Option<Msg<'_>>) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.nl.lock();
+        let (sock, req) = &mut *guard;
+        build(req);
+        let reply = sock.transact(req)?;
+        parse(reply.as_ref().map(|r| r.msg()))
+    }
+}
+
+fn malformed(e: crate::netlink::Error) -> Error {
+    Error::new(ErrorKind::Malformed(e.to_string()))
+}
+
+/// What one `RTM_GETLINK` says, owned.
+#[derive(Debug, Clone)]
+struct LinkState {
+    ifindex: u32,
+    iff: u32,
+    mtu: Option<u32>,
+    mac: Option<EthAddr>,
+    carrier_resets: Option<u64>,
+}
+
+/// The `system` class (and, under another name, the base of `tap`).
+#[derive(Debug)]
+pub struct SystemClass {
+    type_name: &'static str,
+    sockets: OnceLock<Arc<NsSockets>>,
+}
+
+impl SystemClass {
+    /// The class registered as `system`.
+    pub fn new() -> Arc<SystemClass> {
+        Arc::new(SystemClass {
+            type_name: "system",
+            sockets: OnceLock::new(),
+        })
+    }
+
+    pub(crate) fn sockets(&self) -> Result<Arc<NsSockets>> {
+        if let Some(s) = self.sockets.get() {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(NsSockets::new()?);
+        Ok(self.sockets.get_or_init(|| s).clone())
+    }
+}
+
+impl NetdevClass for SystemClass {
+    fn type_name(&self) -> &str {
+        self.type_name
+    }
+
+    fn construct(&self, name: &str, state: &Arc<DeviceState>) -> Result<Box<dyn DeviceBackend>> {
+        let socks = self.sockets()?;
+        let dev = SystemDevice {
+            state: state.clone(),
+            socks,
+            ifindex: 0,
+        };
+        let link = dev.link_by_name(name)?;
+        Ok(Box::new(SystemDevice {
+            ifindex: link.ifindex,
+            ..dev
+        }))
+    }
+
+    fn change_source(&self) -> Option<ChangeSourceSpec> {
+        Some(RtnlSource::spec())
+    }
+}
+
+/// One `system` device.
+#[derive(Debug)]
+pub(crate) struct SystemDevice {
+    state: Arc<DeviceState>,
+    socks: Arc<NsSockets>,
+    ifindex: u32,
+}
+
+impl SystemDevice {
+    fn query(&self, ifindex: u32, name: Option<&str>) -> Result<LinkState> {
+        let token = self.state.begin_read();
+        let link = self.socks.transact(
+            |req| {
+                getlink_request(req, ifindex, name);
+            },
+            |reply| {
+                let msg = reply.ok_or_else(|| Error::new(ErrorKind::NoDevice))?;
+                let l = parse_link(&msg).map_err(malformed)?;
+                Ok(LinkState {
+                    ifindex: l.ifindex,
+                    iff: l.iff,
+                    mtu: l.mtu,
+                    mac: l.mac,
+                    carrier_resets: l
+                        .carrier_down_count
+                        .map(u64::from)
+                        .or(l.carrier_changes.map(|c| u64::from(c) / 2)),
+                })
+            },
+        )?;
+        if link.ifindex == self.ifindex || self.ifindex == 0 {
+            self.state.fill(
+                token,
+                &LinkInfo {
+                    mtu: link.mtu,
+                    mac: link.mac,
+                    flags: Some(flags_from_iff(link.iff)),
+                    carrier: Some(flags_from_iff(link.iff).contains(Flags::RUNNING)),
+                },
+            );
+        }
+        Ok(link)
+    }
+
+    fn link(&self) -> Result<LinkState> {
+        self.query(self.ifindex, None)
+    }
+
+    fn link_by_name(&self, name: &str) -> Result<LinkState> {
+        self.query(0, Some(name))
+    }
+
+    fn set(&self, change: LinkChange) -> Result<()> {
+        self.socks.transact(
+            |req| {
+                setlink_request(req, self.ifindex, &change);
+            },
+            |_| Ok(()),
+        )
+    }
+}
+
+impl DeviceBackend for SystemDevice {
+    fn ifindex(&self) -> Result<u32> {
+        // By name: a different answer than the one we opened means the
+        // device was re-created, which the core turns into "gone".
+        Ok(self.link_by_name(&self.state.name())?.ifindex)
+    }
+
+    fn mac(&self) -> Result<EthAddr> {
+        self.link()?
+            .mac
+            .ok_or_else(|| Error::not_supported().with_detail("device has no Ethernet address"))
+    }
+
+    fn set_mac(&self, mac: EthAddr) -> Result<()> {
+        self.set(LinkChange {
+            mac: Some(mac),
+            ..LinkChange::default()
+        })
+    }
+
+    fn mtu(&self) -> Result<u32> {
+        self.link()?
+            .mtu
+            .ok_or_else(|| Error::new(ErrorKind::Malformed("RTM_NEWLINK without IFLA_MTU".into())))
+    }
+
+    fn set_mtu(&self, mtu: u32) -> Result<()> {
+        self.set(LinkChange {
+            mtu: Some(mtu),
+            ..LinkChange::default()
+        })
+    }
+
+    fn carrier(&self) -> Result<bool> {
+        Ok(flags_from_iff(self.link()?.iff).contains(Flags::RUNNING))
+    }
+
+    fn carrier_resets(&self) -> Result<u64> {
+        self.link()?.carrier_resets.ok_or_else(Error::not_supported)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        self.socks.transact(
+            |req| {
+                getstats_request(req, self.ifindex);
+            },
+            |reply| {
+                let msg = reply.ok_or_else(|| Error::new(ErrorKind::NoDevice))?;
+                let (_, stats) = parse_stats(&msg).map_err(malformed)?;
+                Ok(stats)
+            },
+        )
+    }
+
+    fn features(&self) -> Result<FeatureSet> {
+        let settings = sys::ifreq::ethtool_settings(self.socks.inet.as_fd(), &self.state.name())?;
+        Ok(settings.features())
+    }
+
+    fn in4(&self) -> Result<Option<Ipv4Net>> {
+        match sys::ifreq::get_in4(self.socks.inet.as_fd(), &self.state.name())? {
+            None => Ok(None),
+            Some((addr, mask)) => Ipv4Net::new(addr, mask).map(Some),
+        }
+    }
+
+    fn set_in4(&self, net: Option<Ipv4Net>) -> Result<()> {
+        let (addr, mask) = match net {
+            Some(n) => (n.addr, n.netmask),
+            None => (
+                std::net::Ipv4Addr::UNSPECIFIED,
+                std::net::Ipv4Addr::UNSPECIFIED,
+            ),
+        };
+        sys::ifreq::set_in4(self.socks.inet.as_fd(), &self.state.name(), addr, mask)?;
+        Ok(())
+    }
+
+    fn in6(&self) -> Result<Vec<Ipv6Addr>> {
+        let mut guard = self.socks.nl.lock();
+        let (sock, req) = &mut *guard;
+        getaddr_request(req, AF_INET6);
+        let mut dump = sock.dump(req)?;
+        let mut out = Vec::new();
+        while let Some(msg) = dump.next_msg() {
+            let a = parse_addr(&msg?).map_err(malformed)?;
+            if a.ifindex == self.ifindex {
+                if let Some(IpAddr::V6(v6)) = a.addr {
+                    out.push(v6);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn flags(&self) -> Result<Flags> {
+        Ok(flags_from_iff(self.link()?.iff))
+    }
+
+    fn update_flags(&self, off: Flags, on: Flags) -> Result<Flags> {
+        let old = flags_from_iff(self.link()?.iff);
+        let new = (old - off) | on;
+        if new != old {
+            let mask = iff_from_flags(off | on);
+            self.set(LinkChange {
+                iff: Some((iff_from_flags(new), mask)),
+                ..LinkChange::default()
+            })?;
+        }
+        Ok(old)
+    }
+}
+
+/// Registers the Linux classes (`system`) in `registry`.
+pub fn register(registry: &netdev_core::Registry) -> Result<()> {
+    registry.register(SystemClass::new())
+}

@@ -1,0 +1,255 @@
+//! Test support for privileged tests against the real kernel: a network
+//! namespace per test, removed when its guard drops (even when the test
+//! panics), with helpers to run `ip`/`bridge` inside it and to read the
+//! reference list of links from `ip -j link`.
+//!
+//! Programs run with argument vectors (never a shell); a failing command
+//! panics with its stderr. Not being root is a failure, not a skip: a check
+//! that silently did not run must never look like a pass.
+//!
+//! Included by the kernel tests with `mod support;` and by the benchmark
+//! example with `#[path]`, so it depends on nothing but dev-dependencies.
+
+// Each includer uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nix::sched::{setns, CloneFlags};
+
+/// Prefix of every namespace these helpers create, so a leftover one (from
+/// a process killed with SIGKILL) is recognisable: `ip netns | grep ndtest-`.
+pub const PREFIX: &str = "ndtest-";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Panics unless the process runs with effective uid 0: these tests create
+/// namespaces and devices, and must fail loudly rather than skip.
+pub fn require_root() {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .expect("reading /proc/self/status to check for root");
+    // "Uid:\treal\teffective\tsaved\tfs"
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .expect("no Uid line in /proc/self/status");
+    assert!(
+        euid == "0",
+        "these tests need root (effective uid is {euid}): they create network \
+         namespaces and devices. Run them as root (for example with sudo); \
+         they are never skipped."
+    );
+}
+
+/// A name no other test, thread or process uses at the same time:
+/// prefix, pid, a per-process counter and some randomness.
+fn unique_name() -> String {
+    let mut h = RandomState::new().build_hasher();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    h.write_u128(nanos);
+    let random = h.finish() as u32;
+    format!(
+        "{PREFIX}{}-{}-{random:08x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs `program args...`, panicking with its stderr unless it exits 0;
+/// returns stdout.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out: Output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    String::from_utf8(out.stdout)
+        .unwrap_or_else(|e| panic!("{program} {args:?} printed non-UTF-8: {e}"))
+}
+
+/// A network namespace that lives as long as this guard.
+#[derive(Debug)]
+pub struct NetNs {
+    name: String,
+}
+
+impl NetNs {
+    /// Creates a fresh namespace with a unique name (`ndtest-PID-N-RANDOM`)
+    /// and brings its loopback device up. Panics when not root.
+    pub fn new() -> NetNs {
+        require_root();
+        let name = unique_name();
+        run("ip", &["netns", "add", &name]);
+        // From here on Drop removes it, even if the next step panics.
+        let ns = NetNs { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// The namespace's name (as `ip netns` lists it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file that names the namespace, for `setns`.
+    pub fn path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.name)
+    }
+
+    /// Runs `ip -n NAME args...` and returns its stdout.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut v = vec!["-n", &self.name];
+        v.extend_from_slice(args);
+        run("ip", &v)
+    }
+
+    /// Runs `bridge -n NAME args...` and returns its stdout.
+    pub fn bridge(&self, args: &[&str]) -> String {
+        let mut v = vec!["-n", &self.name];
+        v.extend_from_slice(args);
+        run("bridge", &v)
+    }
+
+    /// Runs many `ip` commands (one per line, without the leading `ip`, for
+    /// example `link add ifb7 type ifb`) in one `ip -n NAME -batch FILE`:
+    /// thousands of devices in about a second. The file is a temporary one,
+    /// removed afterwards.
+    pub fn ip_batch<I, S>(&self, commands: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut text = String::new();
+        for c in commands {
+            let c = c.as_ref();
+            assert!(!c.contains('\n'), "a batch command must be one line: {c:?}");
+            text.push_str(c);
+            text.push('\n');
+        }
+        let path = std::env::temp_dir().join(format!(
+            "{}-batch-{}.txt",
+            self.name,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, text)
+            .unwrap_or_else(|e| panic!("writing batch file {}: {e}", path.display()));
+        let out = Command::new("ip")
+            .args(["-n", &self.name, "-batch"])
+            .arg(&path)
+            .output();
+        // Removed before anything can panic.
+        let _ = std::fs::remove_file(&path);
+        let out = out.unwrap_or_else(|e| panic!("cannot run ip -batch: {e}"));
+        assert!(
+            out.status.success(),
+            "ip -n {} -batch failed ({}): {}",
+            self.name,
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+
+    /// Creates `count` `ifb` devices named `{prefix}0`, `{prefix}1`, ...
+    /// (`dummy` is not available on every kernel; `ifb` is a similar
+    /// device with no peer and no traffic of its own).
+    pub fn add_ifbs(&self, prefix: &str, count: usize) {
+        self.ip_batch((0..count).map(|i| format!("link add {prefix}{i} type ifb")));
+    }
+
+    /// Deletes the devices `{prefix}0` .. `{prefix}{count-1}`.
+    pub fn del_links(&self, prefix: &str, count: usize) {
+        self.ip_batch((0..count).map(|i| format!("link del {prefix}{i}")));
+    }
+
+    /// The reference list of links: `(ifindex, name)` for every device as
+    /// `ip -n NAME -j link` reports it.
+    pub fn links(&self) -> Vec<(u32, String)> {
+        parse_ip_links(&self.ip(&["-j", "link"]))
+    }
+
+    /// Moves the calling thread into the namespace until the returned
+    /// guard drops (which moves it back). Sockets created meanwhile belong
+    /// to the namespace, and keep it after the thread leaves.
+    pub fn enter(&self) -> Entered<'_> {
+        let original = File::open("/proc/thread-self/ns/net")
+            .expect("opening this thread's network namespace");
+        let target = File::open(self.path())
+            .unwrap_or_else(|e| panic!("opening {}: {e}", self.path().display()));
+        setns(&target, CloneFlags::CLONE_NEWNET)
+            .unwrap_or_else(|e| panic!("setns into {}: {e}", self.name));
+        Entered {
+            _ns: self,
+            original,
+        }
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        // Not `run`: panicking while a test already panics would abort.
+        match Command::new("ip")
+            .args(["netns", "delete", &self.name])
+            .output()
+        {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "warning: ip netns delete {} failed: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => eprintln!("warning: cannot run ip netns delete {}: {e}", self.name),
+        }
+    }
+}
+
+/// The calling thread is inside a [`NetNs`]; dropping this moves it back to
+/// the namespace it came from.
+#[derive(Debug)]
+pub struct Entered<'a> {
+    _ns: &'a NetNs,
+    original: File,
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = setns(&self.original, CloneFlags::CLONE_NEWNET) {
+            eprintln!("warning: returning to the original network namespace: {e}");
+        }
+    }
+}
+
+/// Parses the JSON of `ip -j link` into `(ifindex, name)` pairs, in the
+/// order `ip` printed them.
+pub fn parse_ip_links(json: &str) -> Vec<(u32, String)> {
+    let v: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("ip -j link printed bad JSON: {e}"));
+    let arr = v.as_array().expect("ip -j link prints a JSON array");
+    arr.iter()
+        .map(|link| {
+            let ifindex = link["ifindex"]
+                .as_u64()
+                .and_then(|i| u32::try_from(i).ok())
+                .unwrap_or_else(|| panic!("link without a valid ifindex: {link}"));
+            let name = link["ifname"]
+                .as_str()
+                .unwrap_or_else(|| panic!("link without ifname: {link}"))
+                .to_owned();
+            (ifindex, name)
+        })
+        .collect()
+}

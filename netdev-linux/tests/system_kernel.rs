@@ -1,0 +1,293 @@
+//! The `system` class against the kernel, each test in its own network
+//! namespace, checked against `ip -j`, `ethtool` and sysfs.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use netdev_core::{ErrorKind, EthAddr, Flags, Ipv4Net, Netdev, Registry};
+use serde_json::Value;
+use support::NetNs;
+
+/// A namespace with a veth pair v0/v1, both up, and a registry whose
+/// `system` class lives in that namespace.
+fn setup() -> (NetNs, Registry) {
+    support::require_root();
+    let ns = NetNs::new();
+    ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+    ns.ip(&["link", "set", "v0", "up"]);
+    ns.ip(&["link", "set", "v1", "up"]);
+    let reg = Registry::new();
+    netdev_linux::register(&reg).unwrap();
+    (ns, reg)
+}
+
+/// Opens `name` from inside the namespace (the class's sockets and the
+/// notifier are created there).
+fn open(ns: &NetNs, reg: &Registry, name: &str) -> Netdev {
+    let _in = ns.enter();
+    reg.open(name, "system").unwrap()
+}
+
+fn ip_link(ns: &NetNs, name: &str) -> Value {
+    let out = ns.ip(&["-j", "-s", "-d", "link", "show", "dev", name]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0].clone()
+}
+
+fn ip_flags(link: &Value) -> Vec<String> {
+    link["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `/sys/class/net/DEV/ATTR` as seen inside the namespace (`ip netns exec`
+/// mounts the namespace's own sysfs).
+fn sysfs(ns: &NetNs, dev: &str, attr: &str) -> u64 {
+    let path = format!("/sys/class/net/{dev}/{attr}");
+    let out = support::run("ip", &["netns", "exec", ns.name(), "cat", &path]);
+    out.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{path}: {out:?}: {e}"))
+}
+
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn reads_match_ip_link() {
+    let (ns, reg) = setup();
+    let dev = open(&ns, &reg, "v0");
+    let link = ip_link(&ns, "v0");
+    assert_eq!(
+        u64::from(dev.ifindex().unwrap()),
+        link["ifindex"].as_u64().unwrap()
+    );
+    assert_eq!(u64::from(dev.mtu().unwrap()), link["mtu"].as_u64().unwrap());
+    assert_eq!(
+        dev.mac().unwrap().to_string(),
+        link["address"].as_str().unwrap()
+    );
+    let flags = dev.flags().unwrap();
+    let ipf = ip_flags(&link);
+    for (name, flag) in [
+        ("UP", Flags::UP),
+        ("BROADCAST", Flags::BROADCAST),
+        ("MULTICAST", Flags::MULTICAST),
+        ("LOWER_UP", Flags::LOWER_UP),
+        ("PROMISC", Flags::PROMISC),
+    ] {
+        assert_eq!(
+            flags.contains(flag),
+            ipf.iter().any(|f| f == name),
+            "{name}: ours {flags:?}, ip {ipf:?}"
+        );
+    }
+    // Carrier: up on both ends of the pair.
+    assert_eq!(link["operstate"], "UP");
+    assert!(dev.carrier().unwrap());
+    let down_count = sysfs(&ns, "v0", "carrier_down_count");
+    assert_eq!(dev.carrier_resets().unwrap(), down_count);
+    // A device that does not exist.
+    let e = {
+        let _in = ns.enter();
+        reg.open("nosuch0", "system").unwrap_err()
+    };
+    assert_eq!(e.kind(), &ErrorKind::NoDevice, "{e}");
+}
+
+#[test]
+fn stats_match_ip_s_link() {
+    let (ns, reg) = setup();
+    // The peer lives in a second namespace so traffic crosses the pair.
+    let peer = NetNs::new();
+    ns.ip(&["link", "set", "v1", "netns", peer.name()]);
+    peer.ip(&["link", "set", "v1", "up"]);
+    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "v0"]);
+    peer.ip(&["addr", "add", "192.0.2.2/24", "dev", "v1"]);
+    // Traffic over the pair: ARP and ICMP.
+    support::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns.name(),
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "5",
+            "192.0.2.2",
+        ],
+    );
+    let dev = open(&ns, &reg, "v0");
+    let before = dev.stats().unwrap();
+    let link = ip_link(&ns, "v0");
+    let after = dev.stats().unwrap();
+    let s = &link["stats64"];
+    let between = |ours_before: u64, ours_after: u64, ip: &Value| {
+        let ip = ip.as_u64().unwrap();
+        assert!(
+            ours_before <= ip && ip <= ours_after,
+            "ip says {ip}, we said {ours_before} then {ours_after}"
+        );
+    };
+    between(before.rx_packets, after.rx_packets, &s["rx"]["packets"]);
+    between(before.rx_bytes, after.rx_bytes, &s["rx"]["bytes"]);
+    between(before.tx_packets, after.tx_packets, &s["tx"]["packets"]);
+    between(before.tx_bytes, after.tx_bytes, &s["tx"]["bytes"]);
+    between(before.rx_dropped, after.rx_dropped, &s["rx"]["dropped"]);
+    between(before.multicast, after.multicast, &s["rx"]["multicast"]);
+    assert!(after.tx_packets >= 3, "the pings went out: {after:?}");
+}
+
+#[test]
+fn setters_are_seen_by_ip() {
+    let (ns, reg) = setup();
+    let dev = open(&ns, &reg, "v0");
+    dev.set_mtu(1400).unwrap();
+    assert_eq!(ip_link(&ns, "v0")["mtu"], 1400);
+    assert_eq!(dev.mtu().unwrap(), 1400);
+    let mac: EthAddr = "02:12:34:56:78:9a".parse().unwrap();
+    dev.set_mac(mac).unwrap();
+    assert_eq!(ip_link(&ns, "v0")["address"], "02:12:34:56:78:9a");
+    assert_eq!(dev.mac().unwrap(), mac);
+    // Promiscuous mode through a guard, restored on drop.
+    {
+        let _p = dev.turn_flags_on(Flags::PROMISC).unwrap();
+        assert!(ip_flags(&ip_link(&ns, "v0")).contains(&"PROMISC".to_string()));
+        assert!(dev.flags().unwrap().contains(Flags::PROMISC));
+    }
+    assert!(!ip_flags(&ip_link(&ns, "v0")).contains(&"PROMISC".to_string()));
+    // Down and up again; the old flags are returned.
+    let old = dev.update_flags(Flags::UP, Flags::empty()).unwrap();
+    assert!(old.contains(Flags::UP));
+    assert!(!ip_flags(&ip_link(&ns, "v0")).contains(&"UP".to_string()));
+    dev.update_flags(Flags::empty(), Flags::UP).unwrap();
+    assert!(ip_flags(&ip_link(&ns, "v0")).contains(&"UP".to_string()));
+    // The kernel refuses an MTU a veth cannot take: its errno, with context.
+    let e = dev.set_mtu(70_000).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+    assert!(e.to_string().starts_with("v0: set_mtu:"), "{e}");
+}
+
+#[test]
+fn addresses_match_ip_addr() {
+    let (ns, reg) = setup();
+    let dev = open(&ns, &reg, "v0");
+    assert_eq!(dev.in4().unwrap(), None);
+    let net = Ipv4Net::with_prefix("198.51.100.7".parse().unwrap(), 24).unwrap();
+    dev.set_in4(Some(net)).unwrap();
+    let out = ns.ip(&["-j", "addr", "show", "dev", "v0"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let v4: Vec<(String, u64)> = v[0]["addr_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["family"] == "inet")
+        .map(|a| {
+            (
+                a["local"].as_str().unwrap().to_string(),
+                a["prefixlen"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(v4, vec![("198.51.100.7".to_string(), 24)]);
+    assert_eq!(dev.in4().unwrap(), Some(net));
+
+    // Added behind our back: the notifier invalidates the cached answer.
+    ns.ip(&["addr", "add", "2001:db8::7/64", "dev", "v0", "nodad"]);
+    let want: std::net::Ipv6Addr = "2001:db8::7".parse().unwrap();
+    eventually("in6 to show the new address", || {
+        dev.in6().unwrap().contains(&want)
+    });
+    let out = ns.ip(&["-j", "-6", "addr", "show", "dev", "v0"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let mut ip6: Vec<String> = v[0]["addr_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["local"].as_str().unwrap().to_string())
+        .collect();
+    let mut ours: Vec<String> = dev.in6().unwrap().iter().map(|a| a.to_string()).collect();
+    ip6.sort();
+    ours.sort();
+    assert_eq!(ours, ip6);
+}
+
+#[test]
+fn features_match_ethtool_and_sysfs() {
+    let (ns, reg) = setup();
+    let dev = open(&ns, &reg, "v0");
+    let speed: u64 = support::run(
+        "ip",
+        &["netns", "exec", ns.name(), "cat", "/sys/class/net/v0/speed"],
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    let ethtool = support::run("ip", &["netns", "exec", ns.name(), "ethtool", "v0"]);
+    assert!(
+        ethtool.contains(&format!("Speed: {speed}Mb/s")),
+        "ethtool and sysfs disagree? {ethtool}"
+    );
+    let s = dev.speed().unwrap();
+    assert_eq!(s.mbps, speed);
+    assert_eq!(
+        ethtool.contains("Duplex: Full"),
+        s.duplex == Some(netdev_core::Duplex::Full)
+    );
+    // The loopback device has no ethtool link settings: a clean answer.
+    let lo = open(&ns, &reg, "lo");
+    let e = lo.features().unwrap_err();
+    assert!(e.is_not_supported(), "{e}");
+}
+
+#[test]
+fn notifier_refreshes_cache_and_bumps_sequence() {
+    let (ns, reg) = setup();
+    let dev = open(&ns, &reg, "v0");
+    assert_eq!(dev.mtu().unwrap(), 1500);
+    let seq = dev.change_seq();
+    ns.ip(&["link", "set", "v0", "mtu", "1300"]);
+    eventually("the MTU event", || dev.change_seq() != seq);
+    assert_eq!(dev.mtu().unwrap(), 1300);
+    // Carrier follows the peer.
+    ns.ip(&["link", "set", "v1", "down"]);
+    eventually("carrier loss", || !dev.carrier().unwrap());
+    ns.ip(&["link", "set", "v1", "up"]);
+    eventually("carrier back", || dev.carrier().unwrap());
+}
+
+#[test]
+fn rename_is_followed_and_recreation_is_a_new_device() {
+    let (ns, reg) = setup();
+    let dev = open(&ns, &reg, "v0");
+    let old_index = dev.ifindex().unwrap();
+    ns.ip(&["link", "set", "v0", "down"]);
+    ns.ip(&["link", "set", "v0", "name", "w0"]);
+    eventually("rename", || &*dev.name() == "w0");
+    assert!(!dev.is_gone());
+    assert_eq!(dev.mtu().unwrap(), 1500);
+    assert!(reg.lookup("w0").is_some());
+
+    // Delete it and create another device under the same name.
+    ns.ip(&["link", "del", "w0"]);
+    eventually("removal", || dev.is_gone());
+    ns.ip(&["link", "add", "w0", "type", "veth", "peer", "name", "w1"]);
+    let fresh = open(&ns, &reg, "w0");
+    assert!(!fresh.same_device(&dev));
+    assert_ne!(fresh.ifindex().unwrap(), old_index);
+    assert_eq!(dev.mtu().unwrap_err().kind(), &ErrorKind::Gone);
+}
