@@ -58,6 +58,17 @@ pub fn parse_addr(msg: &Msg<'_>) -> Result<AddrMsg, Error> {
     })
 }
 
+/// Starts `b` over as an `RTM_GETADDR` request for the addresses of
+/// `family` (2 IPv4, 10 IPv6); send it as a dump.
+pub fn getaddr_request(
+    b: &mut crate::netlink::MsgBuilder,
+    family: u8,
+) -> &mut crate::netlink::MsgBuilder {
+    b.reset(crate::netlink::RTM_GETADDR, crate::netlink::NLM_F_REQUEST);
+    b.put_fixed(&[family, 0, 0, 0, 0, 0, 0, 0]);
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,15 +107,4 @@ mod tests {
         let bytes = b.finish().unwrap().to_vec();
         assert!(parse_addr(&Msg::parse(&bytes).unwrap()).is_err());
     }
-}
-
-/// Starts `b` over as an `RTM_GETADDR` request for the addresses of
-/// `family` (2 IPv4, 10 IPv6); send it as a dump.
-pub fn getaddr_request(
-    b: &mut crate::netlink::MsgBuilder,
-    family: u8,
-) -> &mut crate::netlink::MsgBuilder {
-    b.reset(crate::netlink::RTM_GETADDR, crate::netlink::NLM_F_REQUEST);
-    b.put_fixed(&[family, 0, 0, 0, 0, 0, 0, 0]);
-    b
 }

@@ -269,6 +269,48 @@ pub fn getlink_request<'b>(
     b
 }
 
+/// What an `RTM_NEWLINK` change request sets on an existing link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkChange {
+    /// New MTU.
+    pub mtu: Option<u32>,
+    /// New hardware address.
+    pub mac: Option<EthAddr>,
+    /// Flags to set: `(iff values, iff mask)`; only bits in the mask change.
+    pub iff: Option<(u32, u32)>,
+}
+
+/// Starts `b` over as an `RTM_NEWLINK` request changing link `ifindex`
+/// (no create flags: it fails with `ENODEV` rather than creating).
+pub fn setlink_request<'b>(
+    b: &'b mut MsgBuilder,
+    ifindex: u32,
+    change: &LinkChange,
+) -> &'b mut MsgBuilder {
+    b.reset(RTM_NEWLINK, NLM_F_REQUEST);
+    let mut ifi = [0u8; IFINFOMSG_LEN];
+    ifi[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+    if let Some((values, mask)) = change.iff {
+        ifi[8..12].copy_from_slice(&(values & mask).to_ne_bytes());
+        ifi[12..16].copy_from_slice(&mask.to_ne_bytes());
+    }
+    b.put_fixed(&ifi);
+    if let Some(mtu) = change.mtu {
+        b.put_u32(IFLA_MTU, mtu);
+    }
+    if let Some(mac) = change.mac {
+        b.put_bytes(IFLA_ADDRESS, &mac.octets());
+    }
+    b
+}
+
+/// Starts `b` over as an `RTM_GETLINK` dump request of every link.
+pub fn dumplink_request(b: &mut MsgBuilder) -> &mut MsgBuilder {
+    b.reset(RTM_GETLINK, NLM_F_REQUEST);
+    b.put_fixed(&[0u8; IFINFOMSG_LEN]);
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,46 +505,4 @@ mod tests {
         let bytes = b.finish().unwrap().to_vec();
         assert_eq!(u32_at(&bytes, 16 + 4), 42);
     }
-}
-
-/// What an `RTM_NEWLINK` change request sets on an existing link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LinkChange {
-    /// New MTU.
-    pub mtu: Option<u32>,
-    /// New hardware address.
-    pub mac: Option<EthAddr>,
-    /// Flags to set: `(iff values, iff mask)`; only bits in the mask change.
-    pub iff: Option<(u32, u32)>,
-}
-
-/// Starts `b` over as an `RTM_NEWLINK` request changing link `ifindex`
-/// (no create flags: it fails with `ENODEV` rather than creating).
-pub fn setlink_request<'b>(
-    b: &'b mut MsgBuilder,
-    ifindex: u32,
-    change: &LinkChange,
-) -> &'b mut MsgBuilder {
-    b.reset(RTM_NEWLINK, NLM_F_REQUEST);
-    let mut ifi = [0u8; IFINFOMSG_LEN];
-    ifi[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
-    if let Some((values, mask)) = change.iff {
-        ifi[8..12].copy_from_slice(&(values & mask).to_ne_bytes());
-        ifi[12..16].copy_from_slice(&mask.to_ne_bytes());
-    }
-    b.put_fixed(&ifi);
-    if let Some(mtu) = change.mtu {
-        b.put_u32(IFLA_MTU, mtu);
-    }
-    if let Some(mac) = change.mac {
-        b.put_bytes(IFLA_ADDRESS, &mac.octets());
-    }
-    b
-}
-
-/// Starts `b` over as an `RTM_GETLINK` dump request of every link.
-pub fn dumplink_request(b: &mut MsgBuilder) -> &mut MsgBuilder {
-    b.reset(RTM_GETLINK, NLM_F_REQUEST);
-    b.put_fixed(&[0u8; IFINFOMSG_LEN]);
-    b
 }
