@@ -6,7 +6,10 @@ use std::io;
 use parking_lot::Mutex;
 
 use super::socket::{protocol_error, Socket};
-use super::{align, Msg, MsgBuilder, MsgKind, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST};
+use super::{
+    align, Msg, MsgBuilder, MsgKind, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NLM_F_DUMP, NLM_F_DUMP_INTR,
+    NLM_F_REQUEST,
+};
 
 /// A dump in progress on a socket. Read it with [`Dump::next_msg`]; if it is
 /// dropped before the end, the rest of its replies are drained so the socket
@@ -53,8 +56,9 @@ impl Dump<'_> {
             Ok(None) => return None,
             Err(e) => return Some(Err(e)),
         };
-        // Parsed again here because a borrow returned from inside the loop
-        // in `advance` would keep the socket borrowed across receives.
+        // Parsed here, not in `advance` (which only peeks at headers),
+        // because a borrow returned from inside its loop would keep the
+        // socket borrowed across receives.
         Some(
             Msg::parse_at(self.sock.last_received(), found)
                 .map_err(|e| protocol_error(e.to_string())),
@@ -79,25 +83,32 @@ impl Dump<'_> {
                 },
             };
             let data = self.sock.last_received();
-            let msg = match Msg::parse_at(data, offset) {
-                Ok(m) => m,
-                Err(e) => {
-                    // The rest of this datagram is unreadable; later ones
-                    // may still belong to the dump, so drain on drop.
-                    self.offset = None;
-                    self.finished = true;
-                    self.drain_rest();
-                    return Err(protocol_error(e.to_string()));
-                }
+            let Some(peek) = Peek::at(data, offset) else {
+                // Let the parser say what is wrong. The rest of this
+                // datagram is unreadable; later ones may still belong to
+                // the dump, so drain them.
+                let what = match Msg::parse_at(data, offset) {
+                    Err(e) => e.to_string(),
+                    Ok(_) => format!("malformed netlink message at offset {offset}"),
+                };
+                self.offset = None;
+                self.finished = true;
+                self.drain_rest();
+                return Err(protocol_error(what));
             };
-            self.offset = Some(offset + align(msg.bytes().len()));
-            if msg.seq() != self.seq {
-                log::debug!("dump: skipping reply with seq {:#x}", msg.seq());
+            self.offset = Some(offset + align(peek.len));
+            if peek.seq != self.seq {
+                log::debug!("dump: skipping reply with seq {:#x}", peek.seq);
                 continue;
             }
-            if msg.flags() & NLM_F_DUMP_INTR != 0 {
+            if peek.flags & NLM_F_DUMP_INTR != 0 {
                 self.interrupted = true;
             }
+            if peek.msg_type >= NLMSG_MIN_TYPE {
+                // A data message: `next_msg` parses it (once).
+                return Ok(Some(offset));
+            }
+            let msg = Msg::parse_at(data, offset).map_err(|e| protocol_error(e.to_string()))?;
             match msg.kind().map_err(|e| protocol_error(e.to_string()))? {
                 MsgKind::Done(done) => {
                     self.finished = true;
@@ -138,6 +149,40 @@ impl Dump<'_> {
             }
         }
         self.finished = true;
+    }
+}
+
+/// The header fields the dump loop steers by, read straight from the
+/// bytes: a data message is then parsed only once, by [`Dump::next_msg`]
+/// when it hands the message out (a dump is mostly data messages, so this
+/// halves the parsing per message). `None` if the header is short,
+/// misaligned, or claims more bytes than the datagram holds.
+struct Peek {
+    len: usize,
+    msg_type: u16,
+    flags: u16,
+    seq: u32,
+}
+
+impl Peek {
+    fn at(data: &[u8], offset: usize) -> Option<Peek> {
+        if offset % 4 != 0 {
+            return None;
+        }
+        let h: &[u8; NLMSG_HDRLEN] = data
+            .get(offset..offset.checked_add(NLMSG_HDRLEN)?)?
+            .try_into()
+            .ok()?;
+        let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        if len < NLMSG_HDRLEN || len > data.len() - offset {
+            return None;
+        }
+        Some(Peek {
+            len,
+            msg_type: u16::from_ne_bytes([h[4], h[5]]),
+            flags: u16::from_ne_bytes([h[6], h[7]]),
+            seq: u32::from_ne_bytes([h[8], h[9], h[10], h[11]]),
+        })
     }
 }
 
@@ -270,5 +315,62 @@ impl SharedDump {
             st = tmp.inner.into_inner();
         }
         st.sock
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::{Header, MsgIter, NLMSG_DONE, RTM_NEWLINK};
+
+    fn msg(len: u32, msg_type: u16, flags: u16, seq: u32) -> Vec<u8> {
+        let h = Header {
+            len,
+            msg_type,
+            flags,
+            seq,
+            pid: 7,
+        };
+        let mut v = h.to_bytes().to_vec();
+        v.resize(len as usize, 0);
+        v
+    }
+
+    #[test]
+    fn peek_agrees_with_the_parser() {
+        let mut data = msg(20, RTM_NEWLINK, NLM_F_DUMP_INTR, 42);
+        data.extend(msg(16, NLMSG_DONE, 0, 42));
+        let mut offsets = Vec::new();
+        for m in MsgIter::new(&data) {
+            let m = m.unwrap();
+            let p = Peek::at(&data, m.offset()).expect("a valid header");
+            assert_eq!(
+                (p.len, p.msg_type, p.flags, p.seq),
+                (m.bytes().len(), m.msg_type(), m.flags(), m.seq())
+            );
+            offsets.push(m.offset());
+        }
+        assert_eq!(offsets, [0, 20]);
+    }
+
+    #[test]
+    fn peek_rejects_what_the_parser_rejects() {
+        let data = msg(20, RTM_NEWLINK, 0, 1);
+        // Short header, misaligned, past the end, shorter than a header.
+        assert!(Peek::at(&data[..15], 0).is_none());
+        assert!(Peek::at(&data, 2).is_none());
+        assert!(Peek::at(&data, 20).is_none());
+        assert!(Peek::at(&data[..19], 0).is_none());
+        assert!(Msg::parse_at(&data[..19], 0).is_err());
+        let mut tiny = msg(16, RTM_NEWLINK, 0, 1);
+        tiny[..4].copy_from_slice(&8u32.to_ne_bytes());
+        assert!(Peek::at(&tiny, 0).is_none());
+        assert!(Msg::parse_at(&tiny, 0).is_err());
+        let huge = Header {
+            len: u32::MAX,
+            ..Header::default()
+        }
+        .to_bytes();
+        assert!(Peek::at(&huge, 0).is_none());
     }
 }

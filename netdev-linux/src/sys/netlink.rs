@@ -149,41 +149,6 @@ pub(crate) fn sendmsg(
     }
 }
 
-/// Receives one datagram into `head` then `tail`, retrying on `EINTR`.
-/// Returns the datagram's length and whether it was truncated
-/// (`MSG_TRUNC`).
-pub(crate) fn recvmsg(
-    fd: BorrowedFd<'_>,
-    head: &mut [u8],
-    tail: &mut [u8],
-    dontwait: bool,
-) -> io::Result<(usize, bool)> {
-    let mut iov = [
-        libc::iovec {
-            iov_base: head.as_mut_ptr() as *mut libc::c_void,
-            iov_len: head.len(),
-        },
-        libc::iovec {
-            iov_base: tail.as_mut_ptr() as *mut libc::c_void,
-            iov_len: tail.len(),
-        },
-    ];
-    // SAFETY: msghdr is plain old data; all-zero is valid.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = iov.len() as _;
-    let flags = if dontwait { libc::MSG_DONTWAIT } else { 0 };
-    loop {
-        // `msg` points at `iov`, whose entries point at `head` and `tail`;
-        // all are exclusively borrowed and live across the call.
-        match syscall!(recvmsg(fd.as_raw_fd(), &mut msg, flags)) {
-            Ok(n) => return Ok((n as usize, msg.msg_flags & libc::MSG_TRUNC != 0)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// Waits until `fd` is readable or `timeout` passes (`None`: forever).
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
     let ms = match timeout {
@@ -214,5 +179,44 @@ pub(crate) fn max_iovs() -> usize {
         16
     } else {
         n as usize
+    }
+}
+
+/// Sends `buf` as one datagram (`send(2)`: no `msghdr` to copy in),
+/// retrying on `EINTR`.
+pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8], dontwait: bool) -> io::Result<usize> {
+    let flags = if dontwait { libc::MSG_DONTWAIT } else { 0 };
+    loop {
+        // `buf` is live and readable for its length across the call.
+        match syscall!(send(
+            fd.as_raw_fd(),
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            flags
+        )) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Receives one datagram into `buf` (`recv(2)` with `MSG_TRUNC`), retrying
+/// on `EINTR`. Returns the datagram's real length, which is more than
+/// `buf.len()` if it was truncated.
+pub(crate) fn recv_trunc(fd: BorrowedFd<'_>, buf: &mut [u8], dontwait: bool) -> io::Result<usize> {
+    let flags = libc::MSG_TRUNC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
+    loop {
+        // `buf` is exclusively borrowed and writable for its length.
+        match syscall!(recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            flags
+        )) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -1,0 +1,706 @@
+//! Benchmark of the Netlink socket layer against two references measured in
+//! the same run: a minimal raw `libc` loop (the floor: what any library
+//! must pay to the kernel) and the peer `netlink-packet-route` +
+//! `netlink-sys`, used as their examples show.
+//!
+//! Run as root (it makes its own network namespace full of `ifb` devices,
+//! removed at exit and on panic):
+//!
+//! ```text
+//! cargo run --release -p netdev-linux --example bench_netlink [-- ROUNDS]
+//! ```
+//!
+//! For each device count it prints the median over rounds of µs per
+//! operation and each contender's ratio to the raw floor. It asserts the
+//! answers (names, counts) but never the times: this is a program, not a
+//! test.
+//!
+//! The raw floor needs `unsafe` (socket, bind, send, recv through `libc`):
+//! it is benchmark code standing in for a C program, so it is allowed here,
+//! with a `SAFETY` comment on each block, and nowhere else outside `sys`.
+#![allow(unsafe_code)]
+
+#[cfg(target_os = "linux")]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    println!("bench_netlink: Linux only (Netlink)");
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    linux::main();
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    use super::support::{self, NetNs};
+
+    /// Device counts to measure.
+    const SIZES: [usize; 2] = [1000, 4000];
+    /// Rounds per measurement (the median is printed); override with the
+    /// first argument. Many short rounds, interleaved, so that a burst of
+    /// outside load (another process holding the RTNL lock, a namespace
+    /// being torn down) spoils a few rounds of every contender rather than
+    /// the whole measurement of one.
+    const DEFAULT_ROUNDS: usize = 31;
+    /// Single-device requests per round and contender (a few ms).
+    const SINGLE_OPS: usize = 500;
+    /// Devices the single-device requests cycle through.
+    const TARGETS: usize = 64;
+
+    pub(super) const IFINFOMSG_LEN: usize = 16;
+    pub(super) const IF_STATS_MSG_LEN: usize = 12;
+    pub(super) const IFLA_IFNAME: u16 = 3;
+    pub(super) const IFLA_STATS_LINK_64: u16 = 1;
+    /// `IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64)`.
+    pub(super) const STATS_LINK_64_MASK: u32 = 1 << (IFLA_STATS_LINK_64 - 1);
+
+    /// One way of asking the kernel. Each method returns what the caller
+    /// checks against the reference: the length of the device's name
+    /// (getlink), 1 if the reply holds the 64-bit stats block (getstats),
+    /// or the number of messages a dump returned.
+    pub(super) trait Contender {
+        fn getlink(&mut self, ifindex: u32) -> usize;
+        fn link_dump(&mut self) -> usize;
+        fn getstats(&mut self, ifindex: u32) -> usize;
+        fn stats_dump(&mut self) -> usize;
+    }
+
+    #[derive(Clone, Copy)]
+    enum Op {
+        GetLink,
+        LinkDump,
+        GetStats,
+        StatsDump,
+    }
+
+    impl Op {
+        fn label(self) -> &'static str {
+            match self {
+                Op::GetLink => "RTM_GETLINK by ifindex",
+                Op::LinkDump => "RTM_GETLINK dump (all links)",
+                Op::GetStats => "RTM_GETSTATS LINK_64 by ifindex",
+                Op::StatsDump => "RTM_GETSTATS LINK_64 dump",
+            }
+        }
+    }
+
+    /// Times `ops` operations; returns µs per operation.
+    fn time_one(
+        c: &mut dyn Contender,
+        op: Op,
+        targets: &[(u32, String)],
+        n_links: usize,
+        ops: usize,
+    ) -> f64 {
+        let start = Instant::now();
+        for k in 0..ops {
+            match op {
+                Op::GetLink => {
+                    let (index, name) = &targets[k % targets.len()];
+                    let len = c.getlink(*index);
+                    assert_eq!(len, name.len(), "getlink {index}");
+                }
+                Op::GetStats => {
+                    let (index, _) = &targets[k % targets.len()];
+                    // Every reply carries the 64-bit stats block.
+                    assert_eq!(c.getstats(*index), 1, "getstats {index}");
+                }
+                Op::LinkDump => assert_eq!(c.link_dump(), n_links, "links dumped"),
+                Op::StatsDump => assert_eq!(c.stats_dump(), n_links, "stats dumped"),
+            }
+        }
+        start.elapsed().as_secs_f64() * 1e6 / ops as f64
+    }
+
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    }
+
+    /// Runs every contender on `op`, interleaved within each round so
+    /// drift on this noisy machine hits all alike; returns their medians.
+    fn measure(
+        contenders: &mut [Box<dyn Contender>],
+        op: Op,
+        targets: &[(u32, String)],
+        n_links: usize,
+        rounds: usize,
+    ) -> Vec<f64> {
+        let ops = match op {
+            Op::GetLink | Op::GetStats => SINGLE_OPS,
+            // About 15 ms per round: a link costs ~4 µs to dump, its stats
+            // ~0.2 µs.
+            Op::LinkDump => (4_000 / n_links).clamp(1, 50),
+            Op::StatsDump => (80_000 / n_links).clamp(2, 200),
+        };
+        // Warm-up: first-touch of buffers, caches, lazy kernel state.
+        for c in contenders.iter_mut() {
+            black_box(time_one(c.as_mut(), op, targets, n_links, ops.div_ceil(4)));
+        }
+        let mut samples = vec![Vec::with_capacity(rounds); contenders.len()];
+        for round in 0..rounds {
+            // Rotate the order each round.
+            for j in 0..contenders.len() {
+                let i = (j + round) % contenders.len();
+                let c = contenders[i].as_mut();
+                samples[i].push(time_one(c, op, targets, n_links, ops));
+            }
+        }
+        samples.into_iter().map(median).collect()
+    }
+
+    pub(super) fn main() {
+        let rounds = std::env::args()
+            .nth(1)
+            .map(|a| a.parse::<usize>().expect("ROUNDS must be a number"))
+            .unwrap_or(DEFAULT_ROUNDS)
+            .max(1);
+        support::require_root();
+        println!(
+            "bench_netlink: median of {rounds} rounds, µs per operation; \
+             devices are ifb (no dummy/vlan on this kernel)"
+        );
+        // Namespaces live until the end: deleting one makes the kernel
+        // tear its devices down in the background, which would disturb
+        // the next measurement.
+        let _namespaces: Vec<NetNs> = SIZES.iter().map(|&n| bench_size(n, rounds)).collect();
+    }
+
+    fn bench_size(n: usize, rounds: usize) -> NetNs {
+        let ns = NetNs::new();
+        ns.add_ifbs("ifb", n);
+        let links = ns.links();
+        assert_eq!(links.len(), n + 1, "ip -j link after creating {n} ifbs");
+        let step = (links.len() / TARGETS).max(1);
+        let targets: Vec<(u32, String)> = links.iter().step_by(step).cloned().collect();
+        // Sockets made from here on belong to the namespace.
+        let inside = ns.enter();
+
+        // In this order: raw floor, this crate, the peer.
+        let mut contenders: Vec<Box<dyn Contender>> = vec![
+            Box::new(super::raw::Raw::new()),
+            Box::new(super::ours::Ours::new()),
+            Box::new(super::peer::Peer::new()),
+        ];
+        println!();
+        println!(
+            "N = {n} devices (+lo) in namespace {}; {} single-device targets",
+            ns.name(),
+            targets.len()
+        );
+        println!(
+            "{:<32} {:>10} {:>10} {:>7} {:>10} {:>7} {:>9}",
+            "operation", "raw µs", "ours µs", "ours/r", "peer µs", "peer/r", "peer/ours"
+        );
+        for op in [Op::GetLink, Op::LinkDump, Op::GetStats, Op::StatsDump] {
+            let m = measure(&mut contenders, op, &targets, n + 1, rounds);
+            let (raw, ours, peer) = (m[0], m[1], m[2]);
+            println!(
+                "{:<32} {:>10.2} {:>10.2} {:>6.2}x {:>10.2} {:>6.2}x {:>8.2}x",
+                op.label(),
+                raw,
+                ours,
+                ours / raw,
+                peer,
+                peer / raw,
+                peer / ours
+            );
+        }
+        println!("(goals: ours/r at most 1.20x; peer/ours at least 3x)");
+        drop(inside);
+        ns
+    }
+}
+
+/// The floor: what a C programmer writes with `libc` and nothing else. One
+/// reusable buffer, no `NLM_F_ACK`, one `send` and as many `recv` as the
+/// kernel has datagrams, attributes walked by hand.
+#[cfg(target_os = "linux")]
+mod raw {
+    use std::mem::{size_of, zeroed};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use super::linux::{
+        Contender, IFINFOMSG_LEN, IFLA_IFNAME, IFLA_STATS_LINK_64, IF_STATS_MSG_LEN,
+        STATS_LINK_64_MASK,
+    };
+
+    const NLMSG_HDRLEN: usize = 16;
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    const RTM_NEWLINK: u16 = 16;
+    const RTM_GETLINK: u16 = 18;
+    const RTM_NEWSTATS: u16 = 92;
+    const RTM_GETSTATS: u16 = 94;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_DUMP: u16 = 0x300;
+
+    pub(super) struct Raw {
+        fd: OwnedFd,
+        seq: u32,
+        buf: Vec<u8>,
+    }
+
+    fn u16_at(b: &[u8], off: usize) -> u16 {
+        u16::from_ne_bytes([b[off], b[off + 1]])
+    }
+
+    fn u32_at(b: &[u8], off: usize) -> u32 {
+        u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+    }
+
+    /// Offset and length of the payload of attribute `ty`, searching the
+    /// attributes from `b[off..]` to the end of `b`.
+    fn find_attr(b: &[u8], mut off: usize, ty: u16) -> Option<(usize, usize)> {
+        while off + 4 <= b.len() {
+            let len = u16_at(b, off) as usize;
+            if len < 4 || off + len > b.len() {
+                return None;
+            }
+            if u16_at(b, off + 2) & 0x3fff == ty {
+                return Some((off + 4, len - 4));
+            }
+            off += (len + 3) & !3;
+        }
+        None
+    }
+
+    impl Raw {
+        pub(super) fn new() -> Raw {
+            // SAFETY: socket(2) takes no pointers.
+            let fd = unsafe {
+                libc::socket(
+                    libc::AF_NETLINK,
+                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                    libc::NETLINK_ROUTE,
+                )
+            };
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            // SAFETY: `fd` was just returned by socket(2) and nothing else
+            // owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: sockaddr_nl is plain old data; all-zero is valid.
+            let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
+            sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+            // SAFETY: `sa` is a live sockaddr_nl and its size is passed.
+            let r = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    &sa as *const libc::sockaddr_nl as *const libc::sockaddr,
+                    size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+            Raw {
+                fd,
+                seq: 0,
+                buf: vec![0; 32 * 1024],
+            }
+        }
+
+        fn send(&mut self, msg_type: u16, flags: u16, fixed: &[u8]) -> u32 {
+            self.seq = self.seq.wrapping_add(1);
+            let mut req = [0u8; NLMSG_HDRLEN + 16];
+            let len = NLMSG_HDRLEN + fixed.len();
+            req[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+            req[4..6].copy_from_slice(&msg_type.to_ne_bytes());
+            req[6..8].copy_from_slice(&flags.to_ne_bytes());
+            req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+            req[NLMSG_HDRLEN..len].copy_from_slice(fixed);
+            // SAFETY: `req[..len]` is live and readable for `len` bytes.
+            let n = unsafe {
+                libc::send(
+                    self.fd.as_raw_fd(),
+                    req.as_ptr() as *const libc::c_void,
+                    len,
+                    0,
+                )
+            };
+            assert_eq!(n, len as isize, "send: {}", std::io::Error::last_os_error());
+            self.seq
+        }
+
+        fn recv(&mut self) -> usize {
+            // SAFETY: `buf` is live and writable for its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.buf.as_mut_ptr() as *mut libc::c_void,
+                    self.buf.len(),
+                    0,
+                )
+            };
+            assert!(n > 0, "recv: {}", std::io::Error::last_os_error());
+            n as usize
+        }
+
+        /// One request, one reply: returns the reply's length.
+        fn single(&mut self, msg_type: u16, fixed: &[u8], want: u16) -> usize {
+            let seq = self.send(msg_type, NLM_F_REQUEST, fixed);
+            let n = self.recv();
+            let b = &self.buf[..n];
+            assert_eq!(u32_at(b, 8), seq, "reply seq");
+            if u16_at(b, 4) == NLMSG_ERROR {
+                panic!(
+                    "request failed: errno {}",
+                    -(u32_at(b, NLMSG_HDRLEN) as i32)
+                );
+            }
+            assert_eq!(u16_at(b, 4), want, "reply type");
+            u32_at(b, 0) as usize
+        }
+
+        /// Runs a dump; calls `each(buf, message offset, message length)`
+        /// for every data message; returns how many there were.
+        fn dump(
+            &mut self,
+            msg_type: u16,
+            fixed: &[u8],
+            mut each: impl FnMut(&[u8], usize, usize),
+        ) -> usize {
+            let seq = self.send(msg_type, NLM_F_REQUEST | NLM_F_DUMP, fixed);
+            let mut count = 0;
+            loop {
+                let n = self.recv();
+                let b = &self.buf[..n];
+                let mut off = 0;
+                while off + NLMSG_HDRLEN <= n {
+                    let len = u32_at(b, off) as usize;
+                    assert!(len >= NLMSG_HDRLEN && off + len <= n, "bad message");
+                    if u32_at(b, off + 8) == seq {
+                        match u16_at(b, off + 4) {
+                            NLMSG_DONE => return count,
+                            NLMSG_ERROR => panic!("dump failed"),
+                            _ => {
+                                each(b, off, len);
+                                count += 1;
+                            }
+                        }
+                    }
+                    off += (len + 3) & !3;
+                }
+            }
+        }
+    }
+
+    fn ifinfomsg(ifindex: u32) -> [u8; IFINFOMSG_LEN] {
+        let mut ifi = [0u8; IFINFOMSG_LEN];
+        ifi[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+        ifi
+    }
+
+    fn if_stats_msg(ifindex: u32) -> [u8; IF_STATS_MSG_LEN] {
+        let mut m = [0u8; IF_STATS_MSG_LEN];
+        m[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+        m[8..12].copy_from_slice(&STATS_LINK_64_MASK.to_ne_bytes());
+        m
+    }
+
+    /// Length of the name (without its NUL) of the link message at `off`.
+    fn name_len(b: &[u8], off: usize, len: usize) -> usize {
+        let b = &b[..off + len];
+        let (p, l) = find_attr(b, off + NLMSG_HDRLEN + IFINFOMSG_LEN, IFLA_IFNAME).expect("name");
+        b[p..p + l].iter().position(|&c| c == 0).unwrap_or(l)
+    }
+
+    fn has_stats64(b: &[u8], off: usize, len: usize) -> bool {
+        let b = &b[..off + len];
+        find_attr(b, off + NLMSG_HDRLEN + IF_STATS_MSG_LEN, IFLA_STATS_LINK_64)
+            .is_some_and(|(_, l)| l >= 8)
+    }
+
+    impl Contender for Raw {
+        fn getlink(&mut self, ifindex: u32) -> usize {
+            let len = self.single(RTM_GETLINK, &ifinfomsg(ifindex), RTM_NEWLINK);
+            name_len(&self.buf, 0, len)
+        }
+
+        fn link_dump(&mut self) -> usize {
+            let mut names = 0;
+            let n = self.dump(RTM_GETLINK, &ifinfomsg(0), |b, off, len| {
+                names += usize::from(name_len(b, off, len) > 0);
+            });
+            assert_eq!(names, n);
+            n
+        }
+
+        fn getstats(&mut self, ifindex: u32) -> usize {
+            let len = self.single(RTM_GETSTATS, &if_stats_msg(ifindex), RTM_NEWSTATS);
+            usize::from(has_stats64(&self.buf, 0, len))
+        }
+
+        fn stats_dump(&mut self) -> usize {
+            let mut with = 0;
+            let n = self.dump(RTM_GETSTATS, &if_stats_msg(0), |b, off, len| {
+                with += usize::from(has_stats64(b, off, len));
+            });
+            assert_eq!(with, n);
+            n
+        }
+    }
+}
+
+/// This crate, as its users call it: a `MsgBuilder` per request,
+/// `Socket::transact` for one device, `Socket::dump` for all.
+#[cfg(target_os = "linux")]
+mod ours {
+    use netdev_linux::netlink::{
+        Msg, MsgBuilder, Socket, NETLINK_ROUTE, NLM_F_REQUEST, RTM_GETLINK, RTM_GETSTATS,
+    };
+
+    use super::linux::{
+        Contender, IFINFOMSG_LEN, IFLA_IFNAME, IFLA_STATS_LINK_64, IF_STATS_MSG_LEN,
+        STATS_LINK_64_MASK,
+    };
+
+    pub(super) struct Ours {
+        sock: Socket,
+    }
+
+    impl Ours {
+        pub(super) fn new() -> Ours {
+            Ours {
+                sock: Socket::new(NETLINK_ROUTE).expect("netlink socket"),
+            }
+        }
+    }
+
+    fn getlink_request(ifindex: u32) -> MsgBuilder {
+        let mut b = MsgBuilder::new(RTM_GETLINK, NLM_F_REQUEST);
+        let mut ifi = [0u8; IFINFOMSG_LEN];
+        ifi[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+        b.put_fixed(&ifi);
+        b
+    }
+
+    fn getstats_request(ifindex: u32) -> MsgBuilder {
+        let mut b = MsgBuilder::new(RTM_GETSTATS, NLM_F_REQUEST);
+        let mut m = [0u8; IF_STATS_MSG_LEN];
+        m[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+        m[8..12].copy_from_slice(&STATS_LINK_64_MASK.to_ne_bytes());
+        b.put_fixed(&m);
+        b
+    }
+
+    fn name_len(m: &Msg<'_>) -> usize {
+        let a = m
+            .attrs(IFINFOMSG_LEN)
+            .and_then(|a| a.find(IFLA_IFNAME))
+            .expect("attributes")
+            .expect("IFLA_IFNAME");
+        a.get_str().expect("name").len()
+    }
+
+    fn has_stats64(m: &Msg<'_>) -> bool {
+        m.attrs(IF_STATS_MSG_LEN)
+            .and_then(|a| a.find(IFLA_STATS_LINK_64))
+            .expect("attributes")
+            .is_some_and(|a| a.payload().len() >= 8)
+    }
+
+    impl Contender for Ours {
+        fn getlink(&mut self, ifindex: u32) -> usize {
+            let reply = self
+                .sock
+                .transact(&mut getlink_request(ifindex))
+                .expect("getlink")
+                .expect("a reply");
+            name_len(&reply.msg())
+        }
+
+        fn link_dump(&mut self) -> usize {
+            let mut req = getlink_request(0);
+            let mut dump = self.sock.dump(&mut req).expect("dump");
+            let mut n = 0;
+            while let Some(m) = dump.next_msg() {
+                assert!(name_len(&m.expect("link")) > 0);
+                n += 1;
+            }
+            n
+        }
+
+        fn getstats(&mut self, ifindex: u32) -> usize {
+            let reply = self
+                .sock
+                .transact(&mut getstats_request(ifindex))
+                .expect("getstats")
+                .expect("a reply");
+            usize::from(has_stats64(&reply.msg()))
+        }
+
+        fn stats_dump(&mut self) -> usize {
+            let mut req = getstats_request(0);
+            let mut dump = self.sock.dump(&mut req).expect("dump");
+            let mut n = 0;
+            while let Some(m) = dump.next_msg() {
+                assert!(has_stats64(&m.expect("stats")));
+                n += 1;
+            }
+            n
+        }
+    }
+}
+
+/// The peer: `netlink-packet-route` messages over a `netlink-sys` socket,
+/// built, sent, received and deserialized as their examples do.
+#[cfg(target_os = "linux")]
+mod peer {
+    use netlink_packet_core::{
+        NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+    };
+    use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+    use netlink_packet_route::stats::{StatsAttribute, StatsFilterMask, StatsMessage};
+    use netlink_packet_route::RouteNetlinkMessage;
+    use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+    use super::linux::Contender;
+
+    pub(super) struct Peer {
+        sock: Socket,
+        seq: u32,
+        send_buf: Vec<u8>,
+        recv_buf: Vec<u8>,
+    }
+
+    impl Peer {
+        pub(super) fn new() -> Peer {
+            let mut sock = Socket::new(NETLINK_ROUTE).expect("netlink-sys socket");
+            sock.bind_auto().expect("bind");
+            sock.connect(&SocketAddr::new(0, 0)).expect("connect");
+            Peer {
+                sock,
+                seq: 0,
+                send_buf: Vec::new(),
+                // As large as ours and raw's, so all get the same datagrams.
+                recv_buf: vec![0; 32 * 1024],
+            }
+        }
+
+        fn send(&mut self, msg: RouteNetlinkMessage, flags: u16) -> u32 {
+            self.seq = self.seq.wrapping_add(1);
+            let mut packet = NetlinkMessage::new(NetlinkHeader::default(), msg.into());
+            packet.header.flags = flags;
+            packet.header.sequence_number = self.seq;
+            packet.finalize();
+            self.send_buf.resize(packet.buffer_len(), 0);
+            packet.serialize(&mut self.send_buf[..]);
+            self.sock.send(&self.send_buf, 0).expect("send");
+            self.seq
+        }
+
+        fn recv(&mut self) -> usize {
+            self.sock
+                .recv(&mut &mut self.recv_buf[..], 0)
+                .expect("recv")
+        }
+
+        /// One request, one reply message.
+        fn single(&mut self, msg: RouteNetlinkMessage) -> RouteNetlinkMessage {
+            let seq = self.send(msg, NLM_F_REQUEST);
+            let n = self.recv();
+            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.recv_buf[..n])
+                .expect("deserialize");
+            assert_eq!(reply.header.sequence_number, seq);
+            match reply.payload {
+                NetlinkPayload::InnerMessage(m) => m,
+                other => panic!("unexpected reply {other:?}"),
+            }
+        }
+
+        /// Runs a dump; calls `each` on every message; returns the count.
+        fn dump(
+            &mut self,
+            msg: RouteNetlinkMessage,
+            mut each: impl FnMut(RouteNetlinkMessage),
+        ) -> usize {
+            let seq = self.send(msg, NLM_F_REQUEST | NLM_F_DUMP);
+            let mut count = 0;
+            loop {
+                let n = self.recv();
+                let mut off = 0;
+                while off < n {
+                    let m =
+                        NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.recv_buf[off..n])
+                            .expect("deserialize");
+                    off += (m.header.length as usize + 3) & !3;
+                    if m.header.sequence_number != seq {
+                        continue;
+                    }
+                    match m.payload {
+                        NetlinkPayload::Done(_) => return count,
+                        NetlinkPayload::InnerMessage(inner) => {
+                            each(inner);
+                            count += 1;
+                        }
+                        NetlinkPayload::Error(e) => panic!("dump failed: {e:?}"),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn name_len(m: &RouteNetlinkMessage) -> usize {
+        let RouteNetlinkMessage::NewLink(link) = m else {
+            panic!("not a link: {m:?}");
+        };
+        link.attributes
+            .iter()
+            .find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.len()),
+                _ => None,
+            })
+            .expect("IFLA_IFNAME")
+    }
+
+    fn has_stats64(m: &RouteNetlinkMessage) -> bool {
+        let RouteNetlinkMessage::NewStats(s) = m else {
+            panic!("not stats: {m:?}");
+        };
+        s.attributes
+            .iter()
+            .any(|a| matches!(a, StatsAttribute::Link64(_)))
+    }
+
+    fn getstats(ifindex: u32) -> RouteNetlinkMessage {
+        let mut m = StatsMessage::default();
+        m.header.ifindex = ifindex;
+        m.header.filter_mask = StatsFilterMask::Link64;
+        RouteNetlinkMessage::GetStats(m)
+    }
+
+    impl Contender for Peer {
+        fn getlink(&mut self, ifindex: u32) -> usize {
+            let mut m = LinkMessage::default();
+            m.header.index = ifindex;
+            name_len(&self.single(RouteNetlinkMessage::GetLink(m)))
+        }
+
+        fn link_dump(&mut self) -> usize {
+            let mut names = 0;
+            let n = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), |m| {
+                names += usize::from(name_len(&m) > 0)
+            });
+            assert_eq!(names, n);
+            n
+        }
+
+        fn getstats(&mut self, ifindex: u32) -> usize {
+            usize::from(has_stats64(&self.single(getstats(ifindex))))
+        }
+
+        fn stats_dump(&mut self) -> usize {
+            let mut with = 0;
+            let n = self.dump(getstats(0), |m| with += usize::from(has_stats64(&m)));
+            assert_eq!(with, n);
+            n
+        }
+    }
+}
