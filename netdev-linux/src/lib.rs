@@ -21,6 +21,10 @@ pub mod rtnl;
 pub mod notifier;
 
 #[cfg(target_os = "linux")]
+pub mod list;
+#[cfg(target_os = "linux")]
+pub mod packet;
+#[cfg(target_os = "linux")]
 mod sys;
 #[cfg(target_os = "linux")]
 pub mod system;

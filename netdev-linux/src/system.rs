@@ -6,18 +6,22 @@
 //! is followed and a device re-created under the same name is a different
 //! device (the core notices through `ifindex()`, which asks by name).
 
+use std::fs::File;
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use netdev_core::{
     ChangeSourceSpec, DeviceBackend, DeviceState, Error, ErrorKind, EthAddr, FeatureSet, Flags,
-    Ipv4Net, LinkInfo, NetdevClass, Result, Stats,
+    Ipv4Net, LinkInfo, NetdevClass, Result, RxQueueBackend, Stats,
 };
 use parking_lot::Mutex;
 
 use crate::netlink::{Msg, MsgBuilder, Socket, NETLINK_ROUTE};
 use crate::notifier::RtnlSource;
+use crate::packet::{PacketRxq, PacketTx, Tap, TapRxq};
 use crate::rtnl::{
     flags_from_iff, getaddr_request, getlink_request, getstats_request, iff_from_flags, parse_addr,
     parse_link, parse_stats, setlink_request, LinkChange,
@@ -34,14 +38,44 @@ const AF_INET6: u8 = 10;
 pub(crate) struct NsSockets {
     nl: Mutex<(Socket, MsgBuilder)>,
     inet: OwnedFd,
+    /// The namespace, to create packet sockets and taps in it later from
+    /// any thread.
+    netns: File,
+    netns_ino: u64,
 }
+
+const THREAD_NETNS: &str = "/proc/thread-self/ns/net";
 
 impl NsSockets {
     fn new() -> Result<NsSockets> {
+        let netns = File::open(THREAD_NETNS)?;
+        let netns_ino = netns.metadata()?.ino();
         Ok(NsSockets {
             nl: Mutex::new((Socket::new(NETLINK_ROUTE)?, MsgBuilder::default())),
             inet: sys::ifreq::inet_socket()?,
+            netns,
+            netns_ino,
         })
+    }
+
+    /// Runs `f` in this namespace: directly if the calling thread is in
+    /// it, else on a short-lived thread that enters it first (sockets and
+    /// taps belong to the namespace of the thread that creates them).
+    fn in_ns<T: Send>(&self, f: impl FnOnce() -> std::io::Result<T> + Send) -> Result<T> {
+        let here = std::fs::metadata(THREAD_NETNS)?.ino();
+        if here == self.netns_ino {
+            return Ok(f()?);
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                nix::sched::setns(&self.netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(std::io::Error::from)?;
+                f()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("namespace thread panicked")))
+        })
+        .map_err(Error::from)
     }
 
     /// Runs one request built by `build` and hands the reply to `parse`.
@@ -72,18 +106,36 @@ struct LinkState {
     carrier_resets: Option<u64>,
 }
 
-/// The `system` class (and, under another name, the base of `tap`).
+/// The `system` class, and the `tap` class built on it.
+///
+/// All devices of one class instance live in one network namespace: the
+/// one of the thread that opened the first of them.
 #[derive(Debug)]
 pub struct SystemClass {
     type_name: &'static str,
+    creates_tap: bool,
     sockets: OnceLock<Arc<NsSockets>>,
 }
 
 impl SystemClass {
-    /// The class registered as `system`.
+    /// The class registered as `system`: existing kernel devices.
     pub fn new() -> Arc<SystemClass> {
         Arc::new(SystemClass {
             type_name: "system",
+            creates_tap: false,
+            sockets: OnceLock::new(),
+        })
+    }
+
+    /// The class registered as `tap`: opening a name creates a TAP device
+    /// (`IFF_TAP | IFF_NO_PI`) of that name through `/dev/net/tun`, which
+    /// disappears when the last handle and rx queue close. Its handles read
+    /// and write the tap's descriptor directly. The same device can also be
+    /// opened as `system` while it exists.
+    pub fn tap() -> Arc<SystemClass> {
+        Arc::new(SystemClass {
+            type_name: "tap",
+            creates_tap: true,
             sockets: OnceLock::new(),
         })
     }
@@ -104,10 +156,18 @@ impl NetdevClass for SystemClass {
 
     fn construct(&self, name: &str, state: &Arc<DeviceState>) -> Result<Box<dyn DeviceBackend>> {
         let socks = self.sockets()?;
+        let tap = if self.creates_tap {
+            let owned = name.to_owned();
+            Some(Arc::new(socks.in_ns(move || Tap::create(&owned))?))
+        } else {
+            None
+        };
         let dev = SystemDevice {
             state: state.clone(),
             socks,
             ifindex: 0,
+            tx: OnceLock::new(),
+            tap,
         };
         let link = dev.link_by_name(name)?;
         Ok(Box::new(SystemDevice {
@@ -121,12 +181,16 @@ impl NetdevClass for SystemClass {
     }
 }
 
-/// One `system` device.
+/// One `system` or `tap` device.
 #[derive(Debug)]
 pub(crate) struct SystemDevice {
     state: Arc<DeviceState>,
     socks: Arc<NsSockets>,
     ifindex: u32,
+    /// The AF_PACKET transmit socket, opened on first send.
+    tx: OnceLock<PacketTx>,
+    /// The tap this device created (class `tap` only).
+    tap: Option<Arc<Tap>>,
 }
 
 impl SystemDevice {
@@ -171,6 +235,15 @@ impl SystemDevice {
 
     fn link_by_name(&self, name: &str) -> Result<LinkState> {
         self.query(0, Some(name))
+    }
+
+    fn packet_tx(&self) -> Result<&PacketTx> {
+        if let Some(tx) = self.tx.get() {
+            return Ok(tx);
+        }
+        let ifindex = self.ifindex;
+        let tx = self.socks.in_ns(move || PacketTx::open(ifindex))?;
+        Ok(self.tx.get_or_init(|| tx))
     }
 
     fn set(&self, change: LinkChange) -> Result<()> {
@@ -282,6 +355,30 @@ impl DeviceBackend for SystemDevice {
         Ok(flags_from_iff(self.link()?.iff))
     }
 
+    fn open_rx(&self) -> Result<Box<dyn RxQueueBackend>> {
+        if let Some(tap) = &self.tap {
+            return Ok(Box::new(TapRxq::new(tap.clone())));
+        }
+        let ifindex = self.ifindex;
+        Ok(Box::new(
+            self.socks.in_ns(move || PacketRxq::open(ifindex))?,
+        ))
+    }
+
+    fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {
+        match &self.tap {
+            Some(tap) => tap.send_batch(frames),
+            None => self.packet_tx()?.send_batch(frames),
+        }
+    }
+
+    fn send_wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        match &self.tap {
+            Some(tap) => tap.send_wait(timeout),
+            None => self.packet_tx()?.send_wait(timeout),
+        }
+    }
+
     fn update_flags(&self, off: Flags, on: Flags) -> Result<Flags> {
         let old = flags_from_iff(self.link()?.iff);
         let new = (old - off) | on;
@@ -296,7 +393,8 @@ impl DeviceBackend for SystemDevice {
     }
 }
 
-/// Registers the Linux classes (`system`) in `registry`.
+/// Registers the Linux classes (`system` and `tap`) in `registry`.
 pub fn register(registry: &netdev_core::Registry) -> Result<()> {
-    registry.register(SystemClass::new())
+    registry.register(SystemClass::new())?;
+    registry.register(SystemClass::tap())
 }

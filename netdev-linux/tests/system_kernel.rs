@@ -291,3 +291,115 @@ fn rename_is_followed_and_recreation_is_a_new_device() {
     assert_ne!(fresh.ifindex().unwrap(), old_index);
     assert_eq!(dev.mtu().unwrap_err().kind(), &ErrorKind::Gone);
 }
+
+/// An Ethernet frame from `src` to `dst` with an experimental EtherType.
+fn frame(dst: EthAddr, src: EthAddr, fill: u8, len: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(len);
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&[0x88, 0xb5]);
+    f.resize(len, fill);
+    f
+}
+
+/// Receives until `want` frames with EtherType 0x88b5 arrived (other
+/// traffic, e.g. IPv6 neighbour discovery, is skipped) or 10 s pass.
+fn recv_ours(rx: &mut netdev_core::RxQueue, want: usize) -> Vec<Vec<u8>> {
+    recv_ours_within(rx, want, Duration::from_secs(10))
+}
+
+fn recv_ours_within(rx: &mut netdev_core::RxQueue, want: usize, limit: Duration) -> Vec<Vec<u8>> {
+    let mut batch = netdev_core::PacketBatch::new(64, 2048);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + limit;
+    while got.len() < want && Instant::now() < deadline {
+        rx.wait(Some(Duration::from_millis(100))).unwrap();
+        rx.recv_batch(&mut batch).unwrap();
+        for p in batch.iter() {
+            assert!(!p.is_truncated());
+            if p.data.get(12..14) == Some(&[0x88, 0xb5][..]) {
+                got.push(p.data.to_vec());
+            }
+        }
+    }
+    got
+}
+
+#[test]
+fn frames_cross_a_veth_pair_through_the_api() {
+    let (ns, reg) = setup();
+    let v0 = open(&ns, &reg, "v0");
+    let v1 = open(&ns, &reg, "v1");
+    // Opened from outside the namespace on purpose: the class creates the
+    // packet sockets in the devices' namespace.
+    let mut rx1 = v1.open_rx().unwrap();
+    let mut rx0 = v0.open_rx().unwrap();
+    let frames: Vec<Vec<u8>> = (0..32u8)
+        .map(|i| frame(v1.mac().unwrap(), v0.mac().unwrap(), i, 60 + usize::from(i)))
+        .collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+    let mut sent = 0;
+    while sent < refs.len() {
+        sent += v0.send_batch(&refs[sent..]).unwrap();
+        if sent < refs.len() {
+            v0.send_wait(Some(Duration::from_secs(1))).unwrap();
+        }
+    }
+    assert_eq!(recv_ours(&mut rx1, 32), frames);
+    // Our own transmissions are not received back on v0 (the frames are
+    // already across, so half a second of silence is conclusive).
+    assert!(recv_ours_within(&mut rx0, 1, Duration::from_millis(500)).is_empty());
+    // And the other way.
+    let back = frame(v0.mac().unwrap(), v1.mac().unwrap(), 0xee, 100);
+    assert_eq!(v1.send_batch(&[&back]).unwrap(), 1);
+    assert_eq!(recv_ours(&mut rx0, 1), vec![back]);
+}
+
+#[test]
+fn tap_class_creates_and_destroys_a_tap() {
+    let (ns, reg) = setup();
+    let tap = {
+        let _in = ns.enter();
+        reg.open("tap0", "tap").unwrap()
+    };
+    let link = ip_link(&ns, "tap0");
+    assert_eq!(link["linkinfo"]["info_kind"], "tun");
+    assert_eq!(
+        u64::from(tap.ifindex().unwrap()),
+        link["ifindex"].as_u64().unwrap()
+    );
+    assert_eq!(
+        tap.mac().unwrap().to_string(),
+        link["address"].as_str().unwrap()
+    );
+    tap.update_flags(Flags::empty(), Flags::UP).unwrap();
+
+    // The same device opened as `system` in another registry sees frames
+    // the tap handle writes (the kernel receives them on tap0).
+    let reg2 = Registry::new();
+    netdev_linux::register(&reg2).unwrap();
+    let sys = open(&ns, &reg2, "tap0");
+    let mut sys_rx = sys.open_rx().unwrap();
+    let f = frame(EthAddr::BROADCAST, EthAddr([2, 0, 0, 0, 0, 1]), 7, 64);
+    assert_eq!(tap.send_batch(&[&f]).unwrap(), 1);
+    assert_eq!(recv_ours(&mut sys_rx, 1), vec![f]);
+    // And frames the kernel sends out tap0 are read from the tap.
+    let mut tap_rx = tap.open_rx().unwrap();
+    let g = frame(EthAddr::BROADCAST, EthAddr([2, 0, 0, 0, 0, 2]), 8, 70);
+    assert_eq!(sys.send_batch(&[&g]).unwrap(), 1);
+    assert_eq!(recv_ours(&mut tap_rx, 1), vec![g]);
+    drop(sys_rx);
+    drop(sys);
+
+    // The tap goes away with its last handle and queue.
+    drop(tap_rx);
+    drop(tap);
+    let out = ns.ip(&["-j", "link"]);
+    assert!(!out.contains("\"tap0\""), "tap0 still exists: {out}");
+    // A name that exists as another kind of device cannot become a tap.
+    let e = {
+        let _in = ns.enter();
+        reg.open("v0", "tap").unwrap_err()
+    };
+    assert!(e.raw_os_error().is_some(), "{e}");
+}

@@ -1,0 +1,13 @@
+//! FreeBSD: no classes yet. `netdev-bsd` is a placeholder; when it grows
+//! its `system` and `tap` classes and a PF_ROUTE listing, they are wired in
+//! here.
+
+use netdev_core::{Error, Registry, Result};
+
+pub(crate) fn register(_registry: &Registry) -> Result<()> {
+    Ok(())
+}
+
+pub(crate) fn list_devices() -> Result<Vec<String>> {
+    Err(Error::not_supported().with_detail("not implemented on FreeBSD yet"))
+}
