@@ -95,7 +95,7 @@ impl ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ErrorKind::NotSupported => f.write_str("operation not supported by this device type"),
+            ErrorKind::NotSupported => f.write_str("operation not supported"),
             ErrorKind::NoDevice => f.write_str("no such device"),
             ErrorKind::Gone => f.write_str("device was removed while open"),
             ErrorKind::InvalidName(why) => write!(f, "invalid interface name: {why}"),
@@ -232,7 +232,8 @@ impl From<ErrorKind> for Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
-        match e.raw_os_error() {
+        // `errno_of` also sees through an io::Error made from one of ours.
+        match errno_of(&e) {
             Some(errno) => Error::from_errno(errno),
             None => {
                 let kind = match e.kind() {
@@ -300,10 +301,7 @@ mod tests {
         let e = Error::new(ErrorKind::NotSupported)
             .with_op("set_mtu")
             .with_device("eth0");
-        assert_eq!(
-            e.to_string(),
-            "eth0: set_mtu: operation not supported by this device type"
-        );
+        assert_eq!(e.to_string(), "eth0: set_mtu: operation not supported");
         assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP));
     }
 
@@ -355,6 +353,9 @@ mod tests {
     fn converts_from_io_error() {
         let e: Error = io::Error::from_raw_os_error(libc::ENODEV).into();
         assert_eq!(e.kind(), &ErrorKind::NoDevice);
+        // Round trip through io::Error keeps the errno.
+        let e: Error = io::Error::from(Error::new(ErrorKind::Busy)).into();
+        assert_eq!(e.raw_os_error(), Some(libc::EBUSY));
         let e: Error = io::Error::new(io::ErrorKind::InvalidData, "bad").into();
         assert_eq!(e.raw_os_error(), Some(libc::EPROTO));
         assert!(e.to_string().contains("bad"));

@@ -31,7 +31,7 @@
 //! // Operations a class does not implement say so, with errno EOPNOTSUPP.
 //! let err = dev.update_flags(Flags::empty(), Flags::UP).unwrap_err();
 //! assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP));
-//! assert_eq!(err.to_string(), "eth0: update_flags: operation not supported by this device type");
+//! assert_eq!(err.to_string(), "eth0: update_flags: operation not supported");
 //! # Ok::<(), netdev_core::Error>(())
 //! ```
 

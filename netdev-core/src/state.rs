@@ -266,6 +266,16 @@ impl DeviceState {
         }
     }
 
+    /// Like [`DeviceState::fill`], for the interface index (which
+    /// notifications never carry, but a backend's first read often does).
+    pub fn fill_ifindex(&self, token: ReadToken, ifindex: u32) {
+        let mut c = self.cache.lock();
+        if c.generation == token.0 {
+            c.ifindex = Ok(ifindex);
+            c.valid |= CacheFields::IFINDEX;
+        }
+    }
+
     /// Which cached values are valid now (for tests and diagnostics).
     pub fn cached_fields(&self) -> CacheFields {
         self.cache.lock().valid

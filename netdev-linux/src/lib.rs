@@ -30,4 +30,4 @@ mod sys;
 pub mod system;
 
 #[cfg(target_os = "linux")]
-pub use system::{register, SystemClass};
+pub use system::{all_stats, register, SystemClass};

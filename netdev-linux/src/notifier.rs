@@ -50,9 +50,22 @@ impl RtnlSource {
 
     /// The spec a class returns from `NetdevClass::change_source`.
     pub fn spec() -> ChangeSourceSpec {
+        RtnlSource::spec_with_rcvbuf(None)
+    }
+
+    /// Like [`RtnlSource::spec`], with the socket's receive buffer set to
+    /// `rcvbuf` bytes instead of the default 1 MiB (smaller loses events
+    /// sooner, larger absorbs longer bursts).
+    pub fn spec_with_rcvbuf(rcvbuf: Option<usize>) -> ChangeSourceSpec {
         ChangeSourceSpec {
             key: RTNL_KEY,
-            open: Arc::new(|| Ok(Box::new(RtnlSource::open()?) as Box<dyn ChangeSource>)),
+            open: Arc::new(move || {
+                let mut source = RtnlSource::open()?;
+                if let Some(bytes) = rcvbuf {
+                    source.sock.set_rcvbuf(bytes)?;
+                }
+                Ok(Box::new(source) as Box<dyn ChangeSource>)
+            }),
         }
     }
 

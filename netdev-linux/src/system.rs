@@ -114,6 +114,7 @@ struct LinkState {
 pub struct SystemClass {
     type_name: &'static str,
     creates_tap: bool,
+    notifier_rcvbuf: Option<usize>,
     sockets: OnceLock<Arc<NsSockets>>,
 }
 
@@ -123,6 +124,20 @@ impl SystemClass {
         Arc::new(SystemClass {
             type_name: "system",
             creates_tap: false,
+            notifier_rcvbuf: None,
+            sockets: OnceLock::new(),
+        })
+    }
+
+    /// A `system` class whose change notifier socket has a receive buffer
+    /// of `bytes` instead of 1 MiB. A buffer too small for a burst of
+    /// changes loses events; the library then resynchronises every device
+    /// (the behaviour this knob lets tests provoke).
+    pub fn with_notifier_rcvbuf(bytes: usize) -> Arc<SystemClass> {
+        Arc::new(SystemClass {
+            type_name: "system",
+            creates_tap: false,
+            notifier_rcvbuf: Some(bytes),
             sockets: OnceLock::new(),
         })
     }
@@ -136,6 +151,7 @@ impl SystemClass {
         Arc::new(SystemClass {
             type_name: "tap",
             creates_tap: true,
+            notifier_rcvbuf: None,
             sockets: OnceLock::new(),
         })
     }
@@ -177,7 +193,7 @@ impl NetdevClass for SystemClass {
     }
 
     fn change_source(&self) -> Option<ChangeSourceSpec> {
-        Some(RtnlSource::spec())
+        Some(RtnlSource::spec_with_rcvbuf(self.notifier_rcvbuf))
     }
 }
 
@@ -216,6 +232,10 @@ impl SystemDevice {
             },
         )?;
         if link.ifindex == self.ifindex || self.ifindex == 0 {
+            if name.is_some() {
+                // Answers the registry's identity read after construct.
+                self.state.fill_ifindex(token, link.ifindex);
+            }
             self.state.fill(
                 token,
                 &LinkInfo {
@@ -391,6 +411,25 @@ impl DeviceBackend for SystemDevice {
         }
         Ok(old)
     }
+}
+
+/// The counters of every link in the calling thread's network namespace,
+/// by ifindex, from one `RTM_GETSTATS` dump: the cheap way to read
+/// statistics of many devices (one request instead of one per device), and
+/// no device needs to be open.
+pub fn all_stats() -> Result<Vec<(u32, Stats)>> {
+    let mut sock = Socket::new(NETLINK_ROUTE)?;
+    all_stats_on(&mut sock, &mut MsgBuilder::default())
+}
+
+pub(crate) fn all_stats_on(sock: &mut Socket, req: &mut MsgBuilder) -> Result<Vec<(u32, Stats)>> {
+    getstats_request(req, 0);
+    let mut dump = sock.dump(req)?;
+    let mut out = Vec::new();
+    while let Some(msg) = dump.next_msg() {
+        out.push(parse_stats(&msg?).map_err(malformed)?);
+    }
+    Ok(out)
 }
 
 /// Registers the Linux classes (`system` and `tap`) in `registry`.

@@ -403,3 +403,142 @@ fn tap_class_creates_and_destroys_a_tap() {
     };
     assert!(e.raw_os_error().is_some(), "{e}");
 }
+
+#[test]
+fn burst_overflow_leaves_correct_caches() {
+    support::require_root();
+    let ns = NetNs::new();
+    ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+    ns.add_ifbs("ifb", 20);
+    let reg = Registry::new();
+    // A tiny notifier buffer: the burst below cannot fit.
+    reg.register(netdev_linux::SystemClass::with_notifier_rcvbuf(2048))
+        .unwrap();
+    let names: Vec<String> = std::iter::once("v0".to_string())
+        .chain((0..20).map(|i| format!("ifb{i}")))
+        .collect();
+    let devs: Vec<Netdev> = {
+        let _in = ns.enter();
+        names
+            .iter()
+            .map(|n| reg.open(n, "system").unwrap())
+            .collect()
+    };
+    for d in &devs {
+        d.mtu().unwrap();
+        d.flags().unwrap();
+    }
+    let events = reg.subscribe();
+    // 4000 changes in one go; the last word on each device is what counts.
+    let mut cmds = Vec::new();
+    for round in 0..191 {
+        for (i, n) in names.iter().enumerate() {
+            let mtu = 1000 + (round * 7 + i) % 400;
+            cmds.push(format!("link set {n} mtu {mtu}"));
+        }
+    }
+    cmds.push("link set v0 mtu 1234".to_string());
+    cmds.push("link set v0 address 02:00:00:00:12:34".to_string());
+    cmds.push("link set ifb3 up".to_string());
+    assert!(cmds.len() >= 4000);
+    ns.ip_batch(cmds);
+
+    // The loss must be reported, not swallowed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut overflowed = false;
+    while !overflowed && Instant::now() < deadline {
+        if let Some(c) = events.recv_timeout(Duration::from_millis(100)) {
+            overflowed = c == netdev_core::Change::Overflow;
+        }
+    }
+    assert!(overflowed, "a 2 KiB buffer cannot hold 4000 notifications");
+
+    // After resynchronisation every cached value agrees with ip.
+    let check = || {
+        names.iter().zip(&devs).all(|(n, d)| {
+            let link = ip_link(&ns, n);
+            u64::from(d.mtu().unwrap()) == link["mtu"].as_u64().unwrap()
+                && d.mac().unwrap().to_string() == link["address"].as_str().unwrap()
+                && d.flags().unwrap().contains(Flags::UP)
+                    == ip_flags(&link).contains(&"UP".to_string())
+        })
+    };
+    eventually("caches to agree with ip -j link", check);
+    assert_eq!(devs[0].mtu().unwrap(), 1234);
+    assert_eq!(devs[0].mac().unwrap().to_string(), "02:00:00:00:12:34");
+    assert!(devs[4].flags().unwrap().contains(Flags::UP));
+}
+
+#[test]
+fn all_stats_match_ip_s_link() {
+    let (ns, reg) = setup();
+    let peer = NetNs::new();
+    ns.ip(&["link", "set", "v1", "netns", peer.name()]);
+    peer.ip(&["link", "set", "v1", "up"]);
+    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "v0"]);
+    peer.ip(&["addr", "add", "192.0.2.2/24", "dev", "v1"]);
+    support::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns.name(),
+            "ping",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "5",
+            "192.0.2.2",
+        ],
+    );
+    let _ = reg;
+    let (before, after, links) = {
+        let _in = ns.enter();
+        let before = netdev_linux::all_stats().unwrap();
+        let out = ns.ip(&["-j", "-s", "link"]);
+        let after = netdev_linux::all_stats().unwrap();
+        (before, after, out)
+    };
+    let links: Value = serde_json::from_str(&links).unwrap();
+    let links = links.as_array().unwrap();
+    assert_eq!(before.len(), links.len());
+    for l in links {
+        let idx = l["ifindex"].as_u64().unwrap() as u32;
+        let b = before.iter().find(|(i, _)| *i == idx).unwrap().1;
+        let a = after.iter().find(|(i, _)| *i == idx).unwrap().1;
+        for (ours_b, ours_a, ip) in [
+            (b.rx_packets, a.rx_packets, &l["stats64"]["rx"]["packets"]),
+            (b.tx_packets, a.tx_packets, &l["stats64"]["tx"]["packets"]),
+            (b.rx_bytes, a.rx_bytes, &l["stats64"]["rx"]["bytes"]),
+            (b.tx_bytes, a.tx_bytes, &l["stats64"]["tx"]["bytes"]),
+        ] {
+            let ip = ip.as_u64().unwrap();
+            assert!(
+                ours_b <= ip && ip <= ours_a,
+                "{}: {ours_b} <= {ip} <= {ours_a}",
+                l["ifname"]
+            );
+        }
+    }
+    let v0 = after
+        .iter()
+        .find(|(i, _)| u64::from(*i) == ip_link(&ns, "v0")["ifindex"].as_u64().unwrap())
+        .unwrap();
+    assert!(v0.1.tx_packets >= 2);
+}
+
+#[test]
+fn notifier_sees_mac_changes_and_address_removal() {
+    let (ns, reg) = setup();
+    let dev = open(&ns, &reg, "v0");
+    let before = dev.mac().unwrap();
+    ns.ip(&["link", "set", "v0", "address", "02:aa:bb:cc:dd:ee"]);
+    eventually("the MAC event", || dev.mac().unwrap() != before);
+    assert_eq!(dev.mac().unwrap().to_string(), "02:aa:bb:cc:dd:ee");
+    ns.ip(&["addr", "add", "203.0.113.9/24", "dev", "v0"]);
+    eventually("the address", || dev.in4().unwrap().is_some());
+    ns.ip(&["addr", "del", "203.0.113.9/24", "dev", "v0"]);
+    eventually("the removal", || dev.in4().unwrap().is_none());
+}

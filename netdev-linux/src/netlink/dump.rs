@@ -116,10 +116,10 @@ impl Dump<'_> {
                         return Err(kernel_error(&e));
                     }
                     if self.interrupted {
-                        return Err(io::Error::new(
-                            io::ErrorKind::Interrupted,
-                            "dump interrupted: the table changed while it was read; dump again",
-                        ));
+                        // EINTR, as the doc says, so callers can match the
+                        // errno; the kind is `Interrupted` too.
+                        log::debug!("dump interrupted: the table changed while it was read");
+                        return Err(io::Error::from_raw_os_error(libc::EINTR));
                     }
                     return Ok(None);
                 }
