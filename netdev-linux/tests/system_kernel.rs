@@ -542,3 +542,44 @@ fn notifier_sees_mac_changes_and_address_removal() {
     ns.ip(&["addr", "del", "203.0.113.9/24", "dev", "v0"]);
     eventually("the removal", || dev.in4().unwrap().is_none());
 }
+
+#[test]
+fn bridge_and_ifb_devices_read_like_ip_says() {
+    let (ns, reg) = setup();
+    ns.ip(&["link", "add", "br0", "type", "bridge"]);
+    ns.ip(&["link", "set", "v0", "master", "br0"]);
+    ns.ip(&["link", "set", "br0", "up"]);
+    ns.add_ifbs("ifb", 1);
+    for name in ["br0", "ifb0"] {
+        let dev = open(&ns, &reg, name);
+        let link = ip_link(&ns, name);
+        assert_eq!(
+            u64::from(dev.ifindex().unwrap()),
+            link["ifindex"].as_u64().unwrap()
+        );
+        assert_eq!(u64::from(dev.mtu().unwrap()), link["mtu"].as_u64().unwrap());
+        assert_eq!(
+            dev.mac().unwrap().to_string(),
+            link["address"].as_str().unwrap()
+        );
+        let ipf = ip_flags(&link);
+        assert_eq!(
+            dev.flags().unwrap().contains(Flags::UP),
+            ipf.contains(&"UP".to_string()),
+            "{name}"
+        );
+        assert_eq!(
+            dev.flags().unwrap().contains(Flags::NOARP),
+            ipf.contains(&"NOARP".to_string()),
+            "{name}"
+        );
+    }
+    // The bridge's MTU follows its port: change the port, read the bridge.
+    let br = open(&ns, &reg, "br0");
+    let v0 = open(&ns, &reg, "v0");
+    v0.set_mtu(1400).unwrap();
+    eventually("the bridge MTU to follow its port", || {
+        br.mtu().unwrap() == 1400
+    });
+    assert_eq!(ip_link(&ns, "br0")["mtu"], 1400);
+}
