@@ -90,6 +90,28 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Stores the values `info` carries and marks them valid.
+    fn take(&mut self, info: &LinkInfo) {
+        if let Some(v) = info.mtu {
+            self.mtu = Ok(v);
+            self.valid |= CacheFields::MTU;
+        }
+        if let Some(v) = info.mac {
+            self.mac = Ok(v);
+            self.valid |= CacheFields::MAC;
+        }
+        if let Some(v) = info.flags {
+            self.flags = Ok(v);
+            self.valid |= CacheFields::FLAGS;
+        }
+        if let Some(v) = info.carrier {
+            self.carrier = Ok(v);
+            self.valid |= CacheFields::CARRIER;
+        }
+    }
+}
+
 /// Access to one field of [`Cache`], so one generic getter serves all.
 pub(crate) trait CacheField {
     type Value: Clone;
@@ -205,22 +227,7 @@ impl DeviceState {
             let mut c = self.cache.lock();
             c.valid.remove(CacheFields::LINK);
             c.generation += 1;
-            if let Some(v) = info.mtu {
-                c.mtu = Ok(v);
-                c.valid |= CacheFields::MTU;
-            }
-            if let Some(v) = info.mac {
-                c.mac = Ok(v);
-                c.valid |= CacheFields::MAC;
-            }
-            if let Some(v) = info.flags {
-                c.flags = Ok(v);
-                c.valid |= CacheFields::FLAGS;
-            }
-            if let Some(v) = info.carrier {
-                c.carrier = Ok(v);
-                c.valid |= CacheFields::CARRIER;
-            }
+            c.take(info);
             // A link event that reached this device by ifindex confirms it.
             let id = self.identity();
             if id != 0 {
@@ -245,24 +252,8 @@ impl DeviceState {
     /// stale and nothing is stored.
     pub fn fill(&self, token: ReadToken, info: &LinkInfo) {
         let mut c = self.cache.lock();
-        if c.generation != token.0 {
-            return;
-        }
-        if let Some(v) = info.mtu {
-            c.mtu = Ok(v);
-            c.valid |= CacheFields::MTU;
-        }
-        if let Some(v) = info.mac {
-            c.mac = Ok(v);
-            c.valid |= CacheFields::MAC;
-        }
-        if let Some(v) = info.flags {
-            c.flags = Ok(v);
-            c.valid |= CacheFields::FLAGS;
-        }
-        if let Some(v) = info.carrier {
-            c.carrier = Ok(v);
-            c.valid |= CacheFields::CARRIER;
+        if c.generation == token.0 {
+            c.take(info);
         }
     }
 

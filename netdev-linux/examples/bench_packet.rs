@@ -250,9 +250,8 @@ mod linux {
                 let n = self.hdrs.len();
                 let mut got = 0;
                 loop {
-                    // SAFETY: `hdrs` point at `_iovs`, `bufs` and `_ctrl`,
-                    // owned by `self` and live; the kernel writes at most
-                    // `iov_len`/`msg_controllen` bytes into each.
+                    // SAFETY: `hdrs` point at live `_iovs`/`bufs`/`_ctrl` owned by
+                    // `self`; the kernel writes at most iov_len/msg_controllen.
                     let r = unsafe {
                         libc::recvmmsg(
                             fd,

@@ -44,9 +44,8 @@ fn ioctl(sock: BorrowedFd<'_>, request: libc::Ioctl, ifr: &mut libc::ifreq) -> i
 }
 
 fn sockaddr_in_addr(ifr: &libc::ifreq) -> Ipv4Addr {
-    // SAFETY: after SIOCGIFADDR/SIOCGIFNETMASK the union holds a sockaddr,
-    // which for AF_INET is a sockaddr_in; both are plain old data of the
-    // same size, so reading it as sockaddr_in is valid.
+    // SAFETY: after SIOCGIFADDR/SIOCGIFNETMASK the union holds an AF_INET
+    // sockaddr, i.e. a sockaddr_in: same size, plain old data.
     let sin: libc::sockaddr_in = unsafe {
         std::ptr::read_unaligned(
             &ifr.ifr_ifru.ifru_addr as *const libc::sockaddr as *const libc::sockaddr_in,

@@ -7,9 +7,8 @@
 /// Calls a libc function, turning a `-1` return into the thread's `errno`.
 macro_rules! syscall {
     ($fn:ident ( $($arg:expr),* $(,)? )) => {{
-        // SAFETY: each call site passes pointers into live, correctly sized
-        // buffers it owns for the duration of the call (see the comment at
-        // the call site); the macro only adds the errno conversion.
+        // SAFETY: call sites pass pointers to live, correctly sized buffers
+        // they own for the call (each says which); this adds errno only.
         let res = unsafe { libc::$fn($($arg),*) };
         if res == -1 {
             Err(std::io::Error::last_os_error())

@@ -390,10 +390,8 @@ pub(crate) fn parse_auxdata(mut buf: &[u8]) -> Option<Auxdata> {
     let hdr_len = size_of::<libc::cmsghdr>();
     let data_off = cmsg_align(hdr_len);
     while buf.len() >= hdr_len {
-        // SAFETY: `buf` holds at least `size_of::<cmsghdr>()` bytes (checked
-        // above); read_unaligned copies them out without alignment
-        // requirements, and every bit pattern is a valid cmsghdr (integers
-        // only).
+        // SAFETY: `buf` has at least size_of::<cmsghdr>() bytes (checked above),
+        // read unaligned; any bit pattern is a valid cmsghdr (integers only).
         let hdr: libc::cmsghdr = unsafe { ptr::read_unaligned(buf.as_ptr().cast()) };
         let len = hdr.cmsg_len as usize;
         if len < hdr_len || len > buf.len() {
@@ -404,10 +402,8 @@ pub(crate) fn parse_auxdata(mut buf: &[u8]) -> Option<Auxdata> {
             && len >= data_off + size_of::<libc::tpacket_auxdata>()
         {
             let data = &buf[data_off..];
-            // SAFETY: `data` holds at least `size_of::<tpacket_auxdata>()`
-            // bytes (`len` covers them and `len <= buf.len()`); the struct is
-            // integers only, so any bit pattern is valid, and
-            // read_unaligned has no alignment requirement.
+            // SAFETY: `data` has at least size_of::<tpacket_auxdata>() bytes
+            // (len <= buf.len()), read unaligned; integers only, any bits valid.
             let aux: libc::tpacket_auxdata = unsafe { ptr::read_unaligned(data.as_ptr().cast()) };
             return Some(Auxdata {
                 status: aux.tp_status,
