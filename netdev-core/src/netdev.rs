@@ -181,6 +181,12 @@ impl Netdev {
 
     /// The device's change sequence: never 0, bumped on every change the
     /// library observes (a setter, a notifier event, a backend report).
+    ///
+    /// To wait for a change, block in [`crate::Registry::wait_for_change`]
+    /// rather than spinning on this: the kernel tends to wake the notifier
+    /// thread on the CPU of the thread that caused the change, so a spinning
+    /// caller delays the very update it waits for (measured: 0.7 ms median
+    /// spinning on 2 CPUs, against 17 µs blocking).
     pub fn change_seq(&self) -> u64 {
         self.dev.state.seq()
     }

@@ -219,36 +219,42 @@ pub fn parse_link<'a>(msg: &Msg<'a>) -> Result<LinkMsg<'a>, Error> {
 }
 
 /// Counters from a `struct rtnl_link_stats64` payload (at least the 21
-/// counters `Stats` has; the policy guarantees the length).
+/// counters `Stats` has; callers check the length).
 pub(crate) fn stats_from(p: &[u8]) -> Stats {
-    let c = |i: usize| {
-        p.get(i * 8..i * 8 + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_ne_bytes)
-            .unwrap_or(0)
-    };
-    Stats {
-        rx_packets: c(0),
-        tx_packets: c(1),
-        rx_bytes: c(2),
-        tx_bytes: c(3),
-        rx_errors: c(4),
-        tx_errors: c(5),
-        rx_dropped: c(6),
-        tx_dropped: c(7),
-        multicast: c(8),
-        collisions: c(9),
-        rx_length_errors: c(10),
-        rx_over_errors: c(11),
-        rx_crc_errors: c(12),
-        rx_frame_errors: c(13),
-        rx_fifo_errors: c(14),
-        rx_missed_errors: c(15),
-        tx_aborted_errors: c(16),
-        tx_carrier_errors: c(17),
-        tx_fifo_errors: c(18),
-        tx_heartbeat_errors: c(19),
-        tx_window_errors: c(20),
+    let mut s = Stats::default();
+    stats_into(p, &mut s);
+    s
+}
+
+/// Writes the counters of a `struct rtnl_link_stats64` payload into `s`, in
+/// the kernel's order, which is `Stats`'s field order; missing trailing
+/// counters stay as they were.
+pub(crate) fn stats_into(p: &[u8], s: &mut Stats) {
+    let fields: [&mut u64; 21] = [
+        &mut s.rx_packets,
+        &mut s.tx_packets,
+        &mut s.rx_bytes,
+        &mut s.tx_bytes,
+        &mut s.rx_errors,
+        &mut s.tx_errors,
+        &mut s.rx_dropped,
+        &mut s.tx_dropped,
+        &mut s.multicast,
+        &mut s.collisions,
+        &mut s.rx_length_errors,
+        &mut s.rx_over_errors,
+        &mut s.rx_crc_errors,
+        &mut s.rx_frame_errors,
+        &mut s.rx_fifo_errors,
+        &mut s.rx_missed_errors,
+        &mut s.tx_aborted_errors,
+        &mut s.tx_carrier_errors,
+        &mut s.tx_fifo_errors,
+        &mut s.tx_heartbeat_errors,
+        &mut s.tx_window_errors,
+    ];
+    for (field, chunk) in fields.into_iter().zip(p.chunks_exact(8)) {
+        *field = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
     }
 }
 

@@ -14,7 +14,7 @@ pub use link::{
     dumplink_request, flags_from_iff, getlink_request, iff_from_flags, parse_link, setlink_request,
     LinkChange, LinkMsg, IFINFOMSG_LEN,
 };
-pub use stats::{getstats_request, parse_stats, IF_STATS_MSG_LEN};
+pub use stats::{getstats_request, parse_stats, parse_stats_into, IF_STATS_MSG_LEN};
 
 use crate::netlink::{Error, Msg, RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK};
 use netdev_core::Change;

@@ -3,8 +3,8 @@
 
 use netdev_core::Stats;
 
-use super::link::stats_from;
-use crate::netlink::{policy_table, Error, Msg, MsgBuilder, Policy, NLM_F_REQUEST, RTM_GETSTATS};
+use super::link::stats_into;
+use crate::netlink::{Error, Msg, MsgBuilder, NLM_F_REQUEST, RTM_GETSTATS};
 
 /// Size of `struct if_stats_msg`.
 pub const IF_STATS_MSG_LEN: usize = 12;
@@ -12,10 +12,8 @@ const IFLA_STATS_LINK_64: u16 = 1;
 /// `filter_mask` bit asking for `IFLA_STATS_LINK_64` only.
 const FILTER_LINK_64: u32 = 1 << (IFLA_STATS_LINK_64 - 1);
 
-static STATS_POLICY: [Policy; 2] = policy_table(&[(
-    IFLA_STATS_LINK_64,
-    Policy::unspec("IFLA_STATS_LINK_64").min_len(21 * 8),
-)]);
+/// The 21 counters `Stats` holds; newer kernels append more.
+const MIN_STATS64_LEN: usize = 21 * 8;
 
 /// Starts `b` over as an `RTM_GETSTATS` request for the 64-bit link
 /// counters of `ifindex` (0 with a dump flag: every link).
@@ -30,10 +28,38 @@ pub fn getstats_request(b: &mut MsgBuilder, ifindex: u32) -> &mut MsgBuilder {
 
 /// Decodes an `RTM_NEWSTATS` reply: the ifindex and its counters.
 pub fn parse_stats(msg: &Msg<'_>) -> Result<(u32, Stats), Error> {
+    let mut stats = Stats::default();
+    let ifindex = parse_stats_into(msg, &mut stats)?;
+    Ok((ifindex, stats))
+}
+
+/// Like [`parse_stats`], writing the counters into `out` (a dump of
+/// thousands of links then moves no 176-byte `Stats` around). Returns the
+/// ifindex.
+pub fn parse_stats_into(msg: &Msg<'_>, out: &mut Stats) -> Result<u32, Error> {
     let hdr = msg.fixed_header(IF_STATS_MSG_LEN)?;
     let ifindex = u32::from_ne_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-    let attrs = msg.attrs(IF_STATS_MSG_LEN)?.parse(&STATS_POLICY)?;
-    Ok((ifindex, stats_from(attrs.bytes(IFLA_STATS_LINK_64)?)))
+    // The request's filter mask asks for this one attribute, so a plain
+    // search replaces a policy walk (measured: 6% of a 4000-link dump).
+    let attrs = msg.attrs(IF_STATS_MSG_LEN)?;
+    let offset = msg.payload_offset() + IF_STATS_MSG_LEN;
+    let attr = attrs.find(IFLA_STATS_LINK_64)?.ok_or(Error::MissingAttr {
+        attr: IFLA_STATS_LINK_64,
+        name: "IFLA_STATS_LINK_64",
+        offset,
+    })?;
+    let payload = attr.payload();
+    if payload.len() < MIN_STATS64_LEN {
+        return Err(Error::AttrSize {
+            attr: IFLA_STATS_LINK_64,
+            offset: attr.offset(),
+            len: payload.len(),
+            min: MIN_STATS64_LEN,
+            max: usize::MAX,
+        });
+    }
+    stats_into(payload, out);
+    Ok(ifindex)
 }
 
 #[cfg(test)]
