@@ -14,6 +14,24 @@
 //!   bound to `ba` at the same time and filled by the same burst from
 //!   `bb`, then drained one after the other (order rotating by round), so
 //!   each measures only its own receive path;
+//! - veth receive through a `TPACKET_V3` ring: [`PacketRingRxq`] (VLAN
+//!   tags from each frame's header, no control message, no system call per
+//!   batch) with a 64-slot [`PacketBatch`], bound and drained with the
+//!   sockets above, against the same no-auxdata floor. Its ring is made
+//!   big enough for the whole burst (as the sockets' buffers are), and
+//!   every drain starts a few retire timeouts after the burst, so the
+//!   ring's last block has been handed over;
+//! - veth receive, whole cost (informative): the rows above time only the
+//!   drain, but part of a receiver's cost is paid in the sender's system
+//!   call (the veth delivers in the sender's softirq: `packet_rcv` clones
+//!   and queues, while a ring's `tpacket_rcv` copies the frame there). So
+//!   each receiver is also measured alone (only it bound to `ba`): its
+//!   cost is the burst's send time minus the send time with no receiver,
+//!   plus its drain time;
+//! - lone-frame latency (informative): one frame sent from `bb`, the time
+//!   until a sleeping receiver (`wait` then `recv_batch`) has it, for
+//!   [`PacketRxq`] and for [`PacketRingRxq`] with its default ring (whose
+//!   blocks are handed over at the retire timeout when not full);
 //! - tap transmit: [`Tap::send_batch`] vs a raw `write(2)` loop;
 //! - tap receive: [`TapRxq`] vs a raw `read(2)` loop, each draining its
 //!   own burst sent to the tap (whose queue is made long enough).
@@ -48,6 +66,7 @@ mod linux {
 
     use netdev_core::{PacketBatch, RxQueueBackend};
     use netdev_linux::packet::{PacketRxq, PacketTx, Tap, TapRxq};
+    use netdev_linux::packet_ring::{PacketRingRxq, RingConfig};
 
     use super::support::NetNs;
 
@@ -57,6 +76,20 @@ mod linux {
     const BATCH: usize = 64;
     /// Receive buffer of the drain tests: room for the whole burst.
     const RCVBUF: usize = 256 << 20;
+    /// The ring of the drain tests: 512 blocks of 256 KiB (128 MiB). A
+    /// block is handed over when full (about 1700 64-byte frames) or 1 ms
+    /// after it got its first frame, so a burst needs a block per
+    /// millisecond of sending at least: this holds a 100 000-frame burst
+    /// sent at 0.2 Mpps or more.
+    const RING: RingConfig = RingConfig {
+        block_size: 256 << 10,
+        block_count: 512,
+        retire_timeout: Duration::from_millis(1),
+    };
+    /// Pause between a burst and its drains: many retire timeouts.
+    const SETTLE: Duration = Duration::from_millis(20);
+    /// Samples of the lone-frame latency.
+    const LATENCY_SAMPLES: usize = 41;
 
     struct Args {
         rounds: usize,
@@ -477,6 +510,10 @@ mod linux {
             "veth rx",
             "raw recvmmsg x64 + PACKET_AUXDATA (same information)",
         );
+        let mut row_ring = Row::new(
+            "veth rx (TPACKET_V3 ring)",
+            "raw recvmmsg x64, no auxdata (VLAN tags lost)",
+        );
         let burst = n.min(100_000);
         let mut short = Vec::new();
         {
@@ -505,6 +542,7 @@ mod linux {
             );
             let mut raw_mmsg = raw::Mmsg::for_recv(BATCH, PacketBatch::DEFAULT_SLOT_SIZE, 0);
             let mut aux_mmsg = raw::Mmsg::for_recv(BATCH, PacketBatch::DEFAULT_SLOT_SIZE, AUX_CTRL);
+            let mut ring = PacketRingRxq::open_with(ia, RING).expect("PacketRingRxq::open");
             let mut batch = PacketBatch::new(BATCH, PacketBatch::DEFAULT_SLOT_SIZE);
             let sender = raw::packet_socket(ib, 0);
             let mut send_mmsg = raw::Mmsg::for_send(&frames);
@@ -512,13 +550,17 @@ mod linux {
                 rxq.drain().unwrap();
                 raw_mmsg.recv_drain(raw_rx.as_raw_fd());
                 aux_mmsg.recv_drain(raw_aux.as_raw_fd());
+                std::thread::sleep(SETTLE);
+                ring.drain().unwrap();
                 send_mmsg.send_loop(sender.as_raw_fd(), burst);
+                std::thread::sleep(SETTLE);
                 let mut measure = |which: usize| {
                     let t = Instant::now();
                     let got = match which {
                         0 => ours_drain(&mut rxq, &mut batch),
                         1 => raw_mmsg.recv_drain(raw_rx.as_raw_fd()),
-                        _ => aux_mmsg.recv_drain(raw_aux.as_raw_fd()),
+                        2 => aux_mmsg.recv_drain(raw_aux.as_raw_fd()),
+                        _ => ours_drain(&mut ring, &mut batch),
                     };
                     let rate = mpps(got, t.elapsed());
                     if got < burst {
@@ -527,8 +569,8 @@ mod linux {
                     rate
                 };
                 // Rotate the order so none always drains first.
-                let order = [[0, 1, 2], [1, 2, 0], [2, 0, 1]][round % 3];
-                let mut rates = [0.0; 3];
+                let order = [[0, 1, 2, 3], [1, 2, 3, 0], [2, 3, 0, 1], [3, 0, 1, 2]][round % 4];
+                let mut rates = [0.0; 4];
                 for which in order {
                     rates[which] = measure(which);
                 }
@@ -536,10 +578,127 @@ mod linux {
                 row.floor.push(rates[1]);
                 row_aux.ours.push(rates[0]);
                 row_aux.floor.push(rates[2]);
+                row_ring.ours.push(rates[3]);
+                row_ring.floor.push(rates[1]);
             }
         }
         rows.push(row);
         rows.push(row_aux);
+        rows.push(row_ring);
+
+        // --- veth receive, whole cost, one receiver at a time.
+        let names = [
+            "PacketRxq",
+            "raw recvmmsg x64, no auxdata",
+            "raw recvmmsg x64 + PACKET_AUXDATA",
+            "PacketRingRxq",
+        ];
+        let mut whole: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+        {
+            use std::os::fd::AsRawFd;
+            let mut batch = PacketBatch::new(BATCH, PacketBatch::DEFAULT_SLOT_SIZE);
+            let mut raw_mmsg = raw::Mmsg::for_recv(BATCH, PacketBatch::DEFAULT_SLOT_SIZE, 0);
+            let mut aux_mmsg = raw::Mmsg::for_recv(BATCH, PacketBatch::DEFAULT_SLOT_SIZE, AUX_CTRL);
+            let sender = raw::packet_socket(ib, 0);
+            let mut send_mmsg = raw::Mmsg::for_send(&frames);
+            let send_time = |send_mmsg: &mut raw::Mmsg| {
+                std::thread::sleep(SETTLE);
+                let t = Instant::now();
+                send_mmsg.send_loop(sender.as_raw_fd(), burst);
+                let e = t.elapsed();
+                std::thread::sleep(SETTLE);
+                e
+            };
+            for round in 0..args.rounds {
+                // No receiver: the sender's own cost.
+                let bare = send_time(&mut send_mmsg);
+                for k in 0..names.len() {
+                    let which = (k + round) % names.len();
+                    let raw_socket = |aux: bool| {
+                        let fd = raw::packet_socket(ia, eth_p_all());
+                        raw::setsockopt(
+                            fd.as_raw_fd(),
+                            libc::SOL_SOCKET,
+                            libc::SO_RCVBUFFORCE,
+                            RCVBUF as i32,
+                        );
+                        if aux {
+                            raw::setsockopt(
+                                fd.as_raw_fd(),
+                                libc::SOL_PACKET,
+                                libc::PACKET_AUXDATA,
+                                1,
+                            );
+                        }
+                        fd
+                    };
+                    let (send, got, drain) = match which {
+                        0 => {
+                            let mut q = PacketRxq::open(ia).expect("PacketRxq::open");
+                            q.set_recv_buffer(RCVBUF).expect("rcvbuf");
+                            let send = send_time(&mut send_mmsg);
+                            let t = Instant::now();
+                            (send, ours_drain(&mut q, &mut batch), t.elapsed())
+                        }
+                        1 | 2 => {
+                            let fd = raw_socket(which == 2);
+                            let m = if which == 1 {
+                                &mut raw_mmsg
+                            } else {
+                                &mut aux_mmsg
+                            };
+                            let send = send_time(&mut send_mmsg);
+                            let t = Instant::now();
+                            (send, m.recv_drain(fd.as_raw_fd()), t.elapsed())
+                        }
+                        _ => {
+                            let mut q = PacketRingRxq::open_with(ia, RING).expect("ring");
+                            let send = send_time(&mut send_mmsg);
+                            let t = Instant::now();
+                            (send, ours_drain(&mut q, &mut batch), t.elapsed())
+                        }
+                    };
+                    if got < burst {
+                        short.push((20 + which, got));
+                    }
+                    let cost = send.saturating_sub(bare) + drain;
+                    whole[which].push(mpps(got, cost));
+                }
+            }
+        }
+
+        // --- lone-frame latency (informative).
+        let latency = {
+            use std::os::fd::AsRawFd;
+            let mut rxq = PacketRxq::open(ia).expect("PacketRxq::open");
+            let mut ring = PacketRingRxq::open(ia).expect("PacketRingRxq::open");
+            let mut batch = PacketBatch::new(BATCH, PacketBatch::DEFAULT_SLOT_SIZE);
+            let sender = raw::packet_socket(ib, 0);
+            let mut send_mmsg = raw::Mmsg::for_send(&frames);
+            let mut lone = |q: &mut dyn RxQueueBackend, batch: &mut PacketBatch| {
+                q.drain().unwrap();
+                let t = Instant::now();
+                send_mmsg.send_loop(sender.as_raw_fd(), 1);
+                loop {
+                    batch.clear();
+                    if q.recv_batch(batch).expect("recv_batch") > 0 {
+                        break t.elapsed();
+                    }
+                    assert!(q.wait(Some(Duration::from_secs(1))).unwrap(), "frame lost");
+                }
+            };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for i in 0..LATENCY_SAMPLES {
+                // Varying gaps, so the frames meet the retire timer at
+                // varying phases.
+                std::thread::sleep(Duration::from_micros(1000 + 137 * i as u64));
+                a.push(lone(&mut rxq, &mut batch).as_secs_f64() * 1e6);
+                std::thread::sleep(Duration::from_micros(1000 + 137 * i as u64));
+                b.push(lone(&mut ring, &mut batch).as_secs_f64() * 1e6);
+            }
+            let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+            (median(a.clone()), max(&a), median(b.clone()), max(&b))
+        };
 
         // --- tap transmit (write into the fd).
         let mut row = Row::new("tap tx", "raw write(2) loop");
@@ -609,13 +768,13 @@ mod linux {
             args.rounds
         );
         println!(
-            "{:<8} {:>12} {:>12} {:>7}  floor",
+            "{:<26} {:>12} {:>12} {:>7}  floor",
             "path", "ours Mpps", "floor Mpps", "ratio"
         );
         for r in &rows {
             let (o, f) = (median(r.ours.clone()), median(r.floor.clone()));
             println!(
-                "{:<8} {:>12.3} {:>12.3} {:>7.2}  {}",
+                "{:<26} {:>12.3} {:>12.3} {:>7.2}  {}",
                 r.name,
                 o,
                 f,
@@ -623,6 +782,25 @@ mod linux {
                 r.floor_name
             );
         }
+        let floor = median(whole[1].clone());
+        println!(
+            "veth rx whole cost (send time with only this receiver - send time with none + drain), \
+             Mpps and ratio to the no-auxdata floor:"
+        );
+        for (name, v) in names.iter().zip(&whole) {
+            let m = median(v.clone());
+            println!("  {name:<36} {m:>8.3} {:>7.2}", m / floor);
+        }
+        println!(
+            "lone-frame latency, {LATENCY_SAMPLES} samples (send to received by a sleeping \
+             receiver): PacketRxq median {:.0} us, max {:.0} us; PacketRingRxq (default ring, \
+             {} ms retire timeout) median {:.0} us, max {:.0} us",
+            latency.0,
+            latency.1,
+            RingConfig::default().retire_timeout.as_millis(),
+            latency.2,
+            latency.3
+        );
         if !short.is_empty() {
             println!(
                 "note: some drains got fewer frames than sent (receive queue overflow): {short:?}"

@@ -67,7 +67,7 @@ const TAP_SCRATCH_LEN: usize = 65536 + 64;
 
 /// A VLAN tag as it appears on the wire after the MAC addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct VlanTag {
+pub(crate) struct VlanTag {
     tpid: u16,
     tci: u16,
 }
@@ -81,7 +81,7 @@ struct VlanTag {
 /// `TP_STATUS_VLAN_TPID_VALID` (kernels before 3.14) the TPID is guessed:
 /// 802.1ad when the frame still carries a tag (the stripped one was the
 /// outer tag of a double-tagged frame), 802.1Q otherwise.
-fn vlan_from_auxdata(status: u32, tci: u16, tpid: u16, frame: &[u8]) -> Option<VlanTag> {
+pub(crate) fn vlan_from_auxdata(status: u32, tci: u16, tpid: u16, frame: &[u8]) -> Option<VlanTag> {
     if tci == 0 && status & libc::TP_STATUS_VLAN_VALID == 0 {
         return None;
     }
@@ -109,7 +109,7 @@ fn vlan_from_auxdata(status: u32, tci: u16, tpid: u16, frame: &[u8]) -> Option<V
 /// what no longer fits is dropped and shows as truncation. Returns the new
 /// `(stored, orig_len)`. A frame too short to hold two MAC addresses is
 /// left alone.
-fn insert_vlan_tag(
+pub(crate) fn insert_vlan_tag(
     slot: &mut [u8],
     stored: usize,
     orig_len: usize,

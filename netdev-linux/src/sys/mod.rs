@@ -21,4 +21,5 @@ macro_rules! syscall {
 pub(crate) mod ifreq;
 pub(crate) mod netlink;
 pub(crate) mod packet;
+pub(crate) mod ring;
 pub(crate) mod tun;

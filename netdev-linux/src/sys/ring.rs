@@ -1,0 +1,206 @@
+//! `TPACKET_V3` receive ring system calls: switch a packet socket to
+//! version 3, ask the kernel for a ring of blocks (`PACKET_RX_RING`), map
+//! it, and hand its blocks back and forth.
+//!
+//! Layer 2 of the Linux backend. [`RxRing`] owns the mapping (unmapped on
+//! drop) and is the only code that touches ring memory through pointers:
+//! it lends a block out as a byte slice only while the block belongs to
+//! user space (`TP_STATUS_USER`, read with acquire ordering) and returns
+//! it to the kernel with a release store. What the bytes of a block mean
+//! is decided above, in `crate::packet_ring`, with bounds-checked safe
+//! code.
+
+use std::io;
+use std::mem::{offset_of, size_of};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Offset of `hdr.bh1.block_status` in `struct tpacket_block_desc` (the
+/// union's fields all start at its beginning).
+const BLOCK_STATUS_OFFSET: usize =
+    offset_of!(libc::tpacket_block_desc, hdr) + offset_of!(libc::tpacket_hdr_v1, block_status);
+const _: () = assert!(BLOCK_STATUS_OFFSET % 4 == 0);
+
+/// The shape of a ring, as `struct tpacket_req3` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RingGeometry {
+    /// Bytes per block: a multiple of the page size.
+    pub(crate) block_size: u32,
+    /// Number of blocks.
+    pub(crate) block_nr: u32,
+    /// Nominal frame size (frames are packed at their real size in
+    /// `TPACKET_V3`; the kernel only checks `frame_nr` against it).
+    pub(crate) frame_size: u32,
+    /// Milliseconds after which the kernel hands a block that holds frames
+    /// to user space even if it is not full.
+    pub(crate) retire_blk_tov_ms: u32,
+}
+
+/// Sets an integer option of level `SOL_PACKET`.
+fn set_packet_opt(fd: BorrowedFd<'_>, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // `value` lives across the call and its size is passed.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_PACKET,
+        name,
+        &value as *const libc::c_int as *const libc::c_void,
+        size_of::<libc::c_int>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// Switches the socket to `TPACKET_V3` (`PACKET_VERSION`). Must come before
+/// [`set_rx_ring`].
+pub(crate) fn set_version_v3(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_packet_opt(
+        fd,
+        libc::PACKET_VERSION,
+        libc::tpacket_versions::TPACKET_V3 as libc::c_int,
+    )
+}
+
+/// Asks the kernel for a receive ring of `geometry` (`PACKET_RX_RING` with
+/// a `struct tpacket_req3`).
+pub(crate) fn set_rx_ring(fd: BorrowedFd<'_>, geometry: &RingGeometry) -> io::Result<()> {
+    let frames_per_block = geometry.block_size / geometry.frame_size.max(1);
+    let req = libc::tpacket_req3 {
+        tp_block_size: geometry.block_size,
+        tp_block_nr: geometry.block_nr,
+        tp_frame_size: geometry.frame_size,
+        tp_frame_nr: frames_per_block.saturating_mul(geometry.block_nr),
+        tp_retire_blk_tov: geometry.retire_blk_tov_ms,
+        tp_sizeof_priv: 0,
+        tp_feature_req_word: 0,
+    };
+    // `req` lives across the call and its size is passed.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_PACKET,
+        libc::PACKET_RX_RING,
+        &req as *const libc::tpacket_req3 as *const libc::c_void,
+        size_of::<libc::tpacket_req3>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// A mapped `TPACKET_V3` receive ring: `block_nr` blocks of `block_size`
+/// bytes, shared with the kernel. Unmapped on drop.
+pub(crate) struct RxRing {
+    base: NonNull<u8>,
+    block_size: usize,
+    block_nr: usize,
+}
+
+// SAFETY: the mapping belongs to this value alone (nothing else holds its
+// address) and is reached only through `&self`/`&mut self`, so moving the
+// value to another thread moves all access with it.
+unsafe impl Send for RxRing {}
+
+impl std::fmt::Debug for RxRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RxRing")
+            .field("block_size", &self.block_size)
+            .field("block_nr", &self.block_nr)
+            .finish()
+    }
+}
+
+impl RxRing {
+    /// Maps the ring the socket got from [`set_rx_ring`] with `geometry`.
+    pub(crate) fn map(fd: BorrowedFd<'_>, geometry: &RingGeometry) -> io::Result<RxRing> {
+        let block_size = geometry.block_size as usize;
+        let block_nr = geometry.block_nr as usize;
+        let len = block_size
+            .checked_mul(block_nr)
+            .filter(|&l| l > 0)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a fresh shared mapping chosen by the kernel (null hint),
+        // overlapping nothing of ours; the result is checked below.
+        let addr = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(addr.cast::<u8>())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        Ok(RxRing {
+            base,
+            block_size,
+            block_nr,
+        })
+    }
+
+    /// Number of blocks.
+    pub(crate) fn block_nr(&self) -> usize {
+        self.block_nr
+    }
+
+    /// Bytes per block.
+    pub(crate) fn block_size(&self) -> usize {
+        self.block_size
+    }
+
+    /// The status word of block `i` (below [`RxRing::block_nr`]).
+    fn status_word(&self, i: usize) -> &AtomicU32 {
+        assert!(i < self.block_nr, "block {i} of {}", self.block_nr);
+        // The mapping is page aligned and `block_size` a multiple of the
+        // page size, so the word's offset (a multiple of 4) keeps it aligned.
+        // SAFETY: `i < block_nr`: the word lies inside the mapping, aligned
+        // (above); the kernel and this type only access it atomically.
+        unsafe {
+            &*self
+                .base
+                .as_ptr()
+                .add(i * self.block_size + BLOCK_STATUS_OFFSET)
+                .cast::<AtomicU32>()
+        }
+    }
+
+    /// Block `i` as bytes if it belongs to user space (`TP_STATUS_USER`,
+    /// read with acquire ordering so the kernel's writes to it are seen),
+    /// `None` while the kernel owns it.
+    pub(crate) fn user_block(&self, i: usize) -> Option<&[u8]> {
+        if self.status_word(i).load(Ordering::Acquire) & libc::TP_STATUS_USER == 0 {
+            return None;
+        }
+        // The kernel does not write to a user block until `release_block`,
+        // which takes `&mut self` and so cannot run while this borrow lives.
+        // SAFETY: in bounds (checked by `status_word`); the block is not
+        // written by anyone while borrowed (above).
+        Some(unsafe {
+            std::slice::from_raw_parts(self.base.as_ptr().add(i * self.block_size), self.block_size)
+        })
+    }
+
+    /// True if block `i` belongs to user space.
+    pub(crate) fn is_user(&self, i: usize) -> bool {
+        self.status_word(i).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
+    }
+
+    /// Hands block `i` back to the kernel (`TP_STATUS_KERNEL`, a release
+    /// store: every read of the block happens before the kernel refills
+    /// it).
+    pub(crate) fn release_block(&mut self, i: usize) {
+        self.status_word(i)
+            .store(libc::TP_STATUS_KERNEL, Ordering::Release);
+    }
+}
+
+impl Drop for RxRing {
+    fn drop(&mut self) {
+        let len = self.block_size * self.block_nr;
+        // SAFETY: `base`/`len` are exactly the mapping made in `map`, and no
+        // borrow of it can outlive `self`.
+        let r = unsafe { libc::munmap(self.base.as_ptr().cast(), len) };
+        debug_assert_eq!(r, 0, "munmap: {}", io::Error::last_os_error());
+    }
+}
