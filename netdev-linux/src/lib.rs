@@ -32,4 +32,4 @@ mod sys;
 pub mod system;
 
 #[cfg(target_os = "linux")]
-pub use system::{all_stats, register, SystemClass};
+pub use system::{all_stats, register, SystemClass, SystemOptions};

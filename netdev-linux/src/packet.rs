@@ -178,7 +178,16 @@ impl PacketRxq {
     /// Opens a receive queue on interface `ifindex` of the calling thread's
     /// network namespace.
     pub fn open(ifindex: u32) -> io::Result<PacketRxq> {
-        PacketRxq::open_inner(ifindex, false)
+        PacketRxq::open_inner(ifindex, false, true)
+    }
+
+    /// Like [`PacketRxq::open`], without restoring VLAN tags: the kernel
+    /// strips a received frame's tag (on most drivers) and, unless asked for
+    /// `PACKET_AUXDATA`, does not say what it was. Skipping that per-frame
+    /// control message measured ~10% more frames per second on a veth, for
+    /// callers that do not need tags.
+    pub fn open_without_vlan(ifindex: u32) -> io::Result<PacketRxq> {
+        PacketRxq::open_inner(ifindex, false, false)
     }
 
     /// Like [`PacketRxq::open`], but drops outgoing frames in userspace by
@@ -186,14 +195,16 @@ impl PacketRxq {
     /// it. For tests of that path.
     #[doc(hidden)]
     pub fn open_filtering_in_userspace(ifindex: u32) -> io::Result<PacketRxq> {
-        PacketRxq::open_inner(ifindex, true)
+        PacketRxq::open_inner(ifindex, true, true)
     }
 
-    fn open_inner(ifindex: u32, force_userspace: bool) -> io::Result<PacketRxq> {
+    fn open_inner(ifindex: u32, force_userspace: bool, vlan: bool) -> io::Result<PacketRxq> {
         // Protocol 0 until bound: nothing is queued before the options are
         // set and the socket is tied to `ifindex`.
         let fd = sys::socket(0)?;
-        sys::enable_auxdata(fd.as_fd())?;
+        if vlan {
+            sys::enable_auxdata(fd.as_fd())?;
+        }
         let filter_in_userspace = force_userspace
             || match sys::ignore_outgoing(fd.as_fd()) {
                 Ok(()) => false,

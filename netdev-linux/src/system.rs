@@ -114,31 +114,55 @@ struct LinkState {
 pub struct SystemClass {
     type_name: &'static str,
     creates_tap: bool,
-    notifier_rcvbuf: Option<usize>,
+    options: SystemOptions,
     sockets: OnceLock<Arc<NsSockets>>,
+}
+
+/// Tuning of a [`SystemClass`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SystemOptions {
+    /// Receive buffer of the change notifier's socket; `None` for 1 MiB. A
+    /// buffer too small for a burst of changes loses events, and the
+    /// library then resynchronises every device.
+    pub notifier_rcvbuf: Option<usize>,
+    /// Restore the VLAN tags the kernel strips from received frames (from
+    /// `PACKET_AUXDATA`). On by default; turning it off skips a per-frame
+    /// control message (measured: 0.88x -> 0.98x of a raw `recvmmsg` loop on
+    /// a veth) for callers that do not need tags.
+    pub restore_vlan: bool,
+}
+
+impl Default for SystemOptions {
+    fn default() -> SystemOptions {
+        SystemOptions {
+            notifier_rcvbuf: None,
+            restore_vlan: true,
+        }
+    }
 }
 
 impl SystemClass {
     /// The class registered as `system`: existing kernel devices.
     pub fn new() -> Arc<SystemClass> {
+        SystemClass::with_options(SystemOptions::default())
+    }
+
+    /// A `system` class with the given options.
+    pub fn with_options(options: SystemOptions) -> Arc<SystemClass> {
         Arc::new(SystemClass {
             type_name: "system",
             creates_tap: false,
-            notifier_rcvbuf: None,
+            options,
             sockets: OnceLock::new(),
         })
     }
 
     /// A `system` class whose change notifier socket has a receive buffer
-    /// of `bytes` instead of 1 MiB. A buffer too small for a burst of
-    /// changes loses events; the library then resynchronises every device
-    /// (the behaviour this knob lets tests provoke).
+    /// of `bytes` (see [`SystemOptions::notifier_rcvbuf`]).
     pub fn with_notifier_rcvbuf(bytes: usize) -> Arc<SystemClass> {
-        Arc::new(SystemClass {
-            type_name: "system",
-            creates_tap: false,
+        SystemClass::with_options(SystemOptions {
             notifier_rcvbuf: Some(bytes),
-            sockets: OnceLock::new(),
+            ..SystemOptions::default()
         })
     }
 
@@ -151,7 +175,7 @@ impl SystemClass {
         Arc::new(SystemClass {
             type_name: "tap",
             creates_tap: true,
-            notifier_rcvbuf: None,
+            options: SystemOptions::default(),
             sockets: OnceLock::new(),
         })
     }
@@ -184,6 +208,7 @@ impl NetdevClass for SystemClass {
             ifindex: 0,
             tx: OnceLock::new(),
             tap,
+            restore_vlan: self.options.restore_vlan,
         };
         let link = dev.link_by_name(name)?;
         Ok(Box::new(SystemDevice {
@@ -193,7 +218,7 @@ impl NetdevClass for SystemClass {
     }
 
     fn change_source(&self) -> Option<ChangeSourceSpec> {
-        Some(RtnlSource::spec_with_rcvbuf(self.notifier_rcvbuf))
+        Some(RtnlSource::spec_with_rcvbuf(self.options.notifier_rcvbuf))
     }
 }
 
@@ -207,6 +232,8 @@ pub(crate) struct SystemDevice {
     tx: OnceLock<PacketTx>,
     /// The tap this device created (class `tap` only).
     tap: Option<Arc<Tap>>,
+    /// See [`SystemOptions::restore_vlan`].
+    restore_vlan: bool,
 }
 
 impl SystemDevice {
@@ -380,9 +407,13 @@ impl DeviceBackend for SystemDevice {
             return Ok(Box::new(TapRxq::new(tap.clone())));
         }
         let ifindex = self.ifindex;
-        Ok(Box::new(
-            self.socks.in_ns(move || PacketRxq::open(ifindex))?,
-        ))
+        let rxq = if self.restore_vlan {
+            self.socks.in_ns(move || PacketRxq::open(ifindex))?
+        } else {
+            self.socks
+                .in_ns(move || PacketRxq::open_without_vlan(ifindex))?
+        };
+        Ok(Box::new(rxq))
     }
 
     fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {

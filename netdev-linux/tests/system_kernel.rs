@@ -583,3 +583,50 @@ fn bridge_and_ifb_devices_read_like_ip_says() {
     });
     assert_eq!(ip_link(&ns, "br0")["mtu"], 1400);
 }
+
+#[test]
+fn vlan_tags_restored_by_default_and_dropped_when_asked() {
+    let (ns, reg) = setup();
+    let plain = Registry::new();
+    plain
+        .register(netdev_linux::SystemClass::with_options(
+            netdev_linux::SystemOptions {
+                restore_vlan: false,
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let v0 = open(&ns, &reg, "v0");
+    let v1 = open(&ns, &reg, "v1");
+    let v1_plain = open(&ns, &plain, "v1");
+    let mut rx = v1.open_rx().unwrap();
+    let mut rx_plain = v1_plain.open_rx().unwrap();
+    // An 802.1Q frame, VLAN 100, carrying our experimental EtherType.
+    let mut tagged = Vec::new();
+    tagged.extend_from_slice(&v1.mac().unwrap().octets());
+    tagged.extend_from_slice(&v0.mac().unwrap().octets());
+    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x64, 0x88, 0xb5]);
+    tagged.resize(64, 0x5a);
+    assert_eq!(v0.send_batch(&[&tagged]).unwrap(), 1);
+    let mut batch = netdev_core::PacketBatch::new(16, 2048);
+    let find = |rx: &mut netdev_core::RxQueue, batch: &mut netdev_core::PacketBatch| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            rx.wait(Some(Duration::from_millis(100))).unwrap();
+            rx.recv_batch(batch).unwrap();
+            if let Some(p) = batch
+                .iter()
+                .find(|p| p.data.len() >= 18 && p.data[6..12] == tagged[6..12])
+            {
+                return p.data.to_vec();
+            }
+        }
+        panic!("the tagged frame did not arrive");
+    };
+    // Default: the tag the kernel stripped is put back.
+    assert_eq!(find(&mut rx, &mut batch), tagged);
+    // Opted out: the frame arrives as the kernel left it, untagged.
+    let mut untagged = tagged[..12].to_vec();
+    untagged.extend_from_slice(&tagged[16..]);
+    assert_eq!(find(&mut rx_plain, &mut batch), untagged);
+}
