@@ -1,22 +1,23 @@
 //! Dumps: a request with `NLM_F_DUMP` answered by many messages over many
 //! datagrams, ended by `NLMSG_DONE` (whose status may report an error).
+//!
+//! One [`Cursor`] walks a dump's replies; [`Dump`] drives it for one
+//! caller, [`SharedDump`] for several threads, so both end, skip strays,
+//! report errors and drain alike.
 
 use std::io;
 
 use parking_lot::Mutex;
 
-use super::socket::{protocol_error, Socket};
+use super::socket::Socket;
 use super::{
     align, Msg, MsgBuilder, MsgKind, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NLM_F_DUMP, NLM_F_DUMP_INTR,
     NLM_F_REQUEST,
 };
 
-/// A dump in progress on a socket. Read it with [`Dump::next_msg`]; if it is
-/// dropped before the end, the rest of its replies are drained so the socket
-/// is clean for the next request.
+/// Where a dump stands in the socket's replies.
 #[derive(Debug)]
-pub struct Dump<'s> {
-    sock: &'s mut Socket,
+struct Cursor {
     seq: u32,
     /// Offset of the next message in the socket's last datagram; `None`
     /// when a new datagram must be received.
@@ -25,76 +26,61 @@ pub struct Dump<'s> {
     interrupted: bool,
 }
 
-impl Socket {
-    /// Starts a dump: sends `request` with `NLM_F_REQUEST | NLM_F_DUMP`.
-    pub fn dump(&mut self, request: &mut MsgBuilder) -> io::Result<Dump<'_>> {
+impl Cursor {
+    /// Sends `request` as a dump on `sock`.
+    fn start(sock: &mut Socket, request: &mut MsgBuilder) -> io::Result<Cursor> {
         request.add_flags(NLM_F_REQUEST | NLM_F_DUMP);
-        let seq = self.send(request)?;
-        Ok(Dump {
-            sock: self,
+        let seq = sock.send(request)?;
+        Ok(Cursor {
             seq,
             offset: None,
             finished: false,
             interrupted: false,
         })
     }
-}
 
-impl Dump<'_> {
-    /// The next message of the dump: `None` at the end, an error if the
-    /// kernel reported one (in `NLMSG_ERROR`, or in the status of
-    /// `NLMSG_DONE`) or if a reply is malformed. Messages with other
-    /// sequence numbers (stray replies) are skipped.
-    ///
-    /// If the kernel flagged the dump inconsistent (`NLM_F_DUMP_INTR`: the
-    /// table changed while it was dumped), every message is still returned
-    /// and the end is reported as an `EINTR` error, so the caller can
-    /// decide to dump again.
-    pub fn next_msg(&mut self) -> Option<io::Result<Msg<'_>>> {
-        let found = match self.advance() {
-            Ok(Some(off)) => off,
-            Ok(None) => return None,
-            Err(e) => return Some(Err(e)),
-        };
-        // Parsed here, not in `advance` (which only peeks at headers),
-        // because a borrow returned from inside its loop would keep the
-        // socket borrowed across receives.
-        Some(
-            Msg::parse_at(self.sock.last_received(), found)
-                .map_err(|e| protocol_error(e.to_string())),
-        )
+    /// True if the next message is already in the socket's last datagram
+    /// (the next [`Cursor::advance`] will not receive).
+    fn buffered(&self, sock: &Socket) -> bool {
+        matches!(self.offset, Some(o) if o < sock.last_received().len())
     }
 
-    /// Finds the next data message of this dump; returns its offset in the
-    /// socket's current datagram.
-    fn advance(&mut self) -> io::Result<Option<usize>> {
+    /// Finds the next data message of the dump; returns its offset in the
+    /// socket's current datagram. `None` at the end; an error if the kernel
+    /// reported one (in `NLMSG_ERROR`, in the status of `NLMSG_DONE`, or as
+    /// `EINTR` when it flagged the dump inconsistent) or a reply is
+    /// malformed. Messages with other sequence numbers are skipped.
+    fn advance(&mut self, sock: &mut Socket) -> io::Result<Option<usize>> {
         loop {
             if self.finished {
                 return Ok(None);
             }
-            let offset = match self.offset {
-                Some(o) if o < self.sock.last_received().len() => o,
-                _ => match self.sock.recv(true) {
+            let offset = if self.buffered(sock) {
+                self.offset.unwrap_or(0)
+            } else {
+                match sock.recv(true) {
                     Ok(_) => 0,
                     Err(e) => {
                         self.finished = true;
                         return Err(e);
                     }
-                },
+                }
             };
-            let data = self.sock.last_received();
+            let data = sock.last_received();
             let Some(peek) = Peek::at(data, offset) else {
                 // Let the parser say what is wrong. The rest of this
                 // datagram is unreadable; later ones may still belong to
                 // the dump, so drain them.
-                let what = match Msg::parse_at(data, offset) {
-                    Err(e) => e.to_string(),
-                    Ok(_) => format!("malformed netlink message at offset {offset}"),
+                let err = match Msg::parse_at(data, offset) {
+                    Err(e) => io::Error::from(e),
+                    Ok(_) => io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("malformed netlink message at offset {offset}"),
+                    ),
                 };
                 self.offset = None;
-                self.finished = true;
-                self.drain_rest();
-                return Err(protocol_error(what));
+                self.drain(sock);
+                return Err(err);
             };
             self.offset = Some(offset + align(peek.len));
             if peek.seq != self.seq {
@@ -105,15 +91,15 @@ impl Dump<'_> {
                 self.interrupted = true;
             }
             if peek.msg_type >= NLMSG_MIN_TYPE {
-                // A data message: `next_msg` parses it (once).
+                // A data message: the caller parses it (once).
                 return Ok(Some(offset));
             }
-            let msg = Msg::parse_at(data, offset).map_err(|e| protocol_error(e.to_string()))?;
-            match msg.kind().map_err(|e| protocol_error(e.to_string()))? {
+            let msg = Msg::parse_at(data, offset)?;
+            match msg.kind()? {
                 MsgKind::Done(done) => {
                     self.finished = true;
                     if let Some(e) = done.to_error() {
-                        return Err(kernel_error(&e));
+                        return Err(e.into());
                     }
                     if self.interrupted {
                         // EINTR, as the doc says, so callers can match the
@@ -137,18 +123,60 @@ impl Dump<'_> {
     }
 
     /// Reads and discards the rest of the dump's replies.
-    fn drain_rest(&mut self) {
+    fn drain(&mut self, sock: &mut Socket) {
         self.finished = false;
-        loop {
-            match self.advance() {
-                Ok(Some(_)) => continue,
-                Ok(None) => break,
-                // The end was reached (with an error) or the socket failed:
-                // either way nothing more of this dump will come.
-                Err(_) => break,
-            }
-        }
+        // An error means the end was reached (with an error) or the socket
+        // failed: either way nothing more of this dump will come.
+        while let Ok(Some(_)) = self.advance(sock) {}
         self.finished = true;
+    }
+}
+
+/// A dump in progress on a socket. Read it with [`Dump::next_msg`]; if it is
+/// dropped before the end, the rest of its replies are drained so the socket
+/// is clean for the next request.
+#[derive(Debug)]
+pub struct Dump<'s> {
+    sock: &'s mut Socket,
+    cursor: Cursor,
+}
+
+impl Socket {
+    /// Starts a dump: sends `request` with `NLM_F_REQUEST | NLM_F_DUMP`.
+    pub fn dump(&mut self, request: &mut MsgBuilder) -> io::Result<Dump<'_>> {
+        let cursor = Cursor::start(self, request)?;
+        Ok(Dump { sock: self, cursor })
+    }
+}
+
+impl Dump<'_> {
+    /// The next message of the dump: `None` at the end, an error if the
+    /// kernel reported one (in `NLMSG_ERROR`, or in the status of
+    /// `NLMSG_DONE`) or if a reply is malformed. Messages with other
+    /// sequence numbers (stray replies) are skipped.
+    ///
+    /// If the kernel flagged the dump inconsistent (`NLM_F_DUMP_INTR`: the
+    /// table changed while it was dumped), every message is still returned
+    /// and the end is reported as an `EINTR` error, so the caller can
+    /// decide to dump again.
+    pub fn next_msg(&mut self) -> Option<io::Result<Msg<'_>>> {
+        let found = match self.cursor.advance(self.sock) {
+            Ok(Some(off)) => off,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        // Parsed here, not in `advance` (which only peeks at headers),
+        // because a borrow returned from inside its loop would keep the
+        // socket borrowed across receives.
+        Some(Msg::parse_at(self.sock.last_received(), found).map_err(io::Error::from))
+    }
+}
+
+impl Drop for Dump<'_> {
+    fn drop(&mut self) {
+        if !self.cursor.finished {
+            self.cursor.drain(self.sock);
+        }
     }
 }
 
@@ -186,24 +214,10 @@ impl Peek {
     }
 }
 
-impl Drop for Dump<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.drain_rest();
-        }
-    }
-}
-
-fn kernel_error(e: &super::Error) -> io::Error {
-    match e {
-        super::Error::Kernel { errno, .. } => io::Error::from_raw_os_error(*errno),
-        other => protocol_error(other.to_string()),
-    }
-}
-
 /// A dump that several threads consume together, each taking whole
 /// datagrams of replies into its own buffer (like Open vSwitch's thread-safe
-/// `nl_dump`).
+/// `nl_dump`). It ends, skips strays and reports errors (including `EINTR`
+/// for an inconsistent dump) exactly as [`Dump`] does.
 #[derive(Debug)]
 pub struct SharedDump {
     inner: Mutex<SharedState>,
@@ -212,8 +226,9 @@ pub struct SharedDump {
 #[derive(Debug)]
 struct SharedState {
     sock: Socket,
-    seq: u32,
-    finished: bool,
+    cursor: Cursor,
+    /// How the dump ended, repeated to every later caller (an
+    /// `io::Error` cannot be cloned).
     error: Option<(io::ErrorKind, Option<i32>, String)>,
 }
 
@@ -221,98 +236,56 @@ impl SharedDump {
     /// Starts a dump of `request` on `sock` (which the dump owns until it
     /// is dropped or [`SharedDump::into_socket`] is called).
     pub fn start(mut sock: Socket, request: &mut MsgBuilder) -> io::Result<SharedDump> {
-        request.add_flags(NLM_F_REQUEST | NLM_F_DUMP);
-        let seq = sock.send(request)?;
+        let cursor = Cursor::start(&mut sock, request)?;
         Ok(SharedDump {
             inner: Mutex::new(SharedState {
                 sock,
-                seq,
-                finished: false,
+                cursor,
                 error: None,
             }),
         })
     }
 
     /// Replaces `out` with the next run of data messages of the dump (from
-    /// one datagram). Returns false at the end. Safe to call from several
-    /// threads: each message goes to exactly one caller.
+    /// one datagram), each 4-byte aligned so `MsgIter` reads them back.
+    /// Returns false at the end. Safe to call from several threads: each
+    /// message goes to exactly one caller.
     pub fn next_batch(&self, out: &mut Vec<u8>) -> io::Result<bool> {
         out.clear();
-        let mut st = self.inner.lock();
+        let mut guard = self.inner.lock();
+        let st = &mut *guard;
         loop {
-            if st.finished {
-                return match &st.error {
-                    None => Ok(false),
-                    Some((_, Some(errno), _)) => Err(io::Error::from_raw_os_error(*errno)),
-                    Some((kind, None, text)) => Err(io::Error::new(*kind, text.clone())),
-                };
-            }
-            let seq = st.seq;
-            let mut end: Option<io::Result<()>> = None;
-            match st.sock.recv(true) {
-                Err(e) => end = Some(Err(e)),
-                Ok(data) => {
-                    for m in super::MsgIter::new(data) {
-                        let m = match m {
-                            Ok(m) => m,
-                            Err(e) => {
-                                end = Some(Err(protocol_error(e.to_string())));
-                                break;
-                            }
-                        };
-                        if m.seq() != seq {
-                            continue;
-                        }
-                        match m.kind() {
-                            Ok(MsgKind::Done(done)) => {
-                                end = Some(match done.to_error() {
-                                    Some(e) => Err(kernel_error(&e)),
-                                    None => Ok(()),
-                                });
-                                break;
-                            }
-                            Ok(MsgKind::Error(err)) => {
-                                end = Some(match err.errno() {
-                                    0 => Ok(()),
-                                    errno => Err(io::Error::from_raw_os_error(errno)),
-                                });
-                                break;
-                            }
-                            Ok(MsgKind::Noop) => {}
-                            Ok(_) => out.extend_from_slice(m.bytes()),
-                            Err(e) => {
-                                end = Some(Err(protocol_error(e.to_string())));
-                                break;
-                            }
-                        }
-                        // Keep messages 4-byte aligned in `out` so MsgIter
-                        // reads them back.
-                        out.resize(align(out.len()), 0);
+            match st.cursor.advance(&mut st.sock) {
+                Ok(Some(offset)) => {
+                    let msg = Msg::parse_at(st.sock.last_received(), offset)?;
+                    out.extend_from_slice(msg.bytes());
+                    out.resize(align(out.len()), 0);
+                    if !st.cursor.buffered(&st.sock) {
+                        return Ok(true);
                     }
                 }
-            }
-            if let Some(r) = end {
-                st.finished = true;
-                if let Err(e) = r {
+                Ok(None) => break,
+                Err(e) => {
                     st.error = Some((e.kind(), e.raw_os_error(), e.to_string()));
+                    break;
                 }
             }
-            if !out.is_empty() {
-                return Ok(true);
-            }
+        }
+        if !out.is_empty() {
+            return Ok(true);
+        }
+        match &st.error {
+            None => Ok(false),
+            Some((_, Some(errno), _)) => Err(io::Error::from_raw_os_error(*errno)),
+            Some((kind, None, text)) => Err(io::Error::new(*kind, text.clone())),
         }
     }
 
     /// Ends the dump (draining what is left) and returns the socket.
     pub fn into_socket(self) -> Socket {
         let mut st = self.inner.into_inner();
-        if !st.finished {
-            let mut scratch = Vec::new();
-            let tmp = SharedDump {
-                inner: Mutex::new(st),
-            };
-            while let Ok(true) = tmp.next_batch(&mut scratch) {}
-            st = tmp.inner.into_inner();
+        if !st.cursor.finished {
+            st.cursor.drain(&mut st.sock);
         }
         st.sock
     }

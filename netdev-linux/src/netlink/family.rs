@@ -104,10 +104,10 @@ fn query_family(name: &str) -> io::Result<FamilyInfo> {
         }
         Err(e) => return Err(e),
     };
-    let fam = Family::parse(&reply.msg()).map_err(|e| protocol_error(e.to_string()))?;
+    let fam = Family::parse(&reply.msg())?;
     let mut mcast_groups = Vec::new();
     for g in fam.mcast_groups() {
-        let g = g.map_err(|e| protocol_error(e.to_string()))?;
+        let g = g?;
         mcast_groups.push((g.name.to_owned(), g.id));
     }
     Ok(FamilyInfo {

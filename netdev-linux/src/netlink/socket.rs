@@ -129,7 +129,7 @@ impl Socket {
     /// received with that number.
     pub fn send_seq(&mut self, msg: &mut MsgBuilder, seq: u32) -> io::Result<()> {
         msg.set_seq(seq).set_pid(self.port);
-        let bytes = msg.finish().map_err(|e| protocol_error(e.to_string()))?;
+        let bytes = msg.finish()?;
         if log::log_enabled!(log::Level::Debug) {
             log::debug!("nl send: {}", MsgDisplay::new(bytes, self.protocol_tag()));
         }

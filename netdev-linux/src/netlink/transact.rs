@@ -15,7 +15,7 @@
 
 use std::io::{self, IoSlice};
 
-use super::socket::{is_overflow, protocol_error, Socket};
+use super::socket::{is_overflow, Socket};
 use super::{
     Header, Msg, MsgBuilder, MsgIter, MsgKind, NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, RTM_BASE,
 };
@@ -69,9 +69,7 @@ impl Transaction {
         if self.reply.is_empty() {
             return Ok(None);
         }
-        Msg::parse(&self.reply)
-            .map(Some)
-            .map_err(|e| protocol_error(e.to_string()))
+        Msg::parse(&self.reply).map(Some).map_err(io::Error::from)
     }
 
     /// The errno of a failed transaction, 0 on success.
@@ -144,7 +142,7 @@ impl Socket {
                 Err(e) => return Err(e),
             };
             for msg in MsgIter::new(data) {
-                let msg = msg.map_err(|e| protocol_error(e.to_string()))?;
+                let msg = msg?;
                 if msg.seq() != seq {
                     log::debug!(
                         "ignoring netlink reply with unexpected seq {:#x}",
@@ -152,21 +150,12 @@ impl Socket {
                     );
                     continue;
                 }
-                match msg.kind().map_err(|e| protocol_error(e.to_string()))? {
-                    MsgKind::Noop => continue,
-                    MsgKind::Error(err) => {
-                        return match err.errno() {
-                            0 => Ok(None),
-                            errno => {
-                                if let Some(text) = err.message() {
-                                    log::debug!("netlink request failed: {text}");
-                                }
-                                Err(io::Error::from_raw_os_error(errno))
-                            }
-                        };
-                    }
-                    _ => return Ok(Some(Reply(msg.bytes().to_vec()))),
-                }
+                return match answer(&msg)? {
+                    Answer::Noop => continue,
+                    Answer::Errno(0) => Ok(None),
+                    Answer::Errno(errno) => Err(io::Error::from_raw_os_error(errno)),
+                    Answer::Reply => Ok(Some(Reply(msg.bytes().to_vec()))),
+                };
             }
         }
     }
@@ -231,10 +220,7 @@ impl Socket {
                 t.request.set_seq(base.wrapping_add(i as u32)).set_pid(port);
             }
             for t in batch.iter_mut() {
-                let bytes = t
-                    .request
-                    .finish()
-                    .map_err(|e| (0, protocol_error(e.to_string())))?;
+                let bytes = t.request.finish().map_err(|e| (0, io::Error::from(e)))?;
                 slices.push(IoSlice::new(bytes));
             }
             self.send_many(&slices).map_err(|e| (0, e))?;
@@ -254,7 +240,7 @@ impl Socket {
                 Err(e) => return Err((done, e)),
             };
             for msg in MsgIter::new(data) {
-                let msg = msg.map_err(|e| (done, protocol_error(e.to_string())))?;
+                let msg = msg.map_err(|e| (done, io::Error::from(e)))?;
                 let offset = msg.seq().wrapping_sub(base) as usize;
                 if offset >= n || offset < done {
                     log::debug!(
@@ -263,21 +249,11 @@ impl Socket {
                     );
                     continue;
                 }
-                let kind = msg
-                    .kind()
-                    .map_err(|e| (done, protocol_error(e.to_string())))?;
                 let t = &mut batch[offset];
-                match kind {
-                    MsgKind::Noop => continue,
-                    MsgKind::Error(err) => {
-                        if err.errno() != 0 {
-                            if let Some(text) = err.message() {
-                                log::debug!("netlink request failed: {text}");
-                            }
-                        }
-                        t.complete(err.errno());
-                    }
-                    _ => {
+                match answer(&msg).map_err(|e| (done, e))? {
+                    Answer::Noop => continue,
+                    Answer::Errno(errno) => t.complete(errno),
+                    Answer::Reply => {
                         t.reply.clear();
                         t.reply.extend_from_slice(msg.bytes());
                         t.complete(0);
@@ -293,4 +269,30 @@ impl Socket {
         }
         Ok(n)
     }
+}
+
+/// What a reply means for the request it answers.
+enum Answer {
+    /// `NLMSG_NOOP`: not an answer, keep reading.
+    Noop,
+    /// `NLMSG_ERROR`: 0 is an ack, anything else the kernel's errno.
+    Errno(i32),
+    /// A message with data.
+    Reply,
+}
+
+/// Classifies a reply (one place for `transact` and `transact_multiple`).
+fn answer(msg: &Msg<'_>) -> io::Result<Answer> {
+    Ok(match msg.kind()? {
+        MsgKind::Noop => Answer::Noop,
+        MsgKind::Error(err) => {
+            if err.errno() != 0 {
+                if let Some(text) = err.message() {
+                    log::debug!("netlink request failed: {text}");
+                }
+            }
+            Answer::Errno(err.errno())
+        }
+        _ => Answer::Reply,
+    })
 }
