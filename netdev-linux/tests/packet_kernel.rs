@@ -21,44 +21,18 @@ mod support;
 
 use std::net::UdpSocket;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netdev_core::{ErrorKind, PacketBatch, RxQueueBackend};
 use netdev_linux::packet::{PacketRxq, PacketTx, Tap, TapRxq};
-use packet_util::{frame_seq, test_frame, Capture, RawSocket, PACKET_OUTGOING};
+use packet_util::{
+    assert_same_frames, fill, frame_seq, link_info, quiet_up, recv_test_frames, refs, send_all,
+    tagged, test_frame, test_frames, veth, Capture, RawSocket, PACKET_OUTGOING,
+};
 use support::NetNs;
 
 const SECOND: Duration = Duration::from_secs(1);
 const QUIET: Duration = Duration::from_millis(200);
-
-/// The ifindex and MAC of `name` as `ip -j link` reports them.
-fn link_info(ns: &NetNs, name: &str) -> (u32, [u8; 6]) {
-    let json = ns.ip(&["-j", "link", "show", "dev", name]);
-    let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j link JSON");
-    let link = &v[0];
-    let ifindex = link["ifindex"].as_u64().expect("ifindex") as u32;
-    let mut mac = [0u8; 6];
-    let text = link["address"].as_str().expect("address");
-    for (m, part) in mac.iter_mut().zip(text.split(':')) {
-        *m = u8::from_str_radix(part, 16).expect("hex MAC");
-    }
-    (ifindex, mac)
-}
-
-/// Brings `name` up with IPv6 address generation off (no DAD, router
-/// solicitations or MLD reports to confuse the checks).
-fn quiet_up(ns: &NetNs, name: &str) {
-    ns.ip(&["link", "set", "dev", name, "addrgenmode", "none"]);
-    ns.ip(&["link", "set", "dev", name, "up"]);
-}
-
-/// A veth pair `pa`/`pb`, both up; returns their ifindexes.
-fn veth(ns: &NetNs) -> (u32, u32) {
-    ns.ip(&["link", "add", "pa", "type", "veth", "peer", "name", "pb"]);
-    quiet_up(ns, "pa");
-    quiet_up(ns, "pb");
-    (link_info(ns, "pa").0, link_info(ns, "pb").0)
-}
 
 /// The frames of a batch, copied out, with their wire lengths.
 fn frames_of(batch: &PacketBatch) -> Vec<(Vec<u8>, usize)> {
@@ -66,84 +40,6 @@ fn frames_of(batch: &PacketBatch) -> Vec<(Vec<u8>, usize)> {
         .iter()
         .map(|p| (p.data.to_vec(), p.orig_len))
         .collect()
-}
-
-/// Receives from `rxq` until `count` frames came or nothing came for
-/// `idle`; keeps only test frames.
-fn recv_test_frames<Q: RxQueueBackend>(rxq: &mut Q, count: usize, idle: Duration) -> Vec<Vec<u8>> {
-    let mut batch = PacketBatch::new(64, PacketBatch::DEFAULT_SLOT_SIZE);
-    let mut out = Vec::new();
-    while out.len() < count {
-        batch.clear();
-        let n = rxq.recv_batch(&mut batch).expect("recv_batch");
-        if n == 0 {
-            if !rxq.wait(Some(idle)).expect("wait") {
-                break;
-            }
-            continue;
-        }
-        out.extend(
-            batch
-                .iter()
-                .filter(|p| frame_seq(p.data).is_some())
-                .map(|p| p.data.to_vec()),
-        );
-    }
-    out
-}
-
-/// Receives into `batch` (without clearing it) until it holds `count`
-/// frames; panics if they do not come within a second.
-fn fill<Q: RxQueueBackend>(rxq: &mut Q, batch: &mut PacketBatch, count: usize) {
-    let deadline = Instant::now() + SECOND;
-    while batch.len() < count {
-        rxq.recv_batch(batch).expect("recv_batch");
-        if batch.len() < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                rxq.wait(Some(left)).unwrap(),
-                "only {} of {count} frames arrived",
-                batch.len()
-            );
-        }
-    }
-}
-
-/// Sends every frame, waiting for room when the sender says "try again".
-fn send_all(send: impl Fn(&[&[u8]]) -> netdev_core::Result<usize>, frames: &[&[u8]]) {
-    let deadline = Instant::now() + 5 * SECOND;
-    let mut sent = 0;
-    while sent < frames.len() {
-        let n = send(&frames[sent..]).expect("send_batch");
-        sent += n;
-        if n == 0 {
-            assert!(Instant::now() < deadline, "no progress sending");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-/// Asserts two lists of test frames are equal, printing sequence numbers
-/// and the first differing frame rather than every byte.
-fn assert_same_frames(got: &[Vec<u8>], want: &[Vec<u8>], what: &str) {
-    let seqs = |v: &[Vec<u8>]| v.iter().map(|f| frame_seq(f)).collect::<Vec<_>>();
-    assert_eq!(seqs(got), seqs(want), "{what}: sequence numbers");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            g == w,
-            "{what}: frame {i} differs:\n got {g:02x?}\nwant {w:02x?}"
-        );
-    }
-}
-
-fn test_frames(first: u32, count: u32) -> Vec<Vec<u8>> {
-    (first..first + count)
-        .map(|i| test_frame(i, 60 + (i as usize % 64)))
-        .collect()
-}
-
-fn refs(frames: &[Vec<u8>]) -> Vec<&[u8]> {
-    frames.iter().map(|f| f.as_slice()).collect()
 }
 
 #[test]
@@ -384,17 +280,6 @@ fn oversized_frames_are_reported_truncated() {
     }
 }
 
-/// `tpid`/`tci` pairs pushed after the MAC addresses of a test frame.
-fn tagged(seq: u32, len: usize, tags: &[(u16, u16)]) -> Vec<u8> {
-    let mut f = test_frame(seq, len);
-    for &(tpid, tci) in tags.iter().rev() {
-        let mut tag = tpid.to_be_bytes().to_vec();
-        tag.extend(tci.to_be_bytes());
-        f.splice(12..12, tag);
-    }
-    f
-}
-
 #[test]
 fn vlan_tags_stripped_by_the_kernel_are_restored() {
     let ns = NetNs::new();
@@ -470,7 +355,7 @@ fn wait_and_drain() {
     // Still works after a drain.
     peer.send(&test_frame(7, 60));
     assert_eq!(
-        recv_test_frames(&mut rxq, 1, SECOND),
+        recv_test_frames(&mut rxq, 64, 1, SECOND),
         vec![test_frame(7, 60)]
     );
 }
@@ -490,7 +375,7 @@ fn rxq_across_interface_down_and_up() {
     let peer = RawSocket::bind("pb");
     peer.send(&test_frame(1, 60));
     assert_eq!(
-        recv_test_frames(&mut rxq, 1, SECOND).len(),
+        recv_test_frames(&mut rxq, 64, 1, SECOND).len(),
         1,
         "receives once up"
     );
@@ -506,7 +391,7 @@ fn rxq_across_interface_down_and_up() {
     ns.ip(&["link", "set", "dev", "pa", "up"]);
     peer.send(&test_frame(2, 60));
     assert_eq!(
-        recv_test_frames(&mut rxq, 1, SECOND),
+        recv_test_frames(&mut rxq, 64, 1, SECOND),
         vec![test_frame(2, 60)]
     );
 }

@@ -19,134 +19,23 @@
 mod packet_util;
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netdev_core::{ErrorKind, PacketBatch, RxQueueBackend};
 use netdev_linux::packet::PacketTx;
 use netdev_linux::packet_ring::{PacketRingRxq, RingConfig};
-use packet_util::{frame_seq, test_frame, RawSocket};
+use packet_util::{
+    assert_same_frames, fill, recv_test_frames, refs, send_all, tagged, test_frame, test_frames,
+    veth, RawSocket,
+};
 use support::NetNs;
 
 const SECOND: Duration = Duration::from_secs(1);
 
-/// The ifindex of `name` as `ip -j link` reports it.
-fn ifindex(ns: &NetNs, name: &str) -> u32 {
-    let json = ns.ip(&["-j", "link", "show", "dev", name]);
-    let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j link JSON");
-    v[0]["ifindex"].as_u64().expect("ifindex") as u32
-}
-
-/// Brings `name` up with IPv6 address generation off.
-fn quiet_up(ns: &NetNs, name: &str) {
-    ns.ip(&["link", "set", "dev", name, "addrgenmode", "none"]);
-    ns.ip(&["link", "set", "dev", name, "up"]);
-}
-
-/// A veth pair `pa`/`pb`, both up; returns `pa`'s ifindex.
-fn veth(ns: &NetNs) -> u32 {
-    ns.ip(&["link", "add", "pa", "type", "veth", "peer", "name", "pb"]);
-    quiet_up(ns, "pa");
-    quiet_up(ns, "pb");
-    ifindex(ns, "pa")
-}
-
-/// Receives test frames until `count` came or nothing came for `idle`.
-fn recv_test_frames<Q: RxQueueBackend>(
-    rxq: &mut Q,
-    batch_size: usize,
-    count: usize,
-    idle: Duration,
-) -> Vec<Vec<u8>> {
-    let mut batch = PacketBatch::new(batch_size, PacketBatch::DEFAULT_SLOT_SIZE);
-    let mut out = Vec::new();
-    while out.len() < count {
-        batch.clear();
-        let n = rxq.recv_batch(&mut batch).expect("recv_batch");
-        if n == 0 {
-            if !rxq.wait(Some(idle)).expect("wait") {
-                break;
-            }
-            continue;
-        }
-        out.extend(
-            batch
-                .iter()
-                .filter(|p| frame_seq(p.data).is_some())
-                .map(|p| p.data.to_vec()),
-        );
-    }
-    out
-}
-
-/// Receives into `batch` (without clearing it) until it holds `count`
-/// frames; panics if they do not come within a second.
-fn fill<Q: RxQueueBackend>(rxq: &mut Q, batch: &mut PacketBatch, count: usize) {
-    let deadline = Instant::now() + SECOND;
-    while batch.len() < count {
-        rxq.recv_batch(batch).expect("recv_batch");
-        if batch.len() < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                rxq.wait(Some(left)).unwrap(),
-                "only {} of {count} frames arrived",
-                batch.len()
-            );
-        }
-    }
-}
-
-/// Sends every frame, waiting for room when the sender says "try again".
-fn send_all(tx: &PacketTx, frames: &[&[u8]]) {
-    let deadline = Instant::now() + 5 * SECOND;
-    let mut sent = 0;
-    while sent < frames.len() {
-        let n = tx.send_batch(&frames[sent..]).expect("send_batch");
-        sent += n;
-        if n == 0 {
-            assert!(Instant::now() < deadline, "no progress sending");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-/// Asserts two lists of test frames are equal, printing sequence numbers
-/// and the first differing frame rather than every byte.
-fn assert_same_frames(got: &[Vec<u8>], want: &[Vec<u8>], what: &str) {
-    let seqs = |v: &[Vec<u8>]| v.iter().map(|f| frame_seq(f)).collect::<Vec<_>>();
-    assert_eq!(seqs(got), seqs(want), "{what}: sequence numbers");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            g == w,
-            "{what}: frame {i} differs:\n got {g:02x?}\nwant {w:02x?}"
-        );
-    }
-}
-
-fn test_frames(first: u32, count: u32) -> Vec<Vec<u8>> {
-    (first..first + count)
-        .map(|i| test_frame(i, 60 + (i as usize % 64)))
-        .collect()
-}
-
-fn refs(frames: &[Vec<u8>]) -> Vec<&[u8]> {
-    frames.iter().map(|f| f.as_slice()).collect()
-}
-
-/// `tpid`/`tci` pairs pushed after the MAC addresses of a test frame.
-fn tagged(seq: u32, len: usize, tags: &[(u16, u16)]) -> Vec<u8> {
-    let mut f = test_frame(seq, len);
-    for &(tpid, tci) in tags.iter().rev() {
-        let mut tag = tpid.to_be_bytes().to_vec();
-        tag.extend(tci.to_be_bytes());
-        f.splice(12..12, tag);
-    }
-    f
-}
-
 #[test]
 fn rx_64_frames_arrive_identical_and_in_order() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     let _in = ns.enter();
     let mut rxq = PacketRingRxq::open(ia).expect("PacketRingRxq::open");
     assert_eq!(rxq.ifindex(), ia);
@@ -173,7 +62,7 @@ fn rx_64_frames_arrive_identical_and_in_order() {
 #[test]
 fn rx_across_blocks_and_small_batches() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     let _in = ns.enter();
     // The smallest blocks: 4 KiB hold about 25 frames of 60-123 bytes, so
     // 300 frames cross many blocks and wrap the ring more than once, and
@@ -209,7 +98,7 @@ fn rx_across_blocks_and_small_batches() {
 #[test]
 fn own_transmissions_ignored() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     let _in = ns.enter();
     let mut rxqs = [
         PacketRingRxq::open(ia).unwrap(),
@@ -225,7 +114,7 @@ fn own_transmissions_ignored() {
     for f in &before {
         peer.send(f);
     }
-    send_all(&tx, &refs(&ours));
+    send_all(|f| tx.send_batch(f), &refs(&ours));
     for f in &after {
         peer.send(f);
     }
@@ -248,7 +137,7 @@ fn own_transmissions_ignored() {
 #[test]
 fn oversized_frames_are_reported_truncated() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     let _in = ns.enter();
     let mut rxq = PacketRingRxq::open(ia).unwrap();
     let peer = RawSocket::bind("pb");
@@ -274,7 +163,7 @@ fn oversized_frames_are_reported_truncated() {
 #[test]
 fn frames_longer_than_a_block_are_reported_truncated() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     ns.ip(&["link", "set", "dev", "pa", "mtu", "9000"]);
     ns.ip(&["link", "set", "dev", "pb", "mtu", "9000"]);
     let _in = ns.enter();
@@ -301,7 +190,7 @@ fn frames_longer_than_a_block_are_reported_truncated() {
 #[test]
 fn vlan_tags_stripped_by_the_kernel_are_restored() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     let _in = ns.enter();
     let mut rxq = PacketRingRxq::open(ia).unwrap();
     let reference = RawSocket::bind("pa");
@@ -351,7 +240,7 @@ fn vlan_tags_stripped_by_the_kernel_are_restored() {
 #[test]
 fn wait_times_out_when_idle_and_wakes_on_arrival() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     let _in = ns.enter();
     let mut rxq = PacketRingRxq::open(ia).unwrap();
     let peer = RawSocket::bind("pb");
@@ -387,7 +276,7 @@ fn wait_times_out_when_idle_and_wakes_on_arrival() {
 #[test]
 fn drain() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     let _in = ns.enter();
     // Delivery barrier: opened first, so the kernel hands each frame to the
     // ring before it (see packet_kernel.rs).
@@ -449,7 +338,7 @@ fn drain() {
 #[test]
 fn across_interface_down_and_up() {
     let ns = NetNs::new();
-    let ia = veth(&ns);
+    let (ia, _) = veth(&ns);
     ns.ip(&["link", "set", "dev", "pa", "down"]);
     let _in = ns.enter();
     // Opening on a down interface is fine and reports nothing stale.

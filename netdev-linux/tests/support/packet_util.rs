@@ -9,8 +9,11 @@
 //! - [`test_frame`] / [`frame_seq`]: frames with a recognisable EtherType and
 //!   a sequence number, so background traffic never confuses a check.
 //!
-//! Self-contained (it needs only the namespace's name), so it can be
-//! included with `#[path]` or as `support::packet_util`.
+//! - Helpers both packet test files share: a quiet veth pair, receiving and
+//!   sending test frames in batches, comparing them, VLAN-tagged frames.
+//!
+//! Included with `#[path]` by test crates that also declare `mod support;`
+//! (the namespace helpers use `crate::support::NetNs`).
 
 #![allow(dead_code)]
 
@@ -372,4 +375,134 @@ fn parses_tcpdump_hex_dump() {
     assert_eq!(f[0].length, 20);
     assert_eq!(f[0].bytes.len(), 19);
     assert_eq!(frame_seq(&f[0].bytes), Some(7));
+}
+
+/// The ifindex and MAC of `name` as `ip -j link` reports them.
+pub fn link_info(ns: &crate::support::NetNs, name: &str) -> (u32, [u8; 6]) {
+    let json = ns.ip(&["-j", "link", "show", "dev", name]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("ip -j link JSON");
+    let link = &v[0];
+    let ifindex = link["ifindex"].as_u64().expect("ifindex") as u32;
+    let mut mac = [0u8; 6];
+    let text = link["address"].as_str().expect("address");
+    for (m, part) in mac.iter_mut().zip(text.split(':')) {
+        *m = u8::from_str_radix(part, 16).expect("hex MAC");
+    }
+    (ifindex, mac)
+}
+
+/// Brings `name` up with IPv6 address generation off (no DAD, router
+/// solicitations or MLD reports to confuse the checks).
+pub fn quiet_up(ns: &crate::support::NetNs, name: &str) {
+    ns.ip(&["link", "set", "dev", name, "addrgenmode", "none"]);
+    ns.ip(&["link", "set", "dev", name, "up"]);
+}
+
+/// A veth pair `pa`/`pb`, both up; returns their ifindexes.
+pub fn veth(ns: &crate::support::NetNs) -> (u32, u32) {
+    ns.ip(&["link", "add", "pa", "type", "veth", "peer", "name", "pb"]);
+    quiet_up(ns, "pa");
+    quiet_up(ns, "pb");
+    (link_info(ns, "pa").0, link_info(ns, "pb").0)
+}
+
+/// Receives from `rxq` in batches of `batch_size` until `count` frames
+/// came or nothing came for `idle`; keeps only test frames.
+pub fn recv_test_frames<Q: netdev_core::RxQueueBackend>(
+    rxq: &mut Q,
+    batch_size: usize,
+    count: usize,
+    idle: Duration,
+) -> Vec<Vec<u8>> {
+    let mut batch =
+        netdev_core::PacketBatch::new(batch_size, netdev_core::PacketBatch::DEFAULT_SLOT_SIZE);
+    let mut out = Vec::new();
+    while out.len() < count {
+        batch.clear();
+        let n = rxq.recv_batch(&mut batch).expect("recv_batch");
+        if n == 0 {
+            if !rxq.wait(Some(idle)).expect("wait") {
+                break;
+            }
+            continue;
+        }
+        out.extend(
+            batch
+                .iter()
+                .filter(|p| frame_seq(p.data).is_some())
+                .map(|p| p.data.to_vec()),
+        );
+    }
+    out
+}
+
+/// Receives into `batch` (without clearing it) until it holds `count`
+/// frames; panics if they do not come within a second.
+pub fn fill<Q: netdev_core::RxQueueBackend>(
+    rxq: &mut Q,
+    batch: &mut netdev_core::PacketBatch,
+    count: usize,
+) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while batch.len() < count {
+        rxq.recv_batch(batch).expect("recv_batch");
+        if batch.len() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                rxq.wait(Some(left)).unwrap(),
+                "only {} of {count} frames arrived",
+                batch.len()
+            );
+        }
+    }
+}
+
+/// Sends every frame, waiting for room when the sender says "try again".
+pub fn send_all(send: impl Fn(&[&[u8]]) -> netdev_core::Result<usize>, frames: &[&[u8]]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut sent = 0;
+    while sent < frames.len() {
+        let n = send(&frames[sent..]).expect("send_batch");
+        sent += n;
+        if n == 0 {
+            assert!(Instant::now() < deadline, "no progress sending");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Asserts two lists of test frames are equal, printing sequence numbers
+/// and the first differing frame rather than every byte.
+pub fn assert_same_frames(got: &[Vec<u8>], want: &[Vec<u8>], what: &str) {
+    let seqs = |v: &[Vec<u8>]| v.iter().map(|f| frame_seq(f)).collect::<Vec<_>>();
+    assert_eq!(seqs(got), seqs(want), "{what}: sequence numbers");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            g == w,
+            "{what}: frame {i} differs:\n got {g:02x?}\nwant {w:02x?}"
+        );
+    }
+}
+
+/// Test frames `first..first + count`, of lengths 60 to 123 bytes.
+pub fn test_frames(first: u32, count: u32) -> Vec<Vec<u8>> {
+    (first..first + count)
+        .map(|i| test_frame(i, 60 + (i as usize % 64)))
+        .collect()
+}
+
+/// The frames as slices, for `send_batch`.
+pub fn refs(frames: &[Vec<u8>]) -> Vec<&[u8]> {
+    frames.iter().map(|f| f.as_slice()).collect()
+}
+
+/// A test frame with `tpid`/`tci` pairs pushed after the MAC addresses.
+pub fn tagged(seq: u32, len: usize, tags: &[(u16, u16)]) -> Vec<u8> {
+    let mut f = test_frame(seq, len);
+    for &(tpid, tci) in tags.iter().rev() {
+        let mut tag = tpid.to_be_bytes().to_vec();
+        tag.extend(tci.to_be_bytes());
+        f.splice(12..12, tag);
+    }
+    f
 }
