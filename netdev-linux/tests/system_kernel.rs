@@ -55,6 +55,33 @@ fn sysfs(ns: &NetNs, dev: &str, attr: &str) -> u64 {
         .unwrap_or_else(|e| panic!("{path}: {out:?}: {e}"))
 }
 
+/// Moves v1 into a second namespace (so traffic crosses the pair rather
+/// than staying local), addresses both ends and pings v1 `count` times from
+/// v0. Returns the peer namespace, which must outlive the checks.
+fn traffic_over_the_pair(ns: &NetNs, count: u32) -> NetNs {
+    let peer = NetNs::new();
+    ns.ip(&["link", "set", "v1", "netns", peer.name()]);
+    peer.ip(&["link", "set", "v1", "up"]);
+    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "v0"]);
+    peer.ip(&["addr", "add", "192.0.2.2/24", "dev", "v1"]);
+    let count = count.to_string();
+    let args = [
+        "netns",
+        "exec",
+        ns.name(),
+        "ping",
+        "-c",
+        &count,
+        "-i",
+        "0.2",
+        "-W",
+        "5",
+        "192.0.2.2",
+    ];
+    support::run("ip", &args);
+    peer
+}
+
 fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !cond() {
@@ -108,29 +135,7 @@ fn reads_match_ip_link() {
 #[test]
 fn stats_match_ip_s_link() {
     let (ns, reg) = setup();
-    // The peer lives in a second namespace so traffic crosses the pair.
-    let peer = NetNs::new();
-    ns.ip(&["link", "set", "v1", "netns", peer.name()]);
-    peer.ip(&["link", "set", "v1", "up"]);
-    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "v0"]);
-    peer.ip(&["addr", "add", "192.0.2.2/24", "dev", "v1"]);
-    // Traffic over the pair: ARP and ICMP.
-    support::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            ns.name(),
-            "ping",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "5",
-            "192.0.2.2",
-        ],
-    );
+    let _peer = traffic_over_the_pair(&ns, 3);
     let dev = open(&ns, &reg, "v0");
     let before = dev.stats().unwrap();
     let link = ip_link(&ns, "v0");
@@ -472,27 +477,7 @@ fn burst_overflow_leaves_correct_caches() {
 #[test]
 fn all_stats_match_ip_s_link() {
     let (ns, reg) = setup();
-    let peer = NetNs::new();
-    ns.ip(&["link", "set", "v1", "netns", peer.name()]);
-    peer.ip(&["link", "set", "v1", "up"]);
-    ns.ip(&["addr", "add", "192.0.2.1/24", "dev", "v0"]);
-    peer.ip(&["addr", "add", "192.0.2.2/24", "dev", "v1"]);
-    support::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            ns.name(),
-            "ping",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "-W",
-            "5",
-            "192.0.2.2",
-        ],
-    );
+    let _peer = traffic_over_the_pair(&ns, 2);
     let _ = reg;
     let (before, after, links) = {
         let _in = ns.enter();
