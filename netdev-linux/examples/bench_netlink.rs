@@ -35,6 +35,10 @@ fn main() {
 }
 
 #[cfg(target_os = "linux")]
+#[path = "common/raw_rtnl.rs"]
+mod raw_rtnl;
+
+#[cfg(target_os = "linux")]
 mod linux {
     use std::hint::black_box;
     use std::time::Instant;
@@ -224,184 +228,14 @@ mod linux {
 /// kernel has datagrams, attributes walked by hand.
 #[cfg(target_os = "linux")]
 mod raw {
-    use std::mem::{size_of, zeroed};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
     use super::linux::{
         Contender, IFINFOMSG_LEN, IFLA_IFNAME, IFLA_STATS_LINK_64, IF_STATS_MSG_LEN,
-        STATS_LINK_64_MASK,
     };
-
-    const NLMSG_HDRLEN: usize = 16;
-    const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
-    const RTM_NEWLINK: u16 = 16;
-    const RTM_GETLINK: u16 = 18;
-    const RTM_NEWSTATS: u16 = 92;
-    const RTM_GETSTATS: u16 = 94;
-    const NLM_F_REQUEST: u16 = 1;
-    const NLM_F_DUMP: u16 = 0x300;
-
-    pub(super) struct Raw {
-        fd: OwnedFd,
-        seq: u32,
-        buf: Vec<u8>,
-    }
-
-    fn u16_at(b: &[u8], off: usize) -> u16 {
-        u16::from_ne_bytes([b[off], b[off + 1]])
-    }
-
-    fn u32_at(b: &[u8], off: usize) -> u32 {
-        u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-    }
-
-    /// Offset and length of the payload of attribute `ty`, searching the
-    /// attributes from `b[off..]` to the end of `b`.
-    fn find_attr(b: &[u8], mut off: usize, ty: u16) -> Option<(usize, usize)> {
-        while off + 4 <= b.len() {
-            let len = u16_at(b, off) as usize;
-            if len < 4 || off + len > b.len() {
-                return None;
-            }
-            if u16_at(b, off + 2) & 0x3fff == ty {
-                return Some((off + 4, len - 4));
-            }
-            off += (len + 3) & !3;
-        }
-        None
-    }
-
-    impl Raw {
-        pub(super) fn new() -> Raw {
-            // SAFETY: socket(2) takes no pointers.
-            let fd = unsafe {
-                libc::socket(
-                    libc::AF_NETLINK,
-                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                    libc::NETLINK_ROUTE,
-                )
-            };
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-            // SAFETY: `fd` was just returned by socket(2) and nothing else
-            // owns it.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: sockaddr_nl is plain old data; all-zero is valid.
-            let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
-            sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-            // SAFETY: `sa` is a live sockaddr_nl and its size is passed.
-            let r = unsafe {
-                libc::bind(
-                    fd.as_raw_fd(),
-                    &sa as *const libc::sockaddr_nl as *const libc::sockaddr,
-                    size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-                )
-            };
-            assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
-            Raw {
-                fd,
-                seq: 0,
-                buf: vec![0; 32 * 1024],
-            }
-        }
-
-        fn send(&mut self, msg_type: u16, flags: u16, fixed: &[u8]) -> u32 {
-            self.seq = self.seq.wrapping_add(1);
-            let mut req = [0u8; NLMSG_HDRLEN + 16];
-            let len = NLMSG_HDRLEN + fixed.len();
-            req[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
-            req[4..6].copy_from_slice(&msg_type.to_ne_bytes());
-            req[6..8].copy_from_slice(&flags.to_ne_bytes());
-            req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
-            req[NLMSG_HDRLEN..len].copy_from_slice(fixed);
-            // SAFETY: `req[..len]` is live and readable for `len` bytes.
-            let n = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    req.as_ptr() as *const libc::c_void,
-                    len,
-                    0,
-                )
-            };
-            assert_eq!(n, len as isize, "send: {}", std::io::Error::last_os_error());
-            self.seq
-        }
-
-        fn recv(&mut self) -> usize {
-            // SAFETY: `buf` is live and writable for its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr() as *mut libc::c_void,
-                    self.buf.len(),
-                    0,
-                )
-            };
-            assert!(n > 0, "recv: {}", std::io::Error::last_os_error());
-            n as usize
-        }
-
-        /// One request, one reply: returns the reply's length.
-        fn single(&mut self, msg_type: u16, fixed: &[u8], want: u16) -> usize {
-            let seq = self.send(msg_type, NLM_F_REQUEST, fixed);
-            let n = self.recv();
-            let b = &self.buf[..n];
-            assert_eq!(u32_at(b, 8), seq, "reply seq");
-            if u16_at(b, 4) == NLMSG_ERROR {
-                panic!(
-                    "request failed: errno {}",
-                    -(u32_at(b, NLMSG_HDRLEN) as i32)
-                );
-            }
-            assert_eq!(u16_at(b, 4), want, "reply type");
-            u32_at(b, 0) as usize
-        }
-
-        /// Runs a dump; calls `each(buf, message offset, message length)`
-        /// for every data message; returns how many there were.
-        fn dump(
-            &mut self,
-            msg_type: u16,
-            fixed: &[u8],
-            mut each: impl FnMut(&[u8], usize, usize),
-        ) -> usize {
-            let seq = self.send(msg_type, NLM_F_REQUEST | NLM_F_DUMP, fixed);
-            let mut count = 0;
-            loop {
-                let n = self.recv();
-                let b = &self.buf[..n];
-                let mut off = 0;
-                while off + NLMSG_HDRLEN <= n {
-                    let len = u32_at(b, off) as usize;
-                    assert!(len >= NLMSG_HDRLEN && off + len <= n, "bad message");
-                    if u32_at(b, off + 8) == seq {
-                        match u16_at(b, off + 4) {
-                            NLMSG_DONE => return count,
-                            NLMSG_ERROR => panic!("dump failed"),
-                            _ => {
-                                each(b, off, len);
-                                count += 1;
-                            }
-                        }
-                    }
-                    off += (len + 3) & !3;
-                }
-            }
-        }
-    }
-
-    fn ifinfomsg(ifindex: u32) -> [u8; IFINFOMSG_LEN] {
-        let mut ifi = [0u8; IFINFOMSG_LEN];
-        ifi[4..8].copy_from_slice(&ifindex.to_ne_bytes());
-        ifi
-    }
-
-    fn if_stats_msg(ifindex: u32) -> [u8; IF_STATS_MSG_LEN] {
-        let mut m = [0u8; IF_STATS_MSG_LEN];
-        m[4..8].copy_from_slice(&ifindex.to_ne_bytes());
-        m[8..12].copy_from_slice(&STATS_LINK_64_MASK.to_ne_bytes());
-        m
-    }
+    pub(super) use crate::raw_rtnl::Raw;
+    use crate::raw_rtnl::{
+        find_attr, if_stats_msg, ifinfomsg, NLMSG_HDRLEN, RTM_GETLINK, RTM_GETSTATS, RTM_NEWLINK,
+        RTM_NEWSTATS,
+    };
 
     /// Length of the name (without its NUL) of the link message at `off`.
     fn name_len(b: &[u8], off: usize, len: usize) -> usize {
@@ -419,7 +253,7 @@ mod raw {
     impl Contender for Raw {
         fn getlink(&mut self, ifindex: u32) -> usize {
             let len = self.single(RTM_GETLINK, &ifinfomsg(ifindex), RTM_NEWLINK);
-            name_len(&self.buf, 0, len)
+            name_len(self.buf(), 0, len)
         }
 
         fn link_dump(&mut self) -> usize {
@@ -433,7 +267,7 @@ mod raw {
 
         fn getstats(&mut self, ifindex: u32) -> usize {
             let len = self.single(RTM_GETSTATS, &if_stats_msg(ifindex), RTM_NEWSTATS);
-            usize::from(has_stats64(&self.buf, 0, len))
+            usize::from(has_stats64(self.buf(), 0, len))
         }
 
         fn stats_dump(&mut self) -> usize {

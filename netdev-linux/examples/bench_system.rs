@@ -46,6 +46,10 @@ fn main() {
 }
 
 #[cfg(target_os = "linux")]
+#[path = "common/raw_rtnl.rs"]
+mod raw_rtnl;
+
+#[cfg(target_os = "linux")]
 mod linux {
     use std::hint::black_box;
     use std::os::fd::OwnedFd;
@@ -781,54 +785,17 @@ mod raw {
     use std::sync::Arc;
     use std::time::Duration;
 
-    const NLMSG_HDRLEN: usize = 16;
-    const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
-    const RTM_NEWLINK: u16 = 16;
-    const RTM_NEWSTATS: u16 = 92;
-    const RTM_GETSTATS: u16 = 94;
-    const NLM_F_REQUEST: u16 = 1;
-    const NLM_F_DUMP: u16 = 0x300;
-    const IFINFOMSG_LEN: usize = 16;
-    const IF_STATS_MSG_LEN: usize = 12;
+    use crate::raw_rtnl::{
+        find_attr, if_stats_msg, netlink_socket, recv, u16_at, u32_at, u64_at, Raw, IFINFOMSG_LEN,
+        IFLA_STATS_LINK_64, IF_STATS_MSG_LEN, NLMSG_HDRLEN, RTM_GETSTATS, RTM_NEWLINK,
+        RTM_NEWSTATS,
+    };
+
     const IFLA_MTU: u16 = 4;
-    const IFLA_STATS_LINK_64: u16 = 1;
-    /// `IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64)`.
-    const STATS_LINK_64_MASK: u32 = 1 << (IFLA_STATS_LINK_64 - 1);
     const RTNLGRP_LINK: u32 = 1;
     /// Counters read from `rtnl_link_stats64`: the first 21, those of
     /// `netdev_core::Stats`, in the same order.
     pub const COUNTERS: usize = 21;
-
-    fn u16_at(b: &[u8], off: usize) -> u16 {
-        u16::from_ne_bytes([b[off], b[off + 1]])
-    }
-
-    fn u32_at(b: &[u8], off: usize) -> u32 {
-        u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-    }
-
-    fn u64_at(b: &[u8], off: usize) -> u64 {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(&b[off..off + 8]);
-        u64::from_ne_bytes(x)
-    }
-
-    /// Offset and length of the payload of attribute `ty`, searching the
-    /// attributes from `b[off..]` to the end of `b`.
-    fn find_attr(b: &[u8], mut off: usize, ty: u16) -> Option<(usize, usize)> {
-        while off + 4 <= b.len() {
-            let len = u16_at(b, off) as usize;
-            if len < 4 || off + len > b.len() {
-                return None;
-            }
-            if u16_at(b, off + 2) & 0x3fff == ty {
-                return Some((off + 4, len - 4));
-            }
-            off += (len + 3) & !3;
-        }
-        None
-    }
 
     /// The counters of the stats message `b[off..off + len]`.
     fn counters(b: &[u8], off: usize, len: usize) -> [u64; COUNTERS] {
@@ -841,37 +808,6 @@ mod raw {
             *v = u64_at(b, p + 8 * i);
         }
         c
-    }
-
-    /// A `NETLINK_ROUTE` socket bound to the multicast groups in `groups`
-    /// (a bit mask; 0 for none).
-    fn netlink_socket(groups: u32) -> OwnedFd {
-        // SAFETY: socket(2) takes no pointers.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
-        // SAFETY: `fd` was just returned by socket(2) and nothing else
-        // owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: sockaddr_nl is plain old data; all-zero is valid.
-        let mut sa: libc::sockaddr_nl = unsafe { zeroed() };
-        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        sa.nl_groups = groups;
-        // SAFETY: `sa` is a live sockaddr_nl and its size is passed.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                &sa as *const libc::sockaddr_nl as *const libc::sockaddr,
-                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(r, 0, "bind: {}", io::Error::last_os_error());
-        fd
     }
 
     fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, value: &T) {
@@ -899,124 +835,32 @@ mod raw {
         setsockopt(fd, libc::SOL_NETLINK, opt, &RTNLGRP_LINK);
     }
 
-    /// Receives one datagram into `buf`: its length, or `None` on a
-    /// timeout (`EAGAIN`) or an interrupted call.
-    fn recv(fd: &OwnedFd, buf: &mut [u8]) -> Option<usize> {
-        // SAFETY: `buf` is live and writable for its length.
-        let n = unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-                0,
-            )
-        };
-        if n > 0 {
-            return Some(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::EINTR) => None,
-            _ => panic!("recv: {e}"),
-        }
-    }
-
-    /// Requests on one socket, with one reusable buffer.
-    pub struct Rtnl {
-        fd: OwnedFd,
-        seq: u32,
-        buf: Vec<u8>,
-    }
+    /// Requests on one socket, with one reusable buffer (the shared floor).
+    pub struct Rtnl(Raw);
 
     impl Rtnl {
         pub fn new() -> Rtnl {
-            Rtnl {
-                fd: netlink_socket(0),
-                seq: 0,
-                buf: vec![0; 32 * 1024],
-            }
-        }
-
-        fn send(&mut self, msg_type: u16, flags: u16, fixed: &[u8]) -> u32 {
-            self.seq = self.seq.wrapping_add(1);
-            let mut req = [0u8; NLMSG_HDRLEN + 16];
-            let len = NLMSG_HDRLEN + fixed.len();
-            req[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
-            req[4..6].copy_from_slice(&msg_type.to_ne_bytes());
-            req[6..8].copy_from_slice(&flags.to_ne_bytes());
-            req[8..12].copy_from_slice(&self.seq.to_ne_bytes());
-            req[NLMSG_HDRLEN..len].copy_from_slice(fixed);
-            // SAFETY: `req[..len]` is live and readable for `len` bytes.
-            let n = unsafe {
-                libc::send(
-                    self.fd.as_raw_fd(),
-                    req.as_ptr() as *const libc::c_void,
-                    len,
-                    0,
-                )
-            };
-            assert_eq!(n, len as isize, "send: {}", io::Error::last_os_error());
-            self.seq
-        }
-
-        fn recv(&mut self) -> usize {
-            recv(&self.fd, &mut self.buf).expect("recv")
+            Rtnl(Raw::new())
         }
 
         /// The counters of `ifindex`, from one `RTM_GETSTATS`.
         pub fn getstats(&mut self, ifindex: u32) -> [u64; COUNTERS] {
-            let seq = self.send(RTM_GETSTATS, NLM_F_REQUEST, &if_stats_msg(ifindex));
-            let n = self.recv();
-            let b = &self.buf[..n];
-            assert_eq!(u32_at(b, 8), seq, "reply seq");
-            match u16_at(b, 4) {
-                RTM_NEWSTATS => counters(b, 0, u32_at(b, 0) as usize),
-                NLMSG_ERROR => panic!(
-                    "RTM_GETSTATS {ifindex}: errno {}",
-                    -(u32_at(b, NLMSG_HDRLEN) as i32)
-                ),
-                t => panic!("RTM_GETSTATS {ifindex}: reply type {t}"),
-            }
+            let len = self
+                .0
+                .single(RTM_GETSTATS, &if_stats_msg(ifindex), RTM_NEWSTATS);
+            counters(self.0.buf(), 0, len)
         }
 
         /// One `RTM_GETSTATS` dump, every link's counters read; returns
         /// how many links there were.
         pub fn stats_dump(&mut self) -> usize {
-            let seq = self.send(RTM_GETSTATS, NLM_F_REQUEST | NLM_F_DUMP, &if_stats_msg(0));
-            let mut count = 0;
             let mut sum = 0u64;
-            loop {
-                let n = self.recv();
-                let b = &self.buf[..n];
-                let mut off = 0;
-                while off + NLMSG_HDRLEN <= n {
-                    let len = u32_at(b, off) as usize;
-                    assert!(len >= NLMSG_HDRLEN && off + len <= n, "bad message");
-                    if u32_at(b, off + 8) == seq {
-                        match u16_at(b, off + 4) {
-                            NLMSG_DONE => {
-                                std::hint::black_box(sum);
-                                return count;
-                            }
-                            NLMSG_ERROR => panic!("dump failed"),
-                            _ => {
-                                let c = counters(b, off, len);
-                                sum = sum.wrapping_add(c.iter().sum::<u64>());
-                                count += 1;
-                            }
-                        }
-                    }
-                    off += (len + 3) & !3;
-                }
-            }
+            let count = self.0.dump(RTM_GETSTATS, &if_stats_msg(0), |b, off, len| {
+                sum = sum.wrapping_add(counters(b, off, len).iter().sum::<u64>());
+            });
+            std::hint::black_box(sum);
+            count
         }
-    }
-
-    fn if_stats_msg(ifindex: u32) -> [u8; IF_STATS_MSG_LEN] {
-        let mut m = [0u8; IF_STATS_MSG_LEN];
-        m[4..8].copy_from_slice(&ifindex.to_ne_bytes());
-        m[8..12].copy_from_slice(&STATS_LINK_64_MASK.to_ne_bytes());
-        m
     }
 
     /// A raw rtnetlink socket listening to link notifications.
