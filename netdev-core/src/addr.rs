@@ -1,7 +1,7 @@
 //! IP address configuration of a device.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, ErrorKind};
 
@@ -56,6 +56,41 @@ impl fmt::Display for Ipv4Net {
     }
 }
 
+/// An IPv6 address with its prefix length, as `ip -6 addr` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ipv6Net {
+    addr: Ipv6Addr,
+    prefix_len: u8,
+}
+
+impl Ipv6Net {
+    /// An address with a prefix length (0..=128).
+    pub fn new(addr: Ipv6Addr, prefix_len: u8) -> Result<Ipv6Net, Error> {
+        if prefix_len > 128 {
+            return Err(Error::new(ErrorKind::InvalidInput(format!(
+                "prefix length {prefix_len} is larger than 128"
+            ))));
+        }
+        Ok(Ipv6Net { addr, prefix_len })
+    }
+
+    /// The address.
+    pub fn addr(&self) -> Ipv6Addr {
+        self.addr
+    }
+
+    /// The prefix length (0..=128).
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix_len
+    }
+}
+
+impl fmt::Display for Ipv6Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +109,13 @@ mod tests {
         );
         assert!(Ipv4Net::with_prefix(a, 33).is_err());
         assert!(Ipv4Net::new(a, Ipv4Addr::new(255, 0, 255, 0)).is_err());
+    }
+
+    #[test]
+    fn ipv6_prefix_is_checked_and_shown() {
+        let a: Ipv6Addr = "fe80::1".parse().unwrap();
+        assert_eq!(Ipv6Net::new(a, 64).unwrap().to_string(), "fe80::1/64");
+        assert_eq!(Ipv6Net::new(a, 128).unwrap().prefix_len(), 128);
+        assert!(Ipv6Net::new(a, 129).is_err());
     }
 }

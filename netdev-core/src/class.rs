@@ -13,12 +13,13 @@
 //! the core's job (see [`crate::Netdev`]); backends answer plainly and call
 //! [`DeviceState`] when they learn of a change themselves.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::addr::Ipv4Net;
+use crate::addr::{Ipv4Net, Ipv6Net};
 use crate::error::{Error, Result};
 use crate::eth_addr::EthAddr;
 use crate::features::FeatureSet;
@@ -51,6 +52,22 @@ pub trait NetdevClass: Send + Sync + 'static {
     /// [`ChangeSourceSpec::key`].
     fn change_source(&self) -> Option<ChangeSourceSpec> {
         None
+    }
+
+    /// The devices of this class that exist now and could be opened, with
+    /// whatever the listing told for free (a Linux link dump carries MTU,
+    /// MAC, flags and master; a class that must ask per device leaves
+    /// those `None`). No device is opened.
+    fn enumerate(&self) -> Result<Vec<DeviceInfo>> {
+        Err(Error::not_supported())
+    }
+
+    /// Visits the counters of every device of this class that exists now,
+    /// by ifindex, in one pass where the OS allows it (one Linux
+    /// `RTM_GETSTATS` dump): the cheap way to read statistics of many
+    /// devices. The `Stats` passed to `visit` is reused between calls.
+    fn all_stats(&self, _visit: &mut dyn FnMut(u32, &Stats)) -> Result<()> {
+        Err(Error::not_supported())
     }
 
     /// Periodic work that cannot be driven by the notifier thread. Called by
@@ -134,8 +151,15 @@ pub trait DeviceBackend: Send + Sync + 'static {
         Err(Error::not_supported())
     }
 
-    /// The IPv6 addresses.
-    fn in6(&self) -> Result<Vec<Ipv6Addr>> {
+    /// The IPv6 addresses with their prefix lengths.
+    fn in6(&self) -> Result<Vec<Ipv6Net>> {
+        Err(Error::not_supported())
+    }
+
+    /// Free-form status in the spirit of Open vSwitch's `get_status`:
+    /// `kind`, `driver_name`, `master` and the like, for people and
+    /// diagnostics, not for program logic.
+    fn status(&self) -> Result<BTreeMap<String, String>> {
         Err(Error::not_supported())
     }
 
@@ -167,5 +191,43 @@ pub trait DeviceBackend: Send + Sync + 'static {
     /// there is room. `None` waits indefinitely.
     fn send_wait(&self, _timeout: Option<Duration>) -> Result<bool> {
         Ok(true)
+    }
+
+    /// A descriptor that polls writable when a send could make progress
+    /// (the readiness [`DeviceBackend::send_wait`] waits for), for
+    /// poll/epoll loops.
+    fn send_fd(&self) -> Result<BorrowedFd<'_>> {
+        Err(Error::not_supported())
+    }
+}
+
+/// One device a class can open, as [`NetdevClass::enumerate`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DeviceInfo {
+    /// The name to open it by, exactly as the OS reports it.
+    pub name: String,
+    /// Interface index (0 if the class has none).
+    pub ifindex: u32,
+    /// Link kind (`veth`, `bridge`, `tun`...), if known.
+    pub kind: Option<String>,
+    /// Interface index of the master device (bridge, bond), if enslaved.
+    pub master: Option<u32>,
+    /// MTU, if the listing carried it.
+    pub mtu: Option<u32>,
+    /// Ethernet address, if the listing carried one.
+    pub mac: Option<EthAddr>,
+    /// Flags, if the listing carried them.
+    pub flags: Option<Flags>,
+}
+
+impl DeviceInfo {
+    /// A device known by name and index only.
+    pub fn new(name: impl Into<String>, ifindex: u32) -> DeviceInfo {
+        DeviceInfo {
+            name: name.into(),
+            ifindex,
+            ..DeviceInfo::default()
+        }
     }
 }

@@ -77,6 +77,22 @@ impl ErrorKind {
         }
     }
 
+    /// True for failures that say nothing about the device, only about the
+    /// moment: an interrupted call, a full socket buffer, memory pressure, a
+    /// timeout. Such answers are worth retrying and never cached.
+    pub fn is_transient(&self) -> bool {
+        let errno = self.errno();
+        matches!(self, ErrorKind::WouldBlock)
+            || [
+                libc::EINTR,
+                libc::EAGAIN,
+                libc::ENOBUFS,
+                libc::ENOMEM,
+                libc::ETIMEDOUT,
+            ]
+            .contains(&errno)
+    }
+
     /// The kind for an errno value, using the specific variants where one
     /// exists so that matching on kinds works for backend errors too.
     pub fn from_errno(errno: i32) -> ErrorKind {
@@ -199,6 +215,11 @@ impl Error {
         Some(self.kind.errno())
     }
 
+    /// See [`ErrorKind::is_transient`].
+    pub fn is_transient(&self) -> bool {
+        self.kind.is_transient()
+    }
+
     /// True if this is the default answer of an operation the class does not
     /// implement.
     pub fn is_not_supported(&self) -> bool {
@@ -232,24 +253,50 @@ impl From<ErrorKind> for Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
-        // `errno_of` also sees through an io::Error made from one of ours.
-        match errno_of(&e) {
-            Some(errno) => Error::from_errno(errno),
-            None => {
-                let kind = match e.kind() {
-                    io::ErrorKind::WouldBlock => ErrorKind::WouldBlock,
-                    io::ErrorKind::Unsupported => ErrorKind::NotSupported,
-                    io::ErrorKind::InvalidInput => ErrorKind::InvalidInput(e.to_string()),
-                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-                        ErrorKind::Malformed(e.to_string())
-                    }
-                    _ => ErrorKind::Os(libc::EIO),
-                };
-                let detail = e.to_string();
-                Error::new(kind).with_detail(detail)
-            }
+        // An io::Error made from one of ours: give back the original, with
+        // its operation, device and detail (the tap class's "a device of
+        // another type has that name", say), not just its errno.
+        if let Some(coded) = e.get_ref().and_then(|i| i.downcast_ref::<OsCoded>()) {
+            return coded.inner.clone();
         }
+        if let Some(errno) = e.raw_os_error() {
+            return Error::from_errno(errno);
+        }
+        let kind = match e.kind() {
+            io::ErrorKind::WouldBlock => ErrorKind::WouldBlock,
+            io::ErrorKind::Unsupported => ErrorKind::NotSupported,
+            io::ErrorKind::InvalidInput => ErrorKind::InvalidInput(e.to_string()),
+            io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
+                ErrorKind::Malformed(e.to_string())
+            }
+            // Kinds that name one errno keep it, so callers branching on
+            // `raw_os_error()` see what happened rather than a generic EIO.
+            other => ErrorKind::from_errno(errno_for_io_kind(other).unwrap_or(libc::EIO)),
+        };
+        let detail = e.to_string();
+        Error::new(kind).with_detail(detail)
     }
+}
+
+/// The errno an `io::ErrorKind` stands for, where it stands for one.
+fn errno_for_io_kind(kind: io::ErrorKind) -> Option<i32> {
+    use io::ErrorKind as K;
+    Some(match kind {
+        K::NotFound => libc::ENOENT,
+        K::PermissionDenied => libc::EPERM,
+        K::ConnectionRefused => libc::ECONNREFUSED,
+        K::ConnectionReset => libc::ECONNRESET,
+        K::ConnectionAborted => libc::ECONNABORTED,
+        K::NotConnected => libc::ENOTCONN,
+        K::AddrInUse => libc::EADDRINUSE,
+        K::AddrNotAvailable => libc::EADDRNOTAVAIL,
+        K::BrokenPipe => libc::EPIPE,
+        K::AlreadyExists => libc::EEXIST,
+        K::TimedOut => libc::ETIMEDOUT,
+        K::Interrupted => libc::EINTR,
+        K::OutOfMemory => libc::ENOMEM,
+        _ => return None,
+    })
 }
 
 impl From<Error> for io::Error {
@@ -359,5 +406,39 @@ mod tests {
         let e: Error = io::Error::new(io::ErrorKind::InvalidData, "bad").into();
         assert_eq!(e.raw_os_error(), Some(libc::EPROTO));
         assert!(e.to_string().contains("bad"));
+    }
+
+    #[test]
+    fn io_round_trip_keeps_operation_device_and_detail() {
+        let original = Error::from_errno(libc::EEXIST)
+            .with_op("open")
+            .with_device("t0")
+            .with_detail("a device of another type has that name");
+        let back: Error = io::Error::from(original.clone()).into();
+        assert_eq!(back, original);
+        assert_eq!(
+            back.to_string(),
+            "t0: open: File exists (os error 17) (a device of another type has that name)"
+        );
+        // A second round trip, as through two layers of io::Result.
+        let twice: Error = io::Error::from(back).into();
+        assert_eq!(twice, original);
+    }
+
+    #[test]
+    fn io_kinds_without_errno_keep_their_meaning() {
+        for (kind, errno) in [
+            (io::ErrorKind::PermissionDenied, libc::EPERM),
+            (io::ErrorKind::NotFound, libc::ENOENT),
+            (io::ErrorKind::TimedOut, libc::ETIMEDOUT),
+            (io::ErrorKind::Interrupted, libc::EINTR),
+            (io::ErrorKind::AlreadyExists, libc::EEXIST),
+        ] {
+            let e: Error = io::Error::new(kind, "why").into();
+            assert_eq!(e.raw_os_error(), Some(errno), "{kind:?}");
+            assert!(e.to_string().contains("why"), "{e}");
+        }
+        let e: Error = io::Error::other("strange").into();
+        assert_eq!(e.raw_os_error(), Some(libc::EIO));
     }
 }

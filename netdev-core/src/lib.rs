@@ -52,8 +52,8 @@ pub mod registry;
 mod seq;
 pub mod state;
 
-pub use addr::Ipv4Net;
-pub use class::{DeviceBackend, NetdevClass};
+pub use addr::{Ipv4Net, Ipv6Net};
+pub use class::{DeviceBackend, DeviceInfo, NetdevClass};
 pub use error::{errno_of, Error, ErrorKind, Result};
 pub use eth_addr::EthAddr;
 pub use features::{Duplex, FeatureSet, Features, LinkSpeed};
@@ -62,7 +62,7 @@ pub use name::{validate_name, MAX_NAME_LEN};
 pub use netdev::{Netdev, SavedFlags};
 pub use notifier::{Change, ChangeSource, ChangeSourceSpec, LinkInfo, Subscription, Waker};
 pub use packet::{Packet, PacketBatch, RxQueue, RxQueueBackend};
-pub use registry::Registry;
+pub use registry::{Registry, DEFAULT_NOTIFIER_LINGER};
 pub use state::{CacheFields, DeviceState, ReadToken};
 pub use stats::Stats;
 

@@ -5,22 +5,22 @@
 //! handle of that name points at it; the last handle (or receive queue)
 //! dropped releases it.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::addr::Ipv4Net;
+use crate::addr::{Ipv4Net, Ipv6Net};
 use crate::class::DeviceBackend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::eth_addr::EthAddr;
 use crate::features::{FeatureSet, LinkSpeed};
 use crate::flags::Flags;
-use crate::notifier::Notifier;
 use crate::packet::{frame_error, RxQueue};
-use crate::registry::RegistryInner;
+use crate::registry::{NotifierUse, RegistryInner};
 use crate::state::{
     CacheFields, CarrierField, DeviceState, FeaturesField, FlagsField, IfindexField, In4Field,
     In6Field, MacField, MtuField,
@@ -72,7 +72,7 @@ pub(crate) struct Device {
     pub(crate) type_name: Arc<str>,
     pub(crate) registry: Weak<RegistryInner>,
     pub(crate) backend: Box<dyn DeviceBackend>,
-    pub(crate) notifier: Option<Arc<Notifier>>,
+    pub(crate) notifier: Option<NotifierUse>,
     closed: OpenOnDrop,
 }
 
@@ -82,7 +82,7 @@ impl Device {
         type_name: Arc<str>,
         registry: Weak<RegistryInner>,
         backend: Box<dyn DeviceBackend>,
-        notifier: Option<Arc<Notifier>>,
+        notifier: Option<NotifierUse>,
     ) -> Device {
         Device {
             state,
@@ -296,10 +296,17 @@ impl Netdev {
         Ok(())
     }
 
-    /// The IPv6 addresses.
-    pub fn in6(&self) -> Result<Vec<Ipv6Addr>> {
+    /// The IPv6 addresses with their prefix lengths.
+    pub fn in6(&self) -> Result<Vec<Ipv6Net>> {
         self.get::<In6Field>("get_in6", |b| b.in6().map(Arc::from))
             .map(|a| a.to_vec())
+    }
+
+    /// Free-form status (`kind`, `driver_name`, `master`...), in the
+    /// spirit of Open vSwitch's `get_status`: for people and diagnostics.
+    /// Never cached.
+    pub fn status(&self) -> Result<BTreeMap<String, String>> {
+        self.call("get_status", |b| b.status())
     }
 
     /// The current flags.
@@ -376,9 +383,22 @@ impl Netdev {
     }
 
     /// Blocks until a send could make progress or `timeout` passes; true if
-    /// there is room.
+    /// there is room. A timeout too long to express as a deadline waits
+    /// without limit, like `None`.
     pub fn send_wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        let timeout = crate::packet::bounded_timeout(timeout);
         self.call("send_wait", |b| b.send_wait(timeout))
+    }
+
+    /// A descriptor that polls writable when [`Netdev::send_batch`] could
+    /// make progress, for one poll/epoll loop over sends, receive queues
+    /// and a [`crate::Subscription`].
+    pub fn send_fd(&self) -> Result<BorrowedFd<'_>> {
+        self.dev.check_present("send_fd")?;
+        self.dev
+            .backend
+            .send_fd()
+            .map_err(|e| self.dev.error_context(e, "send_fd"))
     }
 }
 

@@ -3,17 +3,22 @@
 //! typed [`Change`] events, and subscriptions to them.
 //!
 //! The registry starts one thread per source key when the first device that
-//! needs it opens, and stops it (joined, source dropped so its descriptors
-//! close) when the last such device closes. The thread updates device caches
+//! needs it opens. When the last such device closes, the thread lingers for
+//! the registry's linger time (see `Registry::set_notifier_linger`) so that
+//! a program opening, querying and closing devices one at a time does not
+//! pay for a thread and a socket per open; then it stops (joined, source
+//! dropped so its descriptors close). The thread updates device caches
 //! first, then delivers the event to subscribers, so a subscriber that sees
 //! an event and reads the device sees the new state.
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
@@ -40,13 +45,15 @@ pub struct LinkInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Change {
-    /// A link was created or changed. The name is its name now: if a
-    /// tracked device with this ifindex had another name, it was renamed.
+    /// A link was created or changed.
     LinkChanged {
         /// Interface index.
         ifindex: u32,
-        /// Current name.
-        name: String,
+        /// Current name, when the message carried one: if a tracked device
+        /// with this ifindex had another name, it was renamed. `None` (a
+        /// FreeBSD `RTM_IFINFO` carries only the index) never means a
+        /// rename: the device keeps the name it has.
+        name: Option<String>,
         /// Values the message carried.
         info: LinkInfo,
     },
@@ -74,12 +81,13 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 /// A platform's stream of change notifications.
 pub trait ChangeSource: Send + 'static {
-    /// Blocks until at least one change is available, or the waker was
-    /// called, and appends the changes to `out` (nothing when woken).
+    /// Blocks until at least one change is available, the waker was
+    /// called, or `timeout` passed (`None`: no limit), and appends the
+    /// changes to `out` (nothing when woken or timed out).
     ///
     /// Lost events are reported, never hidden: push [`Change::Overflow`],
     /// or return an error with `ENOBUFS`, which the thread turns into one.
-    fn read_changes(&mut self, out: &mut Vec<Change>) -> io::Result<()>;
+    fn read_changes(&mut self, out: &mut Vec<Change>, timeout: Option<Duration>) -> io::Result<()>;
 
     /// A handle that interrupts a blocked `read_changes`.
     fn waker(&self) -> Waker;
@@ -92,7 +100,9 @@ pub trait ChangeSource: Send + 'static {
 pub struct ChangeSourceSpec {
     /// Identifies the source, for example `"rtnetlink"`.
     pub key: &'static str,
-    /// Opens the source; called when the notifier starts.
+    /// Opens the source; called when the notifier starts, on the thread
+    /// that opens the device that needs it (a class whose sockets belong to
+    /// a namespace opens its source there, whatever the calling thread).
     pub open: Arc<dyn Fn() -> io::Result<Box<dyn ChangeSource>> + Send + Sync>,
 }
 
@@ -104,65 +114,99 @@ impl fmt::Debug for ChangeSourceSpec {
     }
 }
 
-/// A running notifier thread. Devices that need it hold an `Arc`; dropping
-/// the last one stops the thread and joins it.
+/// The wait after a read error other than an overflow: doubles from
+/// [`Backoff::FIRST`] to [`Backoff::MAX`], reset by a successful read. An
+/// error that persists (a socket the kernel shut, say) then costs a resync
+/// every few seconds instead of one every 10 ms forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    pub(crate) const FIRST: Duration = Duration::from_millis(10);
+    pub(crate) const MAX: Duration = Duration::from_secs(5);
+
+    pub(crate) fn new() -> Backoff {
+        Backoff { next: Self::FIRST }
+    }
+
+    /// The wait before the next attempt; each call doubles the following.
+    pub(crate) fn step(&mut self) -> Duration {
+        let now = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        now
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+/// State shared by a notifier's owners and its thread.
+#[derive(Debug)]
+struct Shared {
+    stop: AtomicBool,
+    /// Devices using the notifier. Incremented only under the registry
+    /// lock (see [`Notifier::acquire`]), so a retirement decided under that
+    /// lock cannot race with a new user.
+    users: AtomicUsize,
+    /// When the last user left; `None` while in use.
+    idle_since: Mutex<Option<Instant>>,
+    linger: Duration,
+}
+
+/// Applies a batch of changes (caches first, then subscribers).
+pub(crate) type Dispatch = Box<dyn FnMut(&mut Vec<Change>) + Send>;
+
+/// What the notifier thread calls back into: the registry.
+pub(crate) struct Hooks {
+    /// See [`Dispatch`].
+    pub(crate) dispatch: Dispatch,
+    /// Called with the notifier's [`Notifier::id`] once the linger time
+    /// passed with no user: removes that notifier from the registry if it
+    /// is still unused and returns it, so the thread drops it and exits.
+    pub(crate) retire: Box<dyn FnMut(usize) -> Option<Arc<Notifier>> + Send>,
+}
+
+/// A running notifier thread, owned by the registry. Devices that need it
+/// hold a [`NotifierUse`]; when the last one goes, the thread lingers, then
+/// retires itself.
 pub(crate) struct Notifier {
     key: &'static str,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     waker: Waker,
     thread: Option<JoinHandle<()>>,
     thread_id: ThreadId,
 }
 
 impl Notifier {
-    /// Opens the source and starts the thread, which hands each batch of
-    /// changes to `dispatch`.
+    /// Opens the source and starts the thread.
     pub(crate) fn start(
         spec: &ChangeSourceSpec,
-        mut dispatch: impl FnMut(&mut Vec<Change>) + Send + 'static,
+        linger: Duration,
+        hooks: Hooks,
     ) -> io::Result<Notifier> {
         let mut source = (spec.open)()?;
         let waker = source.waker();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            users: AtomicUsize::new(0),
+            // Not idle until a user came and went: the registry acquires
+            // right after starting.
+            idle_since: Mutex::new(None),
+            linger,
+        });
+        let shared2 = shared.clone();
         let key = spec.key;
         let thread = std::thread::Builder::new()
             .name(format!("netdev-notify-{key}"))
-            .spawn(move || {
-                let mut errors = RateLimit::new(5, Duration::from_secs(60));
-                let mut batch = Vec::new();
-                while !stop2.load(Ordering::Acquire) {
-                    batch.clear();
-                    if let Err(e) = source.read_changes(&mut batch) {
-                        if e.raw_os_error() == Some(libc::ENOBUFS) {
-                            batch.push(Change::Overflow);
-                        } else {
-                            if let Some(suppressed) = errors.allow() {
-                                log::warn!(
-                                    "{key} notifier: read failed: {e}{}",
-                                    RateLimit::suffix(suppressed)
-                                );
-                            }
-                            // An error we cannot interpret may have lost
-                            // events too; resynchronise rather than guess.
-                            batch.push(Change::Overflow);
-                            std::thread::sleep(Duration::from_millis(10));
-                        }
-                    }
-                    if stop2.load(Ordering::Acquire) {
-                        break;
-                    }
-                    if !batch.is_empty() {
-                        dispatch(&mut batch);
-                    }
-                }
-                log::debug!("{key} notifier stopped");
-            })?;
+            .spawn(move || run(key, &mut *source, &shared2, hooks))?;
         let thread_id = thread.thread().id();
         log::debug!("{key} notifier started");
         Ok(Notifier {
             key,
-            stop,
+            shared,
             waker,
             thread: Some(thread),
             thread_id,
@@ -172,15 +216,120 @@ impl Notifier {
     pub(crate) fn key(&self) -> &'static str {
         self.key
     }
+
+    /// Tells this notifier apart from another started later for the same
+    /// key.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// Counts one more user. Call under the registry lock.
+    pub(crate) fn acquire(&self) {
+        self.shared.users.fetch_add(1, Ordering::SeqCst);
+        *self.shared.idle_since.lock() = None;
+    }
+
+    /// Counts one user less; true if it was the last.
+    pub(crate) fn release(&self) -> bool {
+        if self.shared.users.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return false;
+        }
+        *self.shared.idle_since.lock() = Some(Instant::now());
+        // Let the thread start counting its linger time.
+        (self.waker)();
+        true
+    }
+
+    /// True if no device uses the notifier. Meaningful under the registry
+    /// lock (users are added only there).
+    pub(crate) fn unused(&self) -> bool {
+        self.shared.users.load(Ordering::SeqCst) == 0
+    }
+
+    /// How long the notifier stays after its last user left.
+    pub(crate) fn linger(&self) -> Duration {
+        self.shared.linger
+    }
+}
+
+/// The notifier thread's loop.
+fn run(key: &'static str, source: &mut dyn ChangeSource, shared: &Shared, mut hooks: Hooks) {
+    let mut errors = RateLimit::new(5, Duration::from_secs(60));
+    let mut backoff = Backoff::new();
+    let mut batch = Vec::new();
+    while !shared.stop.load(Ordering::Acquire) {
+        let idle_since = *shared.idle_since.lock();
+        let timeout = match idle_since {
+            None => None,
+            Some(since) => {
+                let left = shared.linger.saturating_sub(since.elapsed());
+                if left.is_zero() {
+                    if let Some(me) = (hooks.retire)(shared as *const Shared as usize) {
+                        // Dropping our own handle from this thread does
+                        // not join (see Drop); the loop ends on `stop`.
+                        drop(me);
+                        break;
+                    }
+                    // A user came back meanwhile.
+                    *shared.idle_since.lock() = None;
+                    continue;
+                }
+                Some(left)
+            }
+        };
+        batch.clear();
+        match source.read_changes(&mut batch, timeout) {
+            Ok(()) => backoff.reset(),
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => batch.push(Change::Overflow),
+            Err(e) => {
+                if let Some(suppressed) = errors.allow() {
+                    log::warn!(
+                        "{key} notifier: read failed: {e}{}",
+                        RateLimit::suffix(suppressed)
+                    );
+                }
+                // An error we cannot interpret may have lost events too;
+                // resynchronise rather than guess, then back off so a
+                // persistent error does not turn into a busy loop.
+                batch.push(Change::Overflow);
+                if !shared.stop.load(Ordering::Acquire) {
+                    (hooks.dispatch)(&mut batch);
+                }
+                sleep_unless_stopped(shared, backoff.step());
+                continue;
+            }
+        }
+        if shared.stop.load(Ordering::Acquire) {
+            break;
+        }
+        if !batch.is_empty() {
+            (hooks.dispatch)(&mut batch);
+        }
+    }
+    log::debug!("{key} notifier stopped");
+}
+
+fn sleep_unless_stopped(shared: &Shared, total: Duration) {
+    let end = Instant::now().checked_add(total);
+    while !shared.stop.load(Ordering::Acquire) {
+        let left = end.map_or(Duration::from_millis(20), |e| {
+            e.saturating_duration_since(Instant::now())
+        });
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
 }
 
 impl Drop for Notifier {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
+        self.shared.stop.store(true, Ordering::Release);
         (self.waker)();
         if let Some(t) = self.thread.take() {
-            // The thread itself can drop the last device (it holds devices
-            // briefly while updating them); it exits on its own after this.
+            // The thread itself drops the notifier when it retires, and can
+            // drop the registry's last reference while dispatching; it exits
+            // on its own after this.
             if std::thread::current().id() != self.thread_id && t.join().is_err() {
                 log::error!("{} notifier thread panicked", self.key);
             }
@@ -190,7 +339,10 @@ impl Drop for Notifier {
 
 impl fmt::Debug for Notifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Notifier").field("key", &self.key).finish()
+        f.debug_struct("Notifier")
+            .field("key", &self.key)
+            .field("users", &self.shared.users.load(Ordering::Relaxed))
+            .finish()
     }
 }
 
@@ -198,36 +350,113 @@ impl fmt::Debug for Notifier {
 /// behind gets [`Change::Overflow`] instead of the events it missed.
 pub const SUBSCRIPTION_CAPACITY: usize = 4096;
 
+/// Makes a subscription's descriptor readable while its queue holds an
+/// event: at most one byte sits in a socket pair, written by the first
+/// publish into an empty queue and drained by the reader once the queue is
+/// empty. Level-triggered, like a socket: readiness may be spurious (a
+/// receive then finds nothing), never missing.
+#[derive(Debug)]
+struct Signal {
+    armed: AtomicBool,
+    tx: UnixStream,
+    rx: UnixStream,
+}
+
+impl Signal {
+    fn new() -> io::Result<Signal> {
+        let (tx, rx) = UnixStream::pair()?;
+        tx.set_nonblocking(true)?;
+        rx.set_nonblocking(true)?;
+        Ok(Signal {
+            armed: AtomicBool::new(false),
+            tx,
+            rx,
+        })
+    }
+
+    /// After an event was queued.
+    fn raise(&self) {
+        if !self.armed.swap(true, Ordering::SeqCst) {
+            // A full buffer already means "readable"; nothing else can
+            // fail usefully here.
+            let _ = io::Write::write(&mut &self.tx, &[1]);
+        }
+    }
+
+    /// After the reader found the queue empty (or took its last event):
+    /// drain first, disarm, then look again, so an event published in
+    /// between re-raises rather than being left with a drained descriptor.
+    fn settle(&self, queue_empty: impl Fn() -> bool) {
+        let mut buf = [0u8; 16];
+        while matches!(io::Read::read(&mut &self.rx, &mut buf), Ok(n) if n > 0) {}
+        self.armed.store(false, Ordering::SeqCst);
+        if !queue_empty() {
+            self.raise();
+        }
+    }
+}
+
 /// A stream of [`Change`] events from a registry's notifiers.
 ///
 /// Events are never dropped silently: if this subscriber falls more than
-/// [`SUBSCRIPTION_CAPACITY`] events behind, the ones that do not fit are
-/// replaced by one [`Change::Overflow`], delivered as soon as there is room.
+/// its capacity behind, the ones that do not fit are replaced by one
+/// [`Change::Overflow`], delivered as soon as there is room.
+///
+/// The subscription is pollable: its descriptor ([`AsFd`]) reads as ready
+/// while an event is waiting, so one `poll`/`epoll` loop can serve it beside
+/// receive queues. Take events with [`Subscription::try_recv`] or
+/// [`Subscription::recv_timeout`], which keep the descriptor's readiness
+/// in step with the queue.
 #[derive(Debug)]
 pub struct Subscription {
     rx: Receiver<Change>,
+    signal: Arc<Signal>,
 }
 
 impl Subscription {
+    fn took(&self, r: Option<Change>) -> Option<Change> {
+        if self.rx.is_empty() {
+            self.signal.settle(|| self.rx.is_empty());
+        }
+        r
+    }
+
     /// The next event, waiting at most `timeout`; `None` on timeout.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Change> {
-        self.rx.recv_timeout(timeout).ok()
+        let r = self.rx.recv_timeout(timeout).ok();
+        self.took(r)
     }
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Option<Change> {
-        self.rx.try_recv().ok()
+        let r = self.rx.try_recv().ok();
+        self.took(r)
     }
 
-    /// The underlying channel, for `crossbeam_channel::select!`.
+    /// The underlying channel, for `crossbeam_channel::select!`. Events
+    /// taken this way leave the descriptor readable until the next
+    /// [`Subscription::try_recv`] finds the queue empty.
     pub fn receiver(&self) -> &Receiver<Change> {
         &self.rx
+    }
+}
+
+impl AsFd for Subscription {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.signal.rx.as_fd()
+    }
+}
+
+impl AsRawFd for Subscription {
+    fn as_raw_fd(&self) -> RawFd {
+        self.signal.rx.as_raw_fd()
     }
 }
 
 #[derive(Debug)]
 struct Subscriber {
     tx: Sender<Change>,
+    signal: Arc<Signal>,
     lagged: bool,
 }
 
@@ -238,35 +467,26 @@ pub(crate) struct Subscribers {
 }
 
 impl Subscribers {
-    pub(crate) fn subscribe(&self, capacity: usize) -> Subscription {
+    pub(crate) fn subscribe(&self, capacity: usize) -> io::Result<Subscription> {
         let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
-        self.list.lock().push(Subscriber { tx, lagged: false });
-        Subscription { rx }
+        let signal = Arc::new(Signal::new()?);
+        self.list.lock().push(Subscriber {
+            tx,
+            signal: signal.clone(),
+            lagged: false,
+        });
+        Ok(Subscription { rx, signal })
     }
 
     /// Delivers `change` to every subscriber; forgets closed ones.
     pub(crate) fn publish(&self, change: &Change) {
         let mut list = self.list.lock();
         list.retain_mut(|s| {
-            if s.lagged {
-                match s.tx.try_send(Change::Overflow) {
-                    Ok(()) => s.lagged = false,
-                    Err(TrySendError::Full(_)) => return true,
-                    Err(TrySendError::Disconnected(_)) => return false,
-                }
-                // The overflow covers this change too.
-                if change == &Change::Overflow {
-                    return true;
-                }
+            let kept = s.offer(change);
+            if kept {
+                s.signal.raise();
             }
-            match s.tx.try_send(change.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    s.lagged = true;
-                    true
-                }
-                Err(TrySendError::Disconnected(_)) => false,
-            }
+            kept
         });
     }
 
@@ -276,14 +496,48 @@ impl Subscribers {
     }
 }
 
+impl Subscriber {
+    /// Queues `change` (or the overflow owed from earlier); false if the
+    /// subscription was dropped.
+    fn offer(&mut self, change: &Change) -> bool {
+        if self.lagged {
+            match self.tx.try_send(Change::Overflow) {
+                Ok(()) => self.lagged = false,
+                Err(TrySendError::Full(_)) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+            // The overflow covers this change too.
+            if change == &Change::Overflow {
+                return true;
+            }
+        }
+        match self.tx.try_send(change.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.lagged = true;
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+    /// Whether `s` polls readable, waiting at most `ms`.
+    fn readable_within(s: &Subscription, ms: u16) -> bool {
+        let mut fds = [PollFd::new(s.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::from(ms)).expect("poll") == 1
+    }
+
     fn link(ifindex: u32) -> Change {
         Change::LinkChanged {
             ifindex,
-            name: format!("d{ifindex}"),
+            name: Some(format!("d{ifindex}")),
             info: LinkInfo::default(),
         }
     }
@@ -291,7 +545,7 @@ mod tests {
     #[test]
     fn slow_subscriber_gets_overflow_not_silence() {
         let subs = Subscribers::default();
-        let s = subs.subscribe(2);
+        let s = subs.subscribe(2).unwrap();
         for i in 0..5 {
             subs.publish(&link(i));
         }
@@ -305,11 +559,79 @@ mod tests {
         assert_eq!(s.try_recv(), None);
     }
 
+    /// "Ready now?": a zero timeout, it never waits.
+    fn readable(s: &Subscription) -> bool {
+        readable_within(s, 0)
+    }
+
+    #[test]
+    fn descriptor_is_readable_exactly_while_events_wait() {
+        let subs = Subscribers::default();
+        let s = subs.subscribe(8).unwrap();
+        assert!(!readable(&s));
+        subs.publish(&link(1));
+        subs.publish(&link(2));
+        assert!(readable(&s));
+        assert_eq!(s.try_recv(), Some(link(1)));
+        assert!(readable(&s), "one event still waits");
+        assert_eq!(s.recv_timeout(Duration::from_secs(5)), Some(link(2)));
+        assert!(!readable(&s), "queue empty: not readable");
+        assert_eq!(s.try_recv(), None);
+        subs.publish(&Change::Overflow);
+        assert!(readable(&s));
+        // Taken through the raw channel: readiness lingers until the next
+        // receive through the subscription finds the queue empty.
+        assert_eq!(s.receiver().try_recv(), Ok(Change::Overflow));
+        assert_eq!(s.try_recv(), None);
+        assert!(!readable(&s));
+    }
+
+    #[test]
+    fn readiness_survives_a_publisher_racing_the_reader() {
+        let subs = Arc::new(Subscribers::default());
+        let s = subs.subscribe(1 << 16).unwrap();
+        let publisher = {
+            let subs = subs.clone();
+            std::thread::spawn(move || {
+                for i in 0..20_000 {
+                    subs.publish(&link(i));
+                }
+            })
+        };
+        let mut got = 0;
+        while got < 20_000 {
+            // Wait on the descriptor only, as an event loop would: a lost
+            // wake-up would hang here (the test harness times it out).
+            assert!(
+                readable_within(&s, 10_000),
+                "descriptor not readable with events pending"
+            );
+            while let Some(c) = s.try_recv() {
+                assert_eq!(c, link(got));
+                got += 1;
+            }
+        }
+        publisher.join().unwrap();
+        assert!(!readable(&s));
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_ceiling_and_resets() {
+        let mut b = Backoff::new();
+        let steps: Vec<Duration> = (0..12).map(|_| b.step()).collect();
+        assert_eq!(steps[0], Backoff::FIRST);
+        assert_eq!(steps[1], Backoff::FIRST * 2);
+        assert!(steps.windows(2).all(|w| w[1] >= w[0]));
+        assert_eq!(*steps.last().unwrap(), Backoff::MAX);
+        b.reset();
+        assert_eq!(b.step(), Backoff::FIRST);
+    }
+
     #[test]
     fn closed_subscribers_are_forgotten() {
         let subs = Subscribers::default();
-        let a = subs.subscribe(8);
-        let b = subs.subscribe(8);
+        let a = subs.subscribe(8).unwrap();
+        let b = subs.subscribe(8).unwrap();
         drop(b);
         subs.publish(&Change::Overflow);
         assert_eq!(subs.len(), 1);

@@ -150,6 +150,13 @@ impl fmt::Debug for PacketBatch {
     }
 }
 
+/// `timeout`, or `None` (no limit) if no deadline that far ahead can be
+/// represented: backends add timeouts to `Instant::now()`, which panics on
+/// overflow, and no caller means "wait 500 billion years, then give up".
+pub(crate) fn bounded_timeout(timeout: Option<Duration>) -> Option<Duration> {
+    timeout.filter(|t| std::time::Instant::now().checked_add(*t).is_some())
+}
+
 /// The backend half of a receive queue, owned by one [`RxQueue`].
 pub trait RxQueueBackend: Send + 'static {
     /// Appends the frames available now to `batch` (which the caller has
@@ -203,9 +210,11 @@ impl RxQueue {
     }
 
     /// Blocks until a frame is waiting or `timeout` passes; true if one is.
+    /// A timeout too long to express as a deadline (`Duration::MAX`, say)
+    /// waits without limit, like `None`.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
         self.check("recv_wait")?;
-        let r = self.backend.wait(timeout);
+        let r = self.backend.wait(bounded_timeout(timeout));
         self.context("recv_wait", r)
     }
 

@@ -12,15 +12,16 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::class::NetdevClass;
+use crate::class::{DeviceInfo, NetdevClass};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::validate_name;
 use crate::netdev::{Device, Gate, Netdev};
 use crate::notifier::{
-    Change, ChangeSourceSpec, Notifier, Subscribers, Subscription, SUBSCRIPTION_CAPACITY,
+    Change, ChangeSourceSpec, Hooks, Notifier, Subscribers, Subscription, SUBSCRIPTION_CAPACITY,
 };
 use crate::seq::GlobalSeq;
 use crate::state::{CacheFields, DeviceState, IfindexField};
+use crate::stats::Stats;
 
 /// A name's slot: a live device, a device still releasing its resources
 /// (weak dead, gate closed), or an open in progress (weak empty, gate
@@ -43,7 +44,8 @@ struct RegState {
     classes: BTreeMap<String, Arc<dyn NetdevClass>>,
     devices: HashMap<Arc<str>, Entry>,
     by_ifindex: HashMap<u32, Weak<Device>>,
-    notifiers: HashMap<&'static str, Weak<Notifier>>,
+    /// Running notifiers by key, in use or lingering.
+    notifiers: HashMap<&'static str, Arc<Notifier>>,
     /// Size at which dead entries are swept next (amortised cleanup).
     sweep_at: usize,
 }
@@ -55,7 +57,6 @@ impl RegState {
         }
         self.devices.retain(|_, e| e.in_use());
         self.by_ifindex.retain(|_, w| w.strong_count() > 0);
-        self.notifiers.retain(|_, w| w.strong_count() > 0);
         self.sweep_at = 64.max(2 * (self.devices.len() + self.by_ifindex.len()));
     }
 }
@@ -64,7 +65,12 @@ pub(crate) struct RegistryInner {
     state: Mutex<RegState>,
     global: Arc<GlobalSeq>,
     subscribers: Subscribers,
+    linger: Mutex<Duration>,
 }
+
+/// How long a notifier stays after its last device closed, unless
+/// [`Registry::set_notifier_linger`] says otherwise.
+pub const DEFAULT_NOTIFIER_LINGER: Duration = Duration::from_secs(5);
 
 /// Netdev classes and the devices open through them.
 ///
@@ -93,6 +99,7 @@ impl Registry {
                 }),
                 global: Arc::new(GlobalSeq::new()),
                 subscribers: Subscribers::default(),
+                linger: Mutex::new(DEFAULT_NOTIFIER_LINGER),
             }),
         }
     }
@@ -233,25 +240,82 @@ impl Registry {
         )))
     }
 
-    fn notifier_for(&self, spec: &ChangeSourceSpec) -> Result<Arc<Notifier>> {
-        let mut st = self.inner.state.lock();
-        if let Some(n) = st.notifiers.get(spec.key).and_then(Weak::upgrade) {
-            return Ok(n);
-        }
-        let weak = Arc::downgrade(&self.inner);
+    /// A use of the notifier `spec` names, started if none runs.
+    ///
+    /// The source is opened and the thread started outside the registry
+    /// lock (both are class code and may block). Two opens racing to start
+    /// the same key both start one; the second to finish finds the first
+    /// registered and stops its own.
+    fn notifier_for(&self, spec: &ChangeSourceSpec) -> Result<NotifierUse> {
         let key = spec.key;
-        let notifier = Notifier::start(spec, move |batch| {
-            if let Some(reg) = weak.upgrade() {
-                for change in batch.drain(..) {
-                    reg.apply_change(key, &change);
-                    reg.subscribers.publish(&change);
-                }
+        loop {
+            if let Some(n) = self.inner.state.lock().notifiers.get(key) {
+                n.acquire();
+                return Ok(NotifierUse::new(n.clone(), &self.inner));
             }
-        })
-        .map_err(|e| Error::from(e).with_op("start_notifier").with_detail(key))?;
-        let notifier = Arc::new(notifier);
-        st.notifiers.insert(key, Arc::downgrade(&notifier));
-        Ok(notifier)
+            let notifier = Arc::new(self.start_notifier(spec)?);
+            let mut st = self.inner.state.lock();
+            if st.notifiers.contains_key(key) {
+                drop(st);
+                drop(notifier); // stops and joins our extra thread
+                continue;
+            }
+            notifier.acquire();
+            st.notifiers.insert(key, notifier.clone());
+            return Ok(NotifierUse::new(notifier, &self.inner));
+        }
+    }
+
+    fn start_notifier(&self, spec: &ChangeSourceSpec) -> Result<Notifier> {
+        let key = spec.key;
+        let dispatch_to = Arc::downgrade(&self.inner);
+        let retire_from = Arc::downgrade(&self.inner);
+        let hooks = Hooks {
+            dispatch: Box::new(move |batch| {
+                if let Some(reg) = dispatch_to.upgrade() {
+                    for change in batch.drain(..) {
+                        reg.apply_change(key, &change);
+                        reg.subscribers.publish(&change);
+                    }
+                }
+            }),
+            retire: Box::new(move |id| retire_from.upgrade()?.retire_unused(key, id)),
+        };
+        Notifier::start(spec, *self.inner.linger.lock(), hooks)
+            .map_err(|e| Error::from(e).with_op("start_notifier").with_detail(key))
+    }
+
+    /// How long a notifier thread (and its socket) stays after the last
+    /// device that needed it closed, so that a program opening, querying
+    /// and closing devices one at a time does not start a thread per open.
+    /// Zero stops it when the last device closes. Applies to notifiers
+    /// started from now on; the default is [`DEFAULT_NOTIFIER_LINGER`].
+    pub fn set_notifier_linger(&self, linger: Duration) {
+        *self.inner.linger.lock() = linger;
+    }
+
+    /// The devices the class `type_name` could open now (see
+    /// [`NetdevClass::enumerate`]), sorted by ifindex then name. Nothing is
+    /// opened.
+    pub fn enumerate(&self, type_name: &str) -> Result<Vec<DeviceInfo>> {
+        let class = self.class_or_err(type_name, "enumerate")?;
+        let mut list = class.enumerate().map_err(|e| e.with_op("enumerate"))?;
+        list.sort_by(|a, b| (a.ifindex, &a.name).cmp(&(b.ifindex, &b.name)));
+        Ok(list)
+    }
+
+    /// Visits the counters of every device of class `type_name` by
+    /// ifindex, in one pass where the OS allows it (see
+    /// [`NetdevClass::all_stats`]). The `Stats` is reused between calls:
+    /// copy what you keep.
+    pub fn all_stats(&self, type_name: &str, visit: &mut dyn FnMut(u32, &Stats)) -> Result<()> {
+        let class = self.class_or_err(type_name, "all_stats")?;
+        class.all_stats(visit).map_err(|e| e.with_op("all_stats"))
+    }
+
+    fn class_or_err(&self, type_name: &str, op: &'static str) -> Result<Arc<dyn NetdevClass>> {
+        self.class(type_name)
+            .ok_or_else(|| Error::new(ErrorKind::UnknownType(type_name.into())).with_op(op))
     }
 
     /// A handle to the open device called `name`, if any.
@@ -290,14 +354,19 @@ impl Registry {
         self.inner.global.wait_for_change(seen, timeout)
     }
 
-    /// Subscribes to the change events of this registry's notifiers.
-    pub fn subscribe(&self) -> Subscription {
+    /// Subscribes to the change events of this registry's notifiers. Fails
+    /// only if the subscription's descriptor cannot be created (out of
+    /// descriptors).
+    pub fn subscribe(&self) -> Result<Subscription> {
         self.subscribe_with_capacity(SUBSCRIPTION_CAPACITY)
     }
 
     /// Like [`Registry::subscribe`] with a queue of `capacity` events.
-    pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscription {
-        self.inner.subscribers.subscribe(capacity)
+    pub fn subscribe_with_capacity(&self, capacity: usize) -> Result<Subscription> {
+        self.inner
+            .subscribers
+            .subscribe(capacity)
+            .map_err(|e| Error::from(e).with_op("subscribe"))
     }
 
     /// Runs every class's periodic work.
@@ -317,14 +386,10 @@ impl Registry {
         self.inner.state.lock().classes.values().cloned().collect()
     }
 
-    /// True if a notifier thread for `key` is running.
+    /// True if a notifier thread for `key` is running (in use, or
+    /// lingering after its last device closed).
     pub fn notifier_running(&self, key: &str) -> bool {
-        self.inner
-            .state
-            .lock()
-            .notifiers
-            .get(key)
-            .is_some_and(|w| w.strong_count() > 0)
+        self.inner.state.lock().notifiers.contains_key(key)
     }
 
     /// Applies `change` as if the notifier `key` had reported it (for
@@ -413,7 +478,56 @@ impl Drop for PendingOpen {
     }
 }
 
+/// A device's use of a notifier: counted while it lives, so the notifier
+/// knows when it is idle.
+pub(crate) struct NotifierUse {
+    notifier: Arc<Notifier>,
+    registry: Weak<RegistryInner>,
+}
+
+impl NotifierUse {
+    fn new(notifier: Arc<Notifier>, registry: &Arc<RegistryInner>) -> NotifierUse {
+        NotifierUse {
+            notifier,
+            registry: Arc::downgrade(registry),
+        }
+    }
+
+    pub(crate) fn key(&self) -> &'static str {
+        self.notifier.key()
+    }
+}
+
+impl Drop for NotifierUse {
+    fn drop(&mut self) {
+        if self.notifier.release() && self.notifier.linger().is_zero() {
+            // No linger: stop now, synchronously, as the last device goes.
+            if let Some(reg) = self.registry.upgrade() {
+                drop(reg.retire_unused(self.notifier.key(), self.notifier.id()));
+            }
+        }
+    }
+}
+
+impl fmt::Debug for NotifierUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.notifier.fmt(f)
+    }
+}
+
 impl RegistryInner {
+    /// Removes the notifier `key` from the registry if it is the one with
+    /// `id` and no device uses it, and returns it for the caller to drop
+    /// outside the lock (dropping it stops its thread).
+    fn retire_unused(&self, key: &str, id: usize) -> Option<Arc<Notifier>> {
+        let mut st = self.state.lock();
+        let n = st.notifiers.get(key)?;
+        if n.id() != id || !n.unused() {
+            return None;
+        }
+        st.notifiers.remove(key)
+    }
+
     fn live_devices(&self) -> Vec<Arc<Device>> {
         let st = self.state.lock();
         st.devices
@@ -449,9 +563,10 @@ impl RegistryInner {
                 name,
                 info,
             } => {
-                let (by_index, by_name) = self.find(*ifindex, Some(name));
+                let (by_index, by_name) = self.find(*ifindex, name.as_deref());
                 if let Some(dev) = ours(&by_index) {
-                    if *dev.state.name() != **name {
+                    // No name in the message is no rename.
+                    if let Some(name) = name.as_deref().filter(|n| *dev.state.name() != **n) {
                         self.rename(&dev, name);
                     }
                     dev.state.apply(info);

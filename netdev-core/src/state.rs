@@ -6,14 +6,13 @@
 //! changes they learn of themselves (the dummy class does, for every
 //! in-process change).
 
-use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use bitflags::bitflags;
 use parking_lot::{Mutex, RwLock};
 
-use crate::addr::Ipv4Net;
+use crate::addr::{Ipv4Net, Ipv6Net};
 use crate::error::{Error, ErrorKind, Result};
 use crate::eth_addr::EthAddr;
 use crate::features::FeatureSet;
@@ -65,7 +64,7 @@ pub(crate) struct Cache {
     flags: Result<Flags>,
     carrier: Result<bool>,
     in4: Result<Option<Ipv4Net>>,
-    in6: Result<Arc<[Ipv6Addr]>>,
+    in6: Result<Arc<[Ipv6Net]>>,
     features: Result<FeatureSet>,
 }
 
@@ -138,7 +137,7 @@ cache_field!(MtuField, mtu, u32, MTU);
 cache_field!(FlagsField, flags, Flags, FLAGS);
 cache_field!(CarrierField, carrier, bool, CARRIER);
 cache_field!(In4Field, in4, Option<Ipv4Net>, IN4);
-cache_field!(In6Field, in6, Arc<[Ipv6Addr]>, IN6);
+cache_field!(In6Field, in6, Arc<[Ipv6Net]>, IN6);
 cache_field!(FeaturesField, features, FeatureSet, FEATURES);
 
 /// Proof of when a backend's read started; see [`DeviceState::begin_read`].
@@ -296,7 +295,8 @@ impl DeviceState {
     }
 
     /// The cached value of `F`, or `fetch()`'s answer (value or error),
-    /// stored unless an invalidation raced with the fetch.
+    /// stored unless an invalidation raced with the fetch or the answer is a
+    /// transient error (which describes the moment, not the device).
     pub(crate) fn cached<F: CacheField>(
         &self,
         fetch: impl FnOnce() -> Result<F::Value>,
@@ -309,6 +309,9 @@ impl DeviceState {
             c.generation
         };
         let fresh = fetch();
+        if fresh.as_ref().is_err_and(Error::is_transient) {
+            return fresh;
+        }
         let mut c = self.cache.lock();
         if c.generation == generation {
             *F::slot(&mut c) = fresh.clone();
@@ -371,6 +374,25 @@ mod tests {
             assert_eq!(e.raw_os_error(), Some(libc::EPERM));
         }
         assert_eq!(calls.get(), 1);
+    }
+
+    #[test]
+    fn transient_errors_are_not_cached() {
+        let s = state();
+        for errno in [libc::EINTR, libc::EAGAIN, libc::ENOBUFS] {
+            let calls = Cell::new(0);
+            let fetch = || {
+                calls.set(calls.get() + 1);
+                Err(Error::from_errno(errno))
+            };
+            assert!(s.cached::<MtuField>(fetch).is_err());
+            assert!(s.cached::<MtuField>(fetch).is_err());
+            assert_eq!(calls.get(), 2, "errno {errno} must be asked again");
+            assert!(!s.cached_fields().contains(CacheFields::MTU));
+        }
+        // The next real answer is cached as usual.
+        assert_eq!(s.cached::<MtuField>(|| Ok(1500)).unwrap(), 1500);
+        assert_eq!(s.cached::<MtuField>(|| panic!("hit")).unwrap(), 1500);
     }
 
     #[test]

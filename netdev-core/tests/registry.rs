@@ -12,6 +12,17 @@ use netdev_core::{
     CacheFields, Change, Duplex, ErrorKind, EthAddr, Flags, LinkInfo, LinkSpeed, Registry,
 };
 
+/// Runs `f` on a thread and fails the test if it does not finish within
+/// `LONG` (a deadlock would otherwise hang the suite).
+fn finishes<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(LONG)
+        .unwrap_or_else(|_| panic!("{what}: did not finish (deadlock?)"))
+}
+
 const LONG: Duration = Duration::from_secs(10);
 
 /// A registry with class "mock" (notifier "script") and class "plain" (no
@@ -20,6 +31,9 @@ fn setup() -> (Registry, Arc<Kernel>, ScriptedSpec) {
     let kernel = Kernel::new();
     let script = ScriptedSpec::new("script");
     let reg = Registry::new();
+    // Stop notifiers as the last device closes, so tests see it at once
+    // (lingering has its own test).
+    reg.set_notifier_linger(Duration::ZERO);
     reg.register(MockClass::new("mock", &kernel, Some(&script)))
         .unwrap();
     reg.register(MockClass::new("plain", &kernel, None))
@@ -227,12 +241,12 @@ fn link_event_refreshes_cache_without_round_trip() {
     let ifindex = kernel.add("eth0");
     let dev = reg.open("eth0", "mock").unwrap();
     assert_eq!(dev.mtu().unwrap(), 1500);
-    let sub = reg.subscribe();
+    let sub = reg.subscribe().unwrap();
     let seq = dev.change_seq();
     kernel.set_mtu("eth0", 4000);
     let change = Change::LinkChanged {
         ifindex,
-        name: "eth0".into(),
+        name: Some("eth0".into()),
         info: LinkInfo {
             mtu: Some(4000),
             flags: Some(Flags::UP | Flags::RUNNING),
@@ -268,13 +282,13 @@ fn events_for_other_devices_and_addresses() {
     for d in [&d0, &d1, &d2] {
         d.mtu().unwrap();
     }
-    let sub = reg.subscribe();
+    let sub = reg.subscribe().unwrap();
     script.push(vec![Change::AddrChanged { ifindex: i0 }]);
     sub.recv_timeout(LONG).unwrap();
     assert!(d0.cached_fields().contains(CacheFields::MTU));
     script.push(vec![Change::LinkChanged {
         ifindex: i1,
-        name: "eth1".into(),
+        name: Some("eth1".into()),
         info: LinkInfo::default(),
     }]);
     sub.recv_timeout(LONG).unwrap();
@@ -299,7 +313,7 @@ fn overflow_invalidates_everything_and_finds_recreated_devices() {
     // While events were lost, eth1 was deleted and re-created.
     kernel.remove("eth1");
     let new_index = kernel.add("eth1");
-    let sub = reg.subscribe();
+    let sub = reg.subscribe().unwrap();
     script.fail(libc::ENOBUFS);
     assert_eq!(sub.recv_timeout(LONG), Some(Change::Overflow));
     for (d, seq) in [&d0, &d1, &plain].iter().zip(seqs) {
@@ -320,7 +334,7 @@ fn other_source_errors_also_resynchronise() {
     kernel.add("eth0");
     let d0 = reg.open("eth0", "mock").unwrap();
     d0.mtu().unwrap();
-    let sub = reg.subscribe();
+    let sub = reg.subscribe().unwrap();
     script.fail(libc::EIO);
     assert_eq!(sub.recv_timeout(LONG), Some(Change::Overflow));
     assert!(!d0.cached_fields().contains(CacheFields::MTU));
@@ -331,7 +345,7 @@ fn delete_and_recreate_same_name_is_a_new_device() {
     let (reg, kernel, script) = setup();
     let old_index = kernel.add("eth0");
     let dev = reg.open("eth0", "mock").unwrap();
-    let sub = reg.subscribe();
+    let sub = reg.subscribe().unwrap();
     kernel.remove("eth0");
     let new_index = kernel.add("eth0");
     script.push(vec![
@@ -341,7 +355,7 @@ fn delete_and_recreate_same_name_is_a_new_device() {
         },
         Change::LinkChanged {
             ifindex: new_index,
-            name: "eth0".into(),
+            name: Some("eth0".into()),
             info: LinkInfo::default(),
         },
     ]);
@@ -366,12 +380,12 @@ fn recreation_seen_only_as_a_new_index_under_the_name() {
     let (reg, kernel, script) = setup();
     kernel.add("eth0");
     let dev = reg.open("eth0", "mock").unwrap();
-    let sub = reg.subscribe();
+    let sub = reg.subscribe().unwrap();
     kernel.remove("eth0");
     let new_index = kernel.add("eth0");
     script.push(vec![Change::LinkChanged {
         ifindex: new_index,
-        name: "eth0".into(),
+        name: Some("eth0".into()),
         info: LinkInfo::default(),
     }]);
     sub.recv_timeout(LONG).unwrap();
@@ -399,11 +413,11 @@ fn rename_is_followed() {
     let (reg, kernel, script) = setup();
     let ifindex = kernel.add("eth0");
     let dev = reg.open("eth0", "mock").unwrap();
-    let sub = reg.subscribe();
+    let sub = reg.subscribe().unwrap();
     kernel.rename("eth0", "wan0");
     script.push(vec![Change::LinkChanged {
         ifindex,
-        name: "wan0".into(),
+        name: Some("wan0".into()),
         info: LinkInfo::default(),
     }]);
     sub.recv_timeout(LONG).unwrap();
@@ -457,8 +471,8 @@ fn slow_subscriber_learns_of_lost_events() {
     let (reg, kernel, script) = setup();
     let ifindex = kernel.add("eth0");
     let _dev = reg.open("eth0", "mock").unwrap();
-    let slow = reg.subscribe_with_capacity(4);
-    let fast = reg.subscribe();
+    let slow = reg.subscribe_with_capacity(4).unwrap();
+    let fast = reg.subscribe().unwrap();
     let ev = |i: u32| Change::AddrChanged {
         ifindex: ifindex + 1000 + i,
     };
@@ -514,7 +528,7 @@ fn concurrent_open_close_and_queries() {
                 script.push(vec![
                     Change::LinkChanged {
                         ifindex: indexes[k],
-                        name: names[k].clone(),
+                        name: Some(names[k].clone()),
                         info: LinkInfo {
                             mtu: Some(1500),
                             ..LinkInfo::default()
@@ -571,4 +585,182 @@ fn global_registry_is_one_instance() {
     let a = Registry::global();
     let b = Registry::global();
     assert!(std::ptr::eq(a, b));
+}
+
+#[test]
+fn notifier_lingers_after_last_close_then_stops() {
+    let (reg, kernel, script) = setup();
+    reg.set_notifier_linger(Duration::from_millis(300));
+    kernel.add("eth0");
+    // One-shot use: open, query, close, many times within the linger.
+    for _ in 0..50 {
+        let d = reg.open("eth0", "mock").unwrap();
+        d.mtu().unwrap();
+    }
+    assert_eq!(script.opened(), 1, "one notifier for all one-shot opens");
+    assert!(reg.notifier_running("script"));
+    assert_eq!(script.dropped(), 0);
+    // Unused for longer than the linger: it stops and closes its source.
+    eventually("the idle notifier to stop", || {
+        !reg.notifier_running("script") && script.dropped() == 1
+    });
+    let _d = reg.open("eth0", "mock").unwrap();
+    assert_eq!(script.opened(), 2, "started again on demand");
+    // In use, it does not stop however long it idles.
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(reg.notifier_running("script"));
+}
+
+#[test]
+fn dropping_the_registry_stops_a_lingering_notifier() {
+    let (reg, kernel, script) = setup();
+    reg.set_notifier_linger(Duration::from_secs(3600));
+    kernel.add("eth0");
+    drop(reg.open("eth0", "mock").unwrap());
+    assert!(reg.notifier_running("script"));
+    drop(reg);
+    assert_eq!(script.dropped(), 1, "joined and source dropped at once");
+}
+
+#[test]
+fn change_source_is_opened_without_the_registry_lock() {
+    let (reg, kernel, script) = setup();
+    kernel.add("eth0");
+    // A source whose opening calls back into the registry (a class that
+    // looks at open devices, say) deadlocked while the registry held its
+    // lock around class code.
+    let reg2 = reg.clone();
+    *script.on_open.lock() = Some(Box::new(move || {
+        let _ = reg2.devices();
+        let _ = reg2.types();
+    }));
+    let reg3 = reg.clone();
+    let dev = finishes("open with a re-entrant change source", move || {
+        reg3.open("eth0", "mock")
+    })
+    .unwrap();
+    assert!(reg.notifier_running("script"));
+    drop(dev);
+}
+
+#[test]
+fn racing_first_opens_leave_one_notifier() {
+    let (reg, kernel, script) = setup();
+    reg.set_notifier_linger(Duration::from_secs(3600));
+    let names: Vec<String> = (0..8).map(|i| format!("eth{i}")).collect();
+    for n in &names {
+        kernel.add(n);
+    }
+    // Slow sources widen the window in which several opens start one.
+    *script.on_open.lock() = Some(Box::new(|| std::thread::sleep(Duration::from_millis(20))));
+    let devs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|n| s.spawn(|| reg.open(n, "mock").unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Extra sources were stopped; exactly one keeps running, and events
+    // reach every device through it.
+    assert_eq!(script.opened() - script.dropped(), 1);
+    let ifindex = devs[3].ifindex().unwrap();
+    let sub = reg.subscribe().unwrap();
+    script.push(vec![Change::AddrChanged { ifindex }]);
+    assert_eq!(
+        sub.recv_timeout(LONG),
+        Some(Change::AddrChanged { ifindex })
+    );
+}
+
+#[test]
+fn persistent_source_errors_back_off() {
+    let (reg, kernel, script) = setup();
+    kernel.add("eth0");
+    let dev = reg.open("eth0", "mock").unwrap();
+    let sub = reg.subscribe().unwrap();
+    script.fail_always.store(libc::EIO, Ordering::SeqCst);
+    script.push(vec![]); // wake the reader so it sees the failure
+                         // Each failed read resynchronises every device. Without backoff that
+                         // was one resync per 10 ms (about 60 in this window); with it, the
+                         // waits double from 10 ms, so at most ~7 fit however fast the machine.
+    let start = Instant::now();
+    let mut overflows = 0;
+    while start.elapsed() < Duration::from_millis(600) {
+        if sub.recv_timeout(Duration::from_millis(50)) == Some(Change::Overflow) {
+            overflows += 1;
+        }
+    }
+    assert!(overflows >= 1, "the failure must still be reported");
+    assert!(overflows <= 10, "{overflows} resyncs in 600 ms: no backoff");
+    // Once the source recovers, events flow again.
+    script.fail_always.store(0, Ordering::SeqCst);
+    let ifindex = dev.ifindex().unwrap();
+    script.push(vec![Change::AddrChanged { ifindex }]);
+    let got = std::iter::from_fn(|| sub.recv_timeout(LONG)).find(|c| *c != Change::Overflow);
+    assert_eq!(got, Some(Change::AddrChanged { ifindex }));
+}
+
+#[test]
+fn link_change_without_a_name_is_no_rename() {
+    let (reg, kernel, script) = setup();
+    let ifindex = kernel.add("eth0");
+    let dev = reg.open("eth0", "mock").unwrap();
+    let sub = reg.subscribe().unwrap();
+    let change = Change::LinkChanged {
+        ifindex,
+        name: None,
+        info: LinkInfo {
+            mtu: Some(1400),
+            ..LinkInfo::default()
+        },
+    };
+    script.push(vec![change.clone()]);
+    assert_eq!(sub.recv_timeout(LONG), Some(change));
+    assert_eq!(&*dev.name(), "eth0");
+    assert_eq!(dev.mtu().unwrap(), 1400, "carried value taken");
+    assert!(reg.lookup("eth0").is_some_and(|d| d.same_device(&dev)));
+    assert!(!dev.is_gone());
+}
+
+#[test]
+fn huge_timeouts_wait_without_limit_instead_of_panicking() {
+    let (reg, kernel, _) = setup();
+    kernel.add("eth0");
+    let dev = reg.open("eth0", "plain").unwrap();
+    let mut rx = dev.open_rx().unwrap();
+    // The naive backend computes `now + timeout`: Duration::MAX must reach
+    // it as "no limit" (None), never as an overflowing deadline.
+    assert!(rx.wait(Some(Duration::MAX)).unwrap());
+    assert!(!rx.wait(Some(Duration::ZERO)).unwrap());
+    assert!(dev.send_wait(Some(Duration::MAX)).unwrap());
+    assert_eq!(
+        reg.wait_for_change(reg.seq() + 1, Duration::MAX),
+        reg.seq(),
+        "a value other than the current one returns at once"
+    );
+}
+
+#[test]
+fn enumerate_and_all_stats_go_through_the_class() {
+    let (reg, kernel, _) = setup();
+    let i1 = kernel.add("b1");
+    let i0 = kernel.add("a0");
+    let list = reg.enumerate("plain").unwrap();
+    let got: Vec<(&str, u32, Option<u32>)> = list
+        .iter()
+        .map(|d| (d.name.as_str(), d.ifindex, d.mtu))
+        .collect();
+    assert_eq!(got, vec![("b1", i1, Some(1500)), ("a0", i0, Some(1500))]);
+    assert!(reg.lookup("a0").is_none(), "enumerating opens nothing");
+    let mut seen = Vec::new();
+    reg.all_stats("plain", &mut |i, s| seen.push((i, s.rx_packets)))
+        .unwrap();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![(i1, u64::from(i1) * 10), (i0, u64::from(i0) * 10)]
+    );
+    let e = reg.enumerate("nosuch").unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::UnknownType("nosuch".into()));
+    assert_eq!(e.op(), "enumerate");
 }

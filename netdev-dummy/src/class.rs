@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use netdev_core::{DeviceBackend, DeviceState, NetdevClass, Result};
+use netdev_core::{DeviceBackend, DeviceInfo, DeviceState, NetdevClass, Result, Stats};
 use parking_lot::Mutex;
 
 use crate::device::{DummyBackend, DummyDev, DummyDevice};
@@ -53,6 +53,14 @@ impl DummyClass {
         names.sort();
         names
     }
+
+    fn live(&self) -> Vec<Arc<DummyDev>> {
+        self.devices
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
 }
 
 impl NetdevClass for DummyClass {
@@ -66,5 +74,16 @@ impl NetdevClass for DummyClass {
         devices.retain(|_, d| d.strong_count() > 0);
         devices.insert(name.into(), Arc::downgrade(&dev));
         Ok(Box::new(DummyBackend(dev)))
+    }
+
+    fn enumerate(&self) -> Result<Vec<DeviceInfo>> {
+        Ok(self.live().iter().map(|d| d.info()).collect())
+    }
+
+    fn all_stats(&self, visit: &mut dyn FnMut(u32, &Stats)) -> Result<()> {
+        for dev in self.live() {
+            visit(dev.ifindex(), &dev.stats());
+        }
+        Ok(())
     }
 }

@@ -1,16 +1,18 @@
 //! One dummy device: its state, the backend the core calls, and the
 //! in-process control handle tests use.
 
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
-use std::net::Ipv6Addr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use netdev_core::{
     CacheFields, DeviceBackend, DeviceState, Error, ErrorKind, EthAddr, FeatureSet, Features,
-    Flags, Ipv4Net, Result, RxQueueBackend, Stats,
+    Flags, Ipv4Net, Ipv6Net, Result, RxQueueBackend, Stats,
 };
 use parking_lot::Mutex;
 
@@ -41,7 +43,7 @@ struct Data {
     carrier_resets: u64,
     stats: Stats,
     in4: Option<Ipv4Net>,
-    in6: Vec<Ipv6Addr>,
+    in6: Vec<Ipv6Net>,
     features: FeatureSet,
     peer: Weak<DummyDev>,
     sent: VecDeque<Vec<u8>>,
@@ -81,6 +83,9 @@ pub(crate) struct DummyDev {
     state: Arc<DeviceState>,
     data: Mutex<Data>,
     rx_queues: Mutex<Vec<Weak<RxShared>>>,
+    /// Sends never wait, so the send descriptor is one that always polls
+    /// writable: an idle socket pair, made on first request.
+    send_ready: OnceLock<(UnixStream, UnixStream)>,
 }
 
 impl DummyDev {
@@ -116,7 +121,27 @@ impl DummyDev {
                 capture: None,
             }),
             rx_queues: Mutex::new(Vec::new()),
+            send_ready: OnceLock::new(),
         })
+    }
+
+    /// What [`netdev_core::NetdevClass::enumerate`] reports for this device.
+    pub(crate) fn info(&self) -> netdev_core::DeviceInfo {
+        let d = self.data.lock();
+        let mut info = netdev_core::DeviceInfo::new(&*self.name, self.ifindex);
+        info.kind = Some("dummy".into());
+        info.mtu = Some(d.mtu);
+        info.mac = Some(d.mac);
+        info.flags = Some(d.flags());
+        info
+    }
+
+    pub(crate) fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.data.lock().stats
     }
 
     /// Receives one frame as if it arrived on the wire. Returns how many rx
@@ -210,8 +235,16 @@ impl DeviceBackend for DummyBackend {
         Ok(())
     }
 
-    fn in6(&self) -> Result<Vec<Ipv6Addr>> {
+    fn in6(&self) -> Result<Vec<Ipv6Net>> {
         Ok(self.0.data.lock().in6.clone())
+    }
+
+    fn status(&self) -> Result<BTreeMap<String, String>> {
+        let mut status = BTreeMap::from([("kind".to_owned(), "dummy".to_owned())]);
+        if let Some(peer) = self.0.data.lock().peer.upgrade() {
+            status.insert("peer".into(), peer.name.to_string());
+        }
+        Ok(status)
     }
 
     fn flags(&self) -> Result<Flags> {
@@ -280,6 +313,14 @@ impl DeviceBackend for DummyBackend {
 
     fn send_wait(&self, _timeout: Option<Duration>) -> Result<bool> {
         Ok(true)
+    }
+
+    fn send_fd(&self) -> Result<BorrowedFd<'_>> {
+        if let Some((tx, _)) = self.0.send_ready.get() {
+            return Ok(tx.as_fd());
+        }
+        let pair = UnixStream::pair()?;
+        Ok(self.0.send_ready.get_or_init(|| pair).0.as_fd())
     }
 }
 
@@ -423,7 +464,7 @@ impl DummyDevice {
     }
 
     /// Replaces the IPv6 addresses from outside.
-    pub fn set_in6(&self, addrs: Vec<Ipv6Addr>) {
+    pub fn set_in6(&self, addrs: Vec<Ipv6Net>) {
         self.update(CacheFields::IN6, |d| d.in6 = addrs);
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use netdev_core::{
-    CacheFields, ErrorKind, EthAddr, Flags, Ipv4Net, Netdev, PacketBatch, Registry, Stats,
+    CacheFields, ErrorKind, EthAddr, Flags, Ipv4Net, Ipv6Net, Netdev, PacketBatch, Registry, Stats,
 };
 use netdev_dummy::{DummyClass, DummyDevice};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -224,7 +224,10 @@ fn outside_changes_refresh_the_cache_and_bump_the_sequence() {
     ctl.set_in4(Some(net));
     bumped("set_in4");
     assert_eq!(dev.in4().unwrap(), Some(net));
-    let v6 = vec!["2001:db8::7".parse().unwrap(), "fe80::1".parse().unwrap()];
+    let v6 = vec![
+        Ipv6Net::new("2001:db8::7".parse().unwrap(), 64).unwrap(),
+        Ipv6Net::new("fe80::1".parse().unwrap(), 64).unwrap(),
+    ];
     ctl.set_in6(v6.clone());
     bumped("set_in6");
     assert_eq!(dev.in6().unwrap(), v6);
@@ -409,4 +412,48 @@ fn pcap_capture_is_readable_by_libpcap() {
 
     let e = ca.start_capture("/nonexistent-dir/x.pcap").unwrap_err();
     assert!(e.to_string().contains("pa: start_capture"), "{e}");
+}
+
+#[test]
+fn enumerate_status_all_stats_and_send_descriptor() {
+    let reg = Registry::new();
+    let class = DummyClass::new();
+    reg.register(class.clone()).unwrap();
+    let a = reg.open("dA", "dummy").unwrap();
+    let b = reg.open("dB", "dummy").unwrap();
+    class.device("dA").unwrap().set_mtu(9000).unwrap();
+    let list = reg.enumerate("dummy").unwrap();
+    let names: Vec<&str> = list.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["dA", "dB"], "sorted by ifindex: creation order");
+    assert_eq!(list[0].ifindex, a.ifindex().unwrap());
+    assert_eq!(list[0].mtu, Some(9000));
+    assert_eq!(list[1].mac, Some(b.mac().unwrap()));
+    assert_eq!(list[0].kind.as_deref(), Some("dummy"));
+
+    class.device("dB").unwrap().set_stats(Stats {
+        rx_packets: 7,
+        ..Stats::default()
+    });
+    let mut seen = Vec::new();
+    reg.all_stats("dummy", &mut |i, s| seen.push((i, s.rx_packets)))
+        .unwrap();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![(a.ifindex().unwrap(), 0), (b.ifindex().unwrap(), 7)]
+    );
+
+    assert_eq!(a.status().unwrap()["kind"], "dummy");
+    // Sends never wait: the descriptor polls writable at once.
+    let fd = a.send_fd().unwrap();
+    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+    assert_eq!(poll(&mut fds, PollTimeout::ZERO).unwrap(), 1);
+    drop(b);
+    let names: Vec<String> = reg
+        .enumerate("dummy")
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(names, ["dA"], "a closed dummy no longer exists");
 }

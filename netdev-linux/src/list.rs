@@ -46,12 +46,16 @@ pub struct LinkSummary {
 /// that cannot be opened, a kernel error, a malformed reply, or a link table
 /// that kept changing during several dumps in a row.
 pub fn list_links() -> Result<Vec<LinkSummary>> {
+    let mut sock = Socket::new(NETLINK_ROUTE).map_err(|e| Error::from(e).with_op("list_links"))?;
+    list_links_on(&mut sock, &mut MsgBuilder::default())
+}
+
+/// Like [`list_links`], on `sock` (whose namespace it lists).
+pub(crate) fn list_links_on(sock: &mut Socket, req: &mut MsgBuilder) -> Result<Vec<LinkSummary>> {
     let ctx = |e: Error| e.with_op("list_links");
-    let mut sock = Socket::new(NETLINK_ROUTE).map_err(|e| ctx(e.into()))?;
-    let mut req = MsgBuilder::default();
     let mut attempt = 1;
     loop {
-        match dump_once(&mut sock, &mut req) {
+        match dump_once(sock, req) {
             Ok(links) => return Ok(links),
             Err(Failure::Interrupted) if attempt < DUMP_ATTEMPTS => attempt += 1,
             Err(Failure::Interrupted) => {

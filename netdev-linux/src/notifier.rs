@@ -48,7 +48,18 @@ impl RtnlSource {
         })
     }
 
-    /// The spec a class returns from `NetdevClass::change_source`.
+    /// Like [`RtnlSource::open`], with the socket's receive buffer set to
+    /// `rcvbuf` bytes when given (see [`RtnlSource::spec_with_rcvbuf`]).
+    pub fn open_with_rcvbuf(rcvbuf: Option<usize>) -> io::Result<RtnlSource> {
+        let mut source = RtnlSource::open()?;
+        if let Some(bytes) = rcvbuf {
+            source.sock.set_rcvbuf(bytes)?;
+        }
+        Ok(source)
+    }
+
+    /// A spec opening the source in the calling thread's namespace. The
+    /// `system` class opens its own in the namespace of its sockets.
     pub fn spec() -> ChangeSourceSpec {
         RtnlSource::spec_with_rcvbuf(None)
     }
@@ -60,11 +71,7 @@ impl RtnlSource {
         ChangeSourceSpec {
             key: RTNL_KEY,
             open: Arc::new(move || {
-                let mut source = RtnlSource::open()?;
-                if let Some(bytes) = rcvbuf {
-                    source.sock.set_rcvbuf(bytes)?;
-                }
-                Ok(Box::new(source) as Box<dyn ChangeSource>)
+                Ok(Box::new(RtnlSource::open_with_rcvbuf(rcvbuf)?) as Box<dyn ChangeSource>)
             }),
         }
     }
@@ -109,13 +116,19 @@ impl RtnlSource {
 }
 
 impl ChangeSource for RtnlSource {
-    fn read_changes(&mut self, out: &mut Vec<Change>) -> io::Result<()> {
+    fn read_changes(&mut self, out: &mut Vec<Change>, timeout: Option<Duration>) -> io::Result<()> {
+        // A timeout beyond poll's range waits as long as poll can; the
+        // caller simply calls again.
+        let timeout = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX),
+        };
         let (sock_ready, woken) = {
             let mut fds = [
                 PollFd::new(self.sock.as_fd(), PollFlags::POLLIN),
                 PollFd::new(self.wake_rx.as_fd(), PollFlags::POLLIN),
             ];
-            match poll(&mut fds, PollTimeout::NONE) {
+            match poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => return Ok(()),
                 Err(e) => return Err(e.into()),

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use netdev_core::{ErrorKind, EthAddr, Flags, Ipv4Net, Netdev, Registry};
+use netdev_core::{ErrorKind, EthAddr, Flags, Ipv4Net, Ipv6Net, Netdev, Registry};
 use serde_json::Value;
 use support::NetNs;
 
@@ -213,17 +213,24 @@ fn addresses_match_ip_addr() {
 
     // Added behind our back: the notifier invalidates the cached answer.
     ns.ip(&["addr", "add", "2001:db8::7/64", "dev", "v0", "nodad"]);
-    let want: std::net::Ipv6Addr = "2001:db8::7".parse().unwrap();
+    let want = Ipv6Net::new("2001:db8::7".parse().unwrap(), 64).unwrap();
     eventually("in6 to show the new address", || {
         dev.in6().unwrap().contains(&want)
     });
     let out = ns.ip(&["-j", "-6", "addr", "show", "dev", "v0"]);
     let v: Value = serde_json::from_str(&out).unwrap();
+    // With prefix lengths, as `ip` shows them.
     let mut ip6: Vec<String> = v[0]["addr_info"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a["local"].as_str().unwrap().to_string())
+        .map(|a| {
+            format!(
+                "{}/{}",
+                a["local"].as_str().unwrap(),
+                a["prefixlen"].as_u64().unwrap()
+            )
+        })
         .collect();
     let mut ours: Vec<String> = dev.in6().unwrap().iter().map(|a| a.to_string()).collect();
     ip6.sort();
@@ -433,7 +440,7 @@ fn burst_overflow_leaves_correct_caches() {
         d.mtu().unwrap();
         d.flags().unwrap();
     }
-    let events = reg.subscribe();
+    let events = reg.subscribe().unwrap();
     // 4000 changes in one go; the last word on each device is what counts.
     let mut cmds = Vec::new();
     for round in 0..191 {

@@ -322,17 +322,18 @@ fn show_json_equals_ip_after_traffic() {
     assert_eq!(d["duplex"], "full");
     assert_eq!(d["ipv4"], serde_json::json!(["10.77.0.1/24"]));
     let ip_addr = lab.ns.ip_json(&["-6", "addr", "show", "v0"]);
-    let v6: BTreeSet<&str> = ip_addr[0]["addr_info"]
+    // Addresses with their prefix lengths, as `ip` has them.
+    let v6: BTreeSet<String> = ip_addr[0]["addr_info"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a["local"].as_str().unwrap())
+        .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
         .collect();
-    let ours6: BTreeSet<&str> = d["ipv6"]
+    let ours6: BTreeSet<String> = d["ipv6"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a.as_str().unwrap())
+        .map(|a| a.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ours6, v6);
 

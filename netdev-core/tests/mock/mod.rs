@@ -6,14 +6,17 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use netdev_core::{
-    Change, ChangeSource, ChangeSourceSpec, DeviceBackend, DeviceState, Error, ErrorKind, EthAddr,
-    FeatureSet, Features, Flags, NetdevClass, Result, Waker,
+    Change, ChangeSource, ChangeSourceSpec, DeviceBackend, DeviceInfo, DeviceState, Error,
+    ErrorKind, EthAddr, FeatureSet, Features, Flags, NetdevClass, PacketBatch, Result,
+    RxQueueBackend, Stats, Waker,
 };
 use parking_lot::Mutex;
 
@@ -133,6 +136,27 @@ impl NetdevClass for MockClass {
     fn change_source(&self) -> Option<ChangeSourceSpec> {
         self.source.as_ref().map(|s| s.spec())
     }
+
+    fn enumerate(&self) -> Result<Vec<DeviceInfo>> {
+        let devs = self.kernel.devs.lock();
+        Ok(devs
+            .iter()
+            .map(|(name, d)| {
+                let mut info = DeviceInfo::new(name.clone(), d.ifindex);
+                info.mtu = Some(d.mtu);
+                info
+            })
+            .collect())
+    }
+
+    fn all_stats(&self, visit: &mut dyn FnMut(u32, &Stats)) -> Result<()> {
+        let mut stats = Stats::default();
+        for d in self.kernel.devs.lock().values() {
+            stats.rx_packets = u64::from(d.ifindex) * 10;
+            visit(d.ifindex, &stats);
+        }
+        Ok(())
+    }
 }
 
 pub struct MockDev {
@@ -203,6 +227,35 @@ impl DeviceBackend for MockDev {
             ..FeatureSet::default()
         })
     }
+    fn open_rx(&self) -> Result<Box<dyn RxQueueBackend>> {
+        Ok(Box::new(NaiveRxq(UnixStream::pair()?.0)))
+    }
+    fn send_wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        // As naive as NaiveRxq::wait.
+        let _deadline = timeout.map(|t| std::time::Instant::now() + t);
+        Ok(true)
+    }
+}
+
+/// A receive queue that is always empty and computes its deadline the
+/// naive way (`Instant::now() + timeout`, which panics on overflow), as a
+/// backend may: the core must never hand it a timeout that overflows.
+pub struct NaiveRxq(UnixStream);
+
+impl RxQueueBackend for NaiveRxq {
+    fn recv_batch(&mut self, _batch: &mut PacketBatch) -> Result<usize> {
+        Ok(0)
+    }
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let _deadline = timeout.map(|t| std::time::Instant::now() + t);
+        Ok(timeout.is_none())
+    }
+    fn drain(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
 }
 
 enum Script {
@@ -210,6 +263,9 @@ enum Script {
     Fail(i32),
     Wake,
 }
+
+/// Runs inside a scripted source's `open`.
+pub type OpenHook = Box<dyn Fn() + Send>;
 
 /// Opens scripted sources; the test pushes changes through `push`.
 #[derive(Clone)]
@@ -219,6 +275,10 @@ pub struct ScriptedSpec {
     rx: Receiver<Script>,
     pub opened: Arc<AtomicUsize>,
     pub dropped: Arc<AtomicUsize>,
+    /// Nonzero: every read fails at once with this errno.
+    pub fail_always: Arc<AtomicI32>,
+    /// Runs inside `open` (to check what the registry holds meanwhile).
+    pub on_open: Arc<Mutex<Option<OpenHook>>>,
 }
 
 impl ScriptedSpec {
@@ -230,6 +290,8 @@ impl ScriptedSpec {
             rx,
             opened: Arc::default(),
             dropped: Arc::default(),
+            fail_always: Arc::default(),
+            on_open: Arc::default(),
         }
     }
 
@@ -238,11 +300,15 @@ impl ScriptedSpec {
         ChangeSourceSpec {
             key: self.key,
             open: Arc::new(move || {
+                if let Some(hook) = &*me.on_open.lock() {
+                    hook();
+                }
                 me.opened.fetch_add(1, Ordering::SeqCst);
                 Ok(Box::new(ScriptedSource {
                     rx: me.rx.clone(),
                     tx: me.tx.clone(),
                     dropped: me.dropped.clone(),
+                    fail_always: me.fail_always.clone(),
                 }) as Box<dyn ChangeSource>)
             }),
         }
@@ -269,6 +335,7 @@ struct ScriptedSource {
     rx: Receiver<Script>,
     tx: Sender<Script>,
     dropped: Arc<AtomicUsize>,
+    fail_always: Arc<AtomicI32>,
 }
 
 impl Drop for ScriptedSource {
@@ -278,8 +345,19 @@ impl Drop for ScriptedSource {
 }
 
 impl ChangeSource for ScriptedSource {
-    fn read_changes(&mut self, out: &mut Vec<Change>) -> io::Result<()> {
-        match self.rx.recv() {
+    fn read_changes(&mut self, out: &mut Vec<Change>, timeout: Option<Duration>) -> io::Result<()> {
+        let errno = self.fail_always.load(Ordering::SeqCst);
+        if errno != 0 {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        let next = match timeout {
+            Some(t) => match self.rx.recv_timeout(t) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Ok(()),
+                r => r.map_err(|_| crossbeam_channel::RecvError),
+            },
+            None => self.rx.recv(),
+        };
+        match next {
             Ok(Script::Changes(c)) => {
                 out.extend(c);
                 Ok(())

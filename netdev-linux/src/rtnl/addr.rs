@@ -59,13 +59,17 @@ pub fn parse_addr(msg: &Msg<'_>) -> Result<AddrMsg, Error> {
 }
 
 /// Starts `b` over as an `RTM_GETADDR` request for the addresses of
-/// `family` (2 IPv4, 10 IPv6); send it as a dump.
+/// `family` (2 IPv4, 10 IPv6); send it as a dump. A nonzero `ifindex` asks
+/// for that link's addresses only, which the kernel honours on a socket
+/// with `NETLINK_GET_STRICT_CHK` (and ignores otherwise: filter replies).
 pub fn getaddr_request(
     b: &mut crate::netlink::MsgBuilder,
     family: u8,
+    ifindex: u32,
 ) -> &mut crate::netlink::MsgBuilder {
     b.reset(crate::netlink::RTM_GETADDR, crate::netlink::NLM_F_REQUEST);
-    b.put_fixed(&[family, 0, 0, 0, 0, 0, 0, 0]);
+    let [i0, i1, i2, i3] = ifindex.to_ne_bytes();
+    b.put_fixed(&[family, 0, 0, 0, i0, i1, i2, i3]);
     b
 }
 

@@ -100,11 +100,21 @@ static LINK_POLICY: [Policy; IFLA_MAX] = policy_table(&[
     ),
 ]);
 
+/// `AF_UNSPEC`: the family of messages about the link itself. Others
+/// (`AF_BRIDGE` from a bridge about its ports, `AF_INET6` from IPv6
+/// configuration) describe one facet of an existing link.
+pub const LINK_FAMILY: u8 = 0;
+/// `AF_BRIDGE`: a bridge's messages about its ports (`bridge link`).
+pub const AF_BRIDGE: u8 = 7;
+
 /// A decoded link message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkMsg<'a> {
     /// True for `RTM_DELLINK`.
     pub deleted: bool,
+    /// The `ifi_family` of the message: [`LINK_FAMILY`] for the link
+    /// itself, [`AF_BRIDGE`] for a bridge port's facet, and so on.
+    pub family: u8,
     /// Interface index.
     pub ifindex: u32,
     /// Hardware type (`ARPHRD_*`; 1 is Ethernet).
@@ -156,7 +166,20 @@ impl LinkMsg<'_> {
     }
 
     /// The core event this message means.
+    ///
+    /// Only a message of the link's own family creates or removes it. A
+    /// bridge's `RTM_DELLINK` of family `AF_BRIDGE` (sent when a port is
+    /// released with `ip link set DEV nomaster`) means "no longer my port",
+    /// not "the device is gone": like every message about a facet of the
+    /// link, it is a change whose values are read again.
     pub fn to_change(&self) -> Change {
+        if self.family != LINK_FAMILY {
+            return Change::LinkChanged {
+                ifindex: self.ifindex,
+                name: Some(self.name.to_owned()),
+                info: LinkInfo::default(),
+            };
+        }
         if self.deleted {
             Change::LinkRemoved {
                 ifindex: self.ifindex,
@@ -165,7 +188,7 @@ impl LinkMsg<'_> {
         } else {
             Change::LinkChanged {
                 ifindex: self.ifindex,
-                name: self.name.to_owned(),
+                name: Some(self.name.to_owned()),
                 info: self.info(),
             }
         }
@@ -202,6 +225,7 @@ pub fn parse_link<'a>(msg: &Msg<'a>) -> Result<LinkMsg<'a>, Error> {
     let stats = attrs.get(IFLA_STATS64).map(|a| stats_from(a.payload()));
     Ok(LinkMsg {
         deleted: msg.msg_type() == RTM_DELLINK,
+        family: hdr[0],
         ifindex,
         hw_type: u16::from_ne_bytes([hdr[2], hdr[3]]),
         iff: u32_at(hdr, 8),
@@ -385,7 +409,7 @@ mod tests {
             l.to_change(),
             Change::LinkChanged {
                 ifindex: 7,
-                name: "veth0".into(),
+                name: Some("veth0".into()),
                 info: LinkInfo {
                     mtu: Some(9000),
                     mac: Some(EthAddr([2, 0, 0, 0, 0, 7])),
@@ -411,6 +435,42 @@ mod tests {
                 name: "gre0".into()
             }
         );
+    }
+
+    #[test]
+    fn bridge_port_messages_never_remove_the_link() {
+        // What a bridge sends when `ip link set v0 nomaster` releases its
+        // port: RTM_DELLINK, family AF_BRIDGE, about a link that stays.
+        let mut b = MsgBuilder::new(RTM_DELLINK, 0);
+        let mut ifi = [0u8; IFINFOMSG_LEN];
+        ifi[0] = AF_BRIDGE;
+        ifi[2..4].copy_from_slice(&1u16.to_ne_bytes());
+        ifi[4..8].copy_from_slice(&4i32.to_ne_bytes());
+        ifi[8..12].copy_from_slice(&(IFF_UP | IFF_RUNNING).to_ne_bytes());
+        b.put_fixed(&ifi);
+        b.put_str(IFLA_IFNAME, "v0")
+            .put_u32(IFLA_MASTER, 3)
+            .put_u32(IFLA_MTU, 1500);
+        let bytes = b.finish().unwrap().to_vec();
+        let l = parse_link(&Msg::parse(&bytes).unwrap()).unwrap();
+        assert_eq!((l.family, l.deleted), (AF_BRIDGE, true));
+        assert_eq!(
+            l.to_change(),
+            Change::LinkChanged {
+                ifindex: 4,
+                name: Some("v0".into()),
+                info: LinkInfo::default(),
+            },
+            "a facet changed; values are read again"
+        );
+        // The same message for the link itself is a removal.
+        let mut own = bytes.clone();
+        own[16] = LINK_FAMILY;
+        let l = parse_link(&Msg::parse(&own).unwrap()).unwrap();
+        assert!(matches!(
+            l.to_change(),
+            Change::LinkRemoved { ifindex: 4, .. }
+        ));
     }
 
     #[test]

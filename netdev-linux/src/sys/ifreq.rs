@@ -167,14 +167,14 @@ pub(crate) fn ethtool_settings(sock: BorrowedFd<'_>, name: &str) -> io::Result<E
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return legacy_settings(sock, name),
         Err(e) => return Err(e),
     }
-    let nwords = -((buf.hdr[3] >> 24) as u8 as i8) as i32;
+    let nwords = -i32::from(header_nwords(&buf.hdr));
     if nwords <= 0 || nwords as usize > MAX_NWORDS {
         return legacy_settings(sock, name);
     }
     let n = nwords as usize;
     buf.hdr = [0; 12];
     buf.hdr[0] = ETHTOOL_GLINKSETTINGS;
-    buf.hdr[3] = (n as u32) << 24;
+    set_header_nwords(&mut buf.hdr, nwords as i8);
     ethtool(
         sock,
         name,
@@ -189,6 +189,86 @@ pub(crate) fn ethtool_settings(sock: BorrowedFd<'_>, name: &str) -> io::Result<E
         supported: buf.masks[..n].to_vec(),
         advertising: buf.masks[n..2 * n].to_vec(),
         lp_advertising: buf.masks[2 * n..3 * n].to_vec(),
+    })
+}
+
+/// Offset of `link_mode_masks_nwords` (an `s8`) in `struct
+/// ethtool_link_settings`: after cmd, speed (4 bytes each) and seven
+/// one-byte fields. Addressed as a byte, not by shifting the word that
+/// holds it, which would pick another byte on big-endian machines.
+const NWORDS_BYTE: usize = 15;
+
+fn header_nwords(hdr: &[u32; 12]) -> i8 {
+    hdr[NWORDS_BYTE / 4].to_ne_bytes()[NWORDS_BYTE % 4] as i8
+}
+
+fn set_header_nwords(hdr: &mut [u32; 12], nwords: i8) {
+    let mut word = hdr[NWORDS_BYTE / 4].to_ne_bytes();
+    word[NWORDS_BYTE % 4] = nwords as u8;
+    hdr[NWORDS_BYTE / 4] = u32::from_ne_bytes(word);
+}
+
+const ETHTOOL_GDRVINFO: u32 = 0x3;
+
+/// `struct ethtool_drvinfo`.
+#[repr(C)]
+struct EthtoolDrvinfo {
+    cmd: u32,
+    driver: [u8; 32],
+    version: [u8; 32],
+    fw_version: [u8; 32],
+    bus_info: [u8; 32],
+    erom_version: [u8; 32],
+    reserved2: [u8; 12],
+    n_priv_flags: u32,
+    n_stats: u32,
+    testinfo_len: u32,
+    eedump_len: u32,
+    regdump_len: u32,
+}
+
+/// What `ETHTOOL_GDRVINFO` says about a device's driver.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DriverInfo {
+    pub(crate) driver: String,
+    pub(crate) version: String,
+    pub(crate) fw_version: String,
+    pub(crate) bus_info: String,
+}
+
+/// A NUL-terminated field of a kernel struct; bytes that are not UTF-8 are
+/// replaced rather than trusted.
+fn c_field(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// The driver of `name` (`ETHTOOL_GDRVINFO`).
+pub(crate) fn ethtool_drvinfo(sock: BorrowedFd<'_>, name: &str) -> io::Result<DriverInfo> {
+    let mut info = EthtoolDrvinfo {
+        cmd: ETHTOOL_GDRVINFO,
+        driver: [0; 32],
+        version: [0; 32],
+        fw_version: [0; 32],
+        bus_info: [0; 32],
+        erom_version: [0; 32],
+        reserved2: [0; 12],
+        n_priv_flags: 0,
+        n_stats: 0,
+        testinfo_len: 0,
+        eedump_len: 0,
+        regdump_len: 0,
+    };
+    ethtool(
+        sock,
+        name,
+        &mut info as *mut EthtoolDrvinfo as *mut libc::c_void,
+    )?;
+    Ok(DriverInfo {
+        driver: c_field(&info.driver),
+        version: c_field(&info.version),
+        fw_version: c_field(&info.fw_version),
+        bus_info: c_field(&info.bus_info),
     })
 }
 
@@ -218,6 +298,38 @@ mod tests {
         assert_eq!(std::mem::size_of::<EthtoolCmd>(), 44);
         assert_eq!(std::mem::size_of::<[u32; 12]>(), 48);
         assert_eq!(std::mem::size_of::<libc::ifreq>(), 40);
+    }
+
+    #[test]
+    fn nwords_is_byte_15_whatever_the_byte_order() {
+        // The header as the kernel lays it out in memory: bytes.
+        let mut bytes = [0u8; 48];
+        bytes[12..16].copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xfd]); // nwords -3
+        let mut hdr = [0u32; 12];
+        for (w, chunk) in hdr.iter_mut().zip(bytes.chunks_exact(4)) {
+            *w = u32::from_ne_bytes(chunk.try_into().unwrap());
+        }
+        assert_eq!(header_nwords(&hdr), -3);
+        set_header_nwords(&mut hdr, 5);
+        let back: Vec<u8> = hdr.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        assert_eq!(
+            &back[12..16],
+            &[0xaa, 0xbb, 0xcc, 5],
+            "only byte 15 changes"
+        );
+        assert_eq!(std::mem::size_of::<EthtoolDrvinfo>(), 196);
+    }
+
+    #[test]
+    fn driver_info_of_a_veth_peer_and_none_for_unknown() {
+        use std::os::fd::AsFd;
+        let sock = inet_socket().unwrap();
+        // lo has a driver-less ethtool answer on some kernels and EOPNOTSUPP
+        // on others; a missing device is always ENODEV.
+        let e = ethtool_drvinfo(sock.as_fd(), "no-such-dev0").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+        assert_eq!(c_field(b"veth\0\0garbage"), "veth");
+        assert_eq!(c_field(b"full-length"), "full-length");
     }
 
     #[test]

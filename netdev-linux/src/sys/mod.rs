@@ -22,4 +22,5 @@ pub(crate) mod ifreq;
 pub(crate) mod netlink;
 pub(crate) mod packet;
 pub(crate) mod ring;
+pub(crate) mod strict;
 pub(crate) mod tun;

@@ -5,8 +5,9 @@ use super::record::LinkRecord;
 use super::{host, CliError, Ctx};
 
 pub(crate) fn run(ctx: &mut Ctx) -> Result<(), CliError> {
-    let links = host::links("list")?;
-    let records: Vec<LinkRecord> = links.iter().map(|l| LinkRecord::new(l, &links)).collect();
+    let links = host::links(ctx, "list")?;
+    let names = host::names(&links);
+    let records: Vec<LinkRecord> = links.iter().map(|l| LinkRecord::new(l, &names)).collect();
     if ctx.json {
         ctx.print_json(&records)?;
         return Ok(());

@@ -3,6 +3,8 @@
 //! names here are the JSON names documented in `--help`; renaming one
 //! breaks scripts.
 
+use std::collections::HashMap;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde::Serialize as DeriveSerialize;
 
@@ -24,13 +26,14 @@ pub(crate) struct LinkRecord {
 }
 
 impl LinkRecord {
-    /// `link` described with the names of its neighbours in `all`.
-    pub(crate) fn new(link: &HostLink, all: &[HostLink]) -> LinkRecord {
+    /// `link` described with the names of its neighbours (see
+    /// [`host::names`]).
+    pub(crate) fn new(link: &HostLink, names: &HashMap<u32, &str>) -> LinkRecord {
         LinkRecord {
             ifindex: link.ifindex,
             name: link.name.clone(),
             kind: link.kind.clone(),
-            master: link.master.map(|m| host::name_of(all, m)),
+            master: link.master.map(|m| host::name_of(names, m)),
             mtu: link.mtu,
             mac: link.mac.map(|m| m.to_string()),
             flags: format::flag_list(link.flags),
@@ -353,7 +356,7 @@ mod tests {
                 mac: Some(EthAddr([2, 0, 0, 0, 0, 9])),
             },
         ];
-        let r = LinkRecord::new(&links[1], &links);
+        let r = LinkRecord::new(&links[1], &host::names(&links));
         assert_eq!(r.master.as_deref(), Some("br0"));
         assert_eq!(r.mac.as_deref(), Some("02:00:00:00:00:09"));
         assert!(r.flags.is_empty());
@@ -362,7 +365,9 @@ mod tests {
             ..links[1].clone()
         };
         assert_eq!(
-            LinkRecord::new(&orphan, &links).master.as_deref(),
+            LinkRecord::new(&orphan, &host::names(&links))
+                .master
+                .as_deref(),
             Some("ifindex 42")
         );
     }

@@ -8,7 +8,7 @@ use super::record::{Counters, DeviceRecord};
 use super::{CliError, Ctx};
 
 pub(crate) fn run(ctx: &mut Ctx, names: &[String], all_counters: bool) -> Result<(), CliError> {
-    let links = host::links("show")?;
+    let links = host::links(ctx, "show")?;
     let mut records = Vec::new();
     for name in names {
         match ctx.open("show", name) {
@@ -37,7 +37,9 @@ fn gather(ctx: &mut Ctx, dev: &Netdev, links: &[HostLink]) -> DeviceRecord {
         name: dev.name().to_string(),
         ifindex,
         kind: link.and_then(|l| l.kind.clone()),
-        master: link.and_then(|l| l.master).map(|m| host::name_of(links, m)),
+        master: link
+            .and_then(|l| l.master)
+            .map(|m| host::name_of(&host::names(links), m)),
         mac: ctx.value(dev.mac()).map(|m| m.to_string()),
         mtu: ctx.value(dev.mtu()),
         flags: ctx.value(dev.flags()).map(format::flag_list),

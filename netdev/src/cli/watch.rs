@@ -24,10 +24,11 @@ pub(crate) fn run(
     count: Option<u64>,
     timeout: Option<Duration>,
 ) -> Result<(), CliError> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A deadline too far to represent is no deadline.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     // Subscribed before the first open starts the notifier, so no event
     // it reports is missed.
-    let events = ctx.registry.subscribe();
+    let events = ctx.registry.subscribe()?;
     let mut watched = HashMap::new();
     resync(ctx, &mut watched)?;
     if watched.values().all(|w| w.dev.is_none()) {
@@ -79,8 +80,9 @@ fn next(events: &Subscription, deadline: Option<Instant>) -> Result<Option<Chang
 /// ones, forgets removed ones, follows renames. Used at the start and
 /// after lost events, silently: only real events are printed.
 fn resync(ctx: &mut Ctx, watched: &mut HashMap<u32, Watched>) -> Result<(), CliError> {
-    let links = host::links("watch")?;
-    watched.retain(|i, _| links.iter().any(|l| l.ifindex == *i));
+    let links = host::links(ctx, "watch")?;
+    let present: std::collections::HashSet<u32> = links.iter().map(|l| l.ifindex).collect();
+    watched.retain(|i, _| present.contains(i));
     for link in links {
         match watched.get_mut(&link.ifindex) {
             Some(w) => w.name = link.name,
@@ -140,7 +142,7 @@ fn describe(
     let record = match change {
         Change::LinkChanged {
             ifindex,
-            name,
+            name: Some(name),
             info,
         } => match watched.get_mut(&ifindex) {
             Some(w) if w.name != name => {
@@ -160,6 +162,18 @@ fn describe(
                     },
                 );
                 event(EventKind::Added, ifindex, name).with_info(&info)
+            }
+        },
+        // No name in the message: no rename, whatever name we know.
+        Change::LinkChanged {
+            ifindex,
+            name: None,
+            info,
+        } => match watched.get(&ifindex) {
+            Some(w) => event(EventKind::Link, ifindex, w.name.clone()).with_info(&info),
+            None => {
+                log::debug!("watch: change of unknown ifindex {ifindex} without a name");
+                return Ok(None);
             }
         },
         Change::LinkRemoved { ifindex, name } => {
