@@ -28,29 +28,41 @@ impl ChangeSeq {
     }
 }
 
-/// The registry-wide sequence: bumped whenever any device's sequence is,
-/// with a blocking wait.
+/// The registry-wide sequence: bumped whenever any device's is, with a
+/// blocking wait.
 #[derive(Debug)]
 pub(crate) struct GlobalSeq {
-    value: Mutex<u64>,
+    /// The value, readable without the lock; written under it.
+    value: AtomicU64,
+    lock: Mutex<()>,
     cond: Condvar,
 }
 
 impl GlobalSeq {
     pub(crate) fn new() -> GlobalSeq {
         GlobalSeq {
-            value: Mutex::new(1),
+            value: AtomicU64::new(1),
+            lock: Mutex::new(()),
             cond: Condvar::new(),
         }
     }
 
     pub(crate) fn get(&self) -> u64 {
-        *self.value.lock()
+        self.value.load(Ordering::Acquire)
     }
 
     pub(crate) fn bump(&self) {
-        let mut v = self.value.lock();
-        *v = v.wrapping_add(1).max(1);
+        {
+            let _guard = self.lock.lock();
+            let v = self.value.load(Ordering::Relaxed);
+            self.value
+                .store(v.wrapping_add(1).max(1), Ordering::Release);
+        }
+        // Notified after the lock is released, so a waiter wakes straight
+        // away instead of being moved to the lock's queue and woken a
+        // second time when it is released. No wake-up is lost: a waiter
+        // checks the value and sleeps atomically under the lock, which the
+        // store above also took.
         self.cond.notify_all();
     }
 
@@ -58,18 +70,21 @@ impl GlobalSeq {
     /// returns the value then.
     pub(crate) fn wait_for_change(&self, seen: u64, timeout: Duration) -> u64 {
         let deadline = Instant::now().checked_add(timeout);
-        let mut v = self.value.lock();
-        while *v == seen {
+        let mut guard = self.lock.lock();
+        loop {
+            let v = self.get();
+            if v != seen {
+                return v;
+            }
             match deadline {
                 Some(d) => {
-                    if self.cond.wait_until(&mut v, d).timed_out() {
-                        break;
+                    if self.cond.wait_until(&mut guard, d).timed_out() {
+                        return self.get();
                     }
                 }
-                None => self.cond.wait(&mut v),
+                None => self.cond.wait(&mut guard),
             }
         }
-        *v
     }
 }
 

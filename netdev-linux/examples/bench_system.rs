@@ -423,6 +423,124 @@ mod linux {
             Goal::MaxRatio(1.2),
         ));
 
+        // 2b. The same through the public path a program calls: the
+        // registry, the class as a trait object, the visitor; and the
+        // storage-reusing form.
+        let m = {
+            let mut visit = || {
+                per_op(dump_ops, |_| {
+                    let mut n = 0usize;
+                    let mut sum = 0u64;
+                    reg.all_stats("system", &mut |_, s| {
+                        n += 1;
+                        sum = sum.wrapping_add(s.rx_packets);
+                    })
+                    .expect("Registry::all_stats");
+                    assert_eq!(n, n_links);
+                    black_box(sum);
+                })
+            };
+            let mut reused = Vec::new();
+            let mut into = || {
+                per_op(dump_ops, |_| {
+                    netdev_linux::all_stats_into(&mut reused).expect("all_stats_into");
+                    assert_eq!(reused.len(), n_links);
+                    black_box(&reused);
+                })
+            };
+            let mut floor = || {
+                per_op(dump_ops, |_| {
+                    assert_eq!(nl.stats_dump(), n_links);
+                })
+            };
+            measure(a.rounds, &mut [&mut visit, &mut into, &mut floor])
+        };
+        rows.push(Row::new(
+            "2b. Registry::all_stats (visitor) vs raw dump",
+            m[0],
+            m[2],
+            Goal::MaxRatio(1.1),
+        ));
+        // Storing 4000 x 184 bytes costs what it costs: the floor only
+        // sums the counters. For information.
+        rows.push(Row::new(
+            "2c. all_stats_into (reused Vec) vs raw dump",
+            m[1],
+            m[2],
+            Goal::Info,
+        ));
+
+        // 2d. Two threads reading the counters of different devices: the
+        // aggregate time per operation against one thread (a class-wide
+        // lock around one socket made them take turns: ratio ~1).
+        let halves: Vec<Vec<Netdev>> = (0..2)
+            .map(|h| {
+                targets
+                    .iter()
+                    .skip(h)
+                    .step_by(2)
+                    .map(|(_, d)| d.clone())
+                    .collect()
+            })
+            .collect();
+        let m = {
+            let mut two = || {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for half in &halves {
+                        s.spawn(move || {
+                            for k in 0..SINGLE_OPS {
+                                black_box(half[k % half.len()].stats().expect("stats"));
+                            }
+                        });
+                    }
+                });
+                start.elapsed().as_nanos() as f64 / (2 * SINGLE_OPS) as f64
+            };
+            let mut one = || {
+                per_op(2 * SINGLE_OPS, |k| {
+                    black_box(
+                        halves[k % 2][k / 2 % halves[0].len()]
+                            .stats()
+                            .expect("stats"),
+                    );
+                })
+            };
+            // The same with raw sockets, one per thread: how much the
+            // kernel itself lets two threads overlap (RTM_GETSTATS runs
+            // under the RTNL lock; RTM_GETLINK does not).
+            let indexes: Vec<Vec<u32>> = (0..2)
+                .map(|h| targets.iter().skip(h).step_by(2).map(|(i, _)| *i).collect())
+                .collect();
+            let mut raw_two = || {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for half in &indexes {
+                        s.spawn(move || {
+                            let mut nl = raw::Rtnl::new();
+                            for k in 0..SINGLE_OPS {
+                                black_box(nl.getstats(half[k % half.len()]));
+                            }
+                        });
+                    }
+                });
+                start.elapsed().as_nanos() as f64 / (2 * SINGLE_OPS) as f64
+            };
+            measure(a.rounds, &mut [&mut two, &mut one, &mut raw_two])
+        };
+        rows.push(Row::new(
+            "2d. stats, 2 threads vs 1 (aggregate time per op)",
+            m[0],
+            m[1],
+            Goal::Info,
+        ));
+        rows.push(Row::new(
+            "2d. stats, 2 threads: ours vs raw (both per op)",
+            m[0],
+            m[2],
+            Goal::MaxRatio(1.2),
+        ));
+
         // For information: one Netdev::stats() per open device.
         let t = Instant::now();
         let every: Vec<(u32, Netdev)> = links
@@ -573,7 +691,58 @@ mod linux {
         let (index, dev) = &targets[targets.len() / 2];
         rows.extend(change_latency(a, &reg, *index, dev));
 
+        // 5. One-shot use, as the facade's doc example does it: for each
+        // device, open, read the MTU, close. Against the same work with
+        // handles kept (open all, read all, then close all), and the raw
+        // kernel work (one RTM_GETLINK per device) for information.
         drop(every);
+        let names: Vec<&str> = links.iter().map(|(_, n)| n.as_str()).collect();
+        let m = {
+            let mut one_shot = || {
+                per_op(1, |_| {
+                    for name in &names {
+                        let dev = reg.open(name, "system").expect("open");
+                        black_box(dev.mtu().expect("mtu"));
+                    }
+                })
+            };
+            let mut held = || {
+                per_op(1, |_| {
+                    let devs: Vec<Netdev> = names
+                        .iter()
+                        .map(|n| reg.open(n, "system").expect("open"))
+                        .collect();
+                    for d in &devs {
+                        black_box(d.mtu().expect("mtu"));
+                    }
+                })
+            };
+            let mut raw_each = || {
+                per_op(1, |_| {
+                    for (i, _) in links {
+                        black_box(nl.getlink(*i));
+                    }
+                })
+            };
+            measure(a.rounds, &mut [&mut one_shot, &mut held, &mut raw_each])
+        };
+        rows.push(Row::new(
+            format!("5. open+mtu+close x{n_links} vs handles kept"),
+            m[0],
+            m[1],
+            Goal::MaxRatio(2.0),
+        ));
+        rows.push(Row::new(
+            format!("   open+mtu+close x{n_links} vs raw RTM_GETLINK each"),
+            m[0],
+            m[2],
+            Goal::Info,
+        ));
+        println!(
+            "one-shot opens: the notifier kept running between them: {}",
+            reg.notifier_running("rtnetlink")
+        );
+
         drop(targets);
         drop(reg);
         rows
@@ -849,6 +1018,20 @@ mod raw {
                 .0
                 .single(RTM_GETSTATS, &if_stats_msg(ifindex), RTM_NEWSTATS);
             counters(self.0.buf(), 0, len)
+        }
+
+        /// The MTU of `ifindex`, from one `RTM_GETLINK`.
+        pub fn getlink(&mut self, ifindex: u32) -> u32 {
+            const RTM_GETLINK: u16 = 18;
+            let len = self.0.single(
+                RTM_GETLINK,
+                &crate::raw_rtnl::ifinfomsg(ifindex),
+                RTM_NEWLINK,
+            );
+            let b = &self.0.buf()[..len];
+            find_attr(b, NLMSG_HDRLEN + IFINFOMSG_LEN, IFLA_MTU)
+                .map(|(off, _)| u32_at(b, off))
+                .expect("RTM_NEWLINK without IFLA_MTU")
         }
 
         /// One `RTM_GETSTATS` dump, every link's counters read; returns

@@ -32,4 +32,6 @@ mod sys;
 pub mod system;
 
 #[cfg(target_os = "linux")]
-pub use system::{all_stats, register, SystemClass, SystemOptions};
+pub use system::{
+    all_stats, all_stats_into, register, visit_all_stats, SystemClass, SystemOptions,
+};
