@@ -62,7 +62,7 @@ pub use name::{validate_name, MAX_NAME_LEN};
 pub use netdev::{Netdev, SavedFlags};
 pub use notifier::{Change, ChangeSource, ChangeSourceSpec, LinkInfo, Subscription, Waker};
 pub use packet::{Packet, PacketBatch, RxQueue, RxQueueBackend};
-pub use registry::{Registry, DEFAULT_NOTIFIER_LINGER};
+pub use registry::{ChangesHeld, Registry, DEFAULT_NOTIFIER_LINGER};
 pub use state::{CacheFields, DeviceState, ReadToken};
 pub use stats::Stats;
 

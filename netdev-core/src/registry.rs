@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
 use crate::class::{DeviceInfo, NetdevClass};
 use crate::error::{Error, ErrorKind, Result};
@@ -63,6 +63,9 @@ impl RegState {
 
 pub(crate) struct RegistryInner {
     state: Mutex<RegState>,
+    /// Taken shared by notifier threads around each batch they apply, and
+    /// exclusively by [`Registry::hold_changes`].
+    applying: RwLock<()>,
     global: Arc<GlobalSeq>,
     subscribers: Subscribers,
     linger: Mutex<Duration>,
@@ -97,6 +100,7 @@ impl Registry {
                     sweep_at: 64,
                     ..RegState::default()
                 }),
+                applying: RwLock::new(()),
                 global: Arc::new(GlobalSeq::new()),
                 subscribers: Subscribers::default(),
                 linger: Mutex::new(DEFAULT_NOTIFIER_LINGER),
@@ -273,6 +277,7 @@ impl Registry {
         let hooks = Hooks {
             dispatch: Box::new(move |batch| {
                 if let Some(reg) = dispatch_to.upgrade() {
+                    let _applying = reg.applying.read();
                     for change in batch.drain(..) {
                         reg.apply_change(key, &change);
                         reg.subscribers.publish(&change);
@@ -283,6 +288,18 @@ impl Registry {
         };
         Notifier::start(spec, *self.inner.linger.lock(), hooks)
             .map_err(|e| Error::from(e).with_op("start_notifier").with_detail(key))
+    }
+
+    /// Holds back the notifier threads until the guard drops: no event is
+    /// applied to a cache or delivered meanwhile, so several devices can be
+    /// read as one consistent snapshot. Events wait in the OS's socket; if
+    /// they overflow it, the loss is reported ([`Change::Overflow`]) and
+    /// caches are resynchronised once the guard drops, as after any
+    /// overflow. Hold it briefly.
+    pub fn hold_changes(&self) -> ChangesHeld<'_> {
+        ChangesHeld {
+            _guard: self.inner.applying.write(),
+        }
     }
 
     /// How long a notifier thread (and its socket) stays after the last
@@ -408,6 +425,18 @@ impl fmt::Debug for Registry {
             .field("types", &st.classes.keys().collect::<Vec<_>>())
             .field("devices", &st.devices.len())
             .finish()
+    }
+}
+
+/// See [`Registry::hold_changes`]; notifiers resume when this drops.
+#[must_use = "changes resume as soon as the guard drops"]
+pub struct ChangesHeld<'a> {
+    _guard: RwLockWriteGuard<'a, ()>,
+}
+
+impl fmt::Debug for ChangesHeld<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChangesHeld")
     }
 }
 

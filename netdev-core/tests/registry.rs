@@ -764,3 +764,27 @@ fn enumerate_and_all_stats_go_through_the_class() {
     assert_eq!(e.kind(), &ErrorKind::UnknownType("nosuch".into()));
     assert_eq!(e.op(), "enumerate");
 }
+
+#[test]
+fn held_changes_wait_and_are_applied_after() {
+    let (reg, kernel, script) = setup();
+    let ifindex = kernel.add("eth0");
+    let dev = reg.open("eth0", "mock").unwrap();
+    assert_eq!(dev.mtu().unwrap(), 1500);
+    let sub = reg.subscribe().unwrap();
+    let held = reg.hold_changes();
+    script.push(vec![Change::LinkChanged {
+        ifindex,
+        name: None,
+        info: LinkInfo {
+            mtu: Some(1400),
+            ..LinkInfo::default()
+        },
+    }]);
+    // Held: neither applied nor delivered.
+    assert_eq!(sub.recv_timeout(Duration::from_millis(200)), None);
+    assert_eq!(dev.mtu().unwrap(), 1500);
+    drop(held);
+    assert!(sub.recv_timeout(LONG).is_some());
+    assert_eq!(dev.mtu().unwrap(), 1400);
+}

@@ -88,6 +88,7 @@ impl RtnlSource {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if is_overflow(&e) => {
+                self.discard_queued();
                 out.push(Change::Overflow);
                 return Ok(true);
             }
@@ -112,6 +113,32 @@ impl RtnlSource {
             }
         }
         Ok(true)
+    }
+
+    /// After an overflow: throws away what is still queued. The kernel
+    /// reports the overflow before the notifications queued ahead of the
+    /// lost ones; applied after the resynchronisation the overflow causes,
+    /// those older notifications would put values back in the caches that
+    /// the lost ones had superseded, for good (a cached MTU of 1127 while
+    /// the device has 1141). The resynchronisation reads everything they
+    /// could have said anyway.
+    fn discard_queued(&mut self) {
+        // Bounded, so a storm faster than we read cannot hold the thread
+        // here; what stays queued then is newer than the last loss (a loss
+        // meanwhile is reported by the next receive and resynchronised
+        // again), so applying it in order is right.
+        const MAX_DISCARD: usize = 1 << 16;
+        let mut discarded = 0usize;
+        while discarded < MAX_DISCARD {
+            match self.sock.recv(false) {
+                Ok(_) => discarded += 1,
+                // Another overflow while draining: the resync that follows
+                // covers it too.
+                Err(e) if is_overflow(&e) => {}
+                Err(_) => break,
+            }
+        }
+        log::debug!("rtnetlink overflow: {discarded} queued datagrams superseded by a resync");
     }
 
     /// Blocks until the socket or the waker is readable, or `timeout`;

@@ -5,6 +5,13 @@
 //! ```no_run
 //! let registry = netdev::Registry::new();
 //! netdev::register_platform(&registry)?;
+//! // What exists, from one listing; nothing is opened.
+//! for info in registry.enumerate("system")? {
+//!     println!("{} (ifindex {}): mtu {:?}", info.name, info.ifindex, info.mtu);
+//! }
+//! // Opening, querying and closing one device at a time is cheap too: the
+//! // change notifier stays up between opens (see
+//! // `Registry::set_notifier_linger`).
 //! for name in netdev::list_devices()? {
 //!     let dev = registry.open(&name, "system")?;
 //!     println!("{name}: mtu {}", dev.mtu()?);
@@ -14,9 +21,9 @@
 //!
 //! What each platform brings:
 //!
-//! | OS | classes | [`list_devices`] |
+//! | OS | classes | [`list_devices`] / `Registry::enumerate` |
 //! | --- | --- | --- |
-//! | Linux | `system` (rtnetlink, ethtool, ioctls), `dummy` | one `RTM_GETLINK` dump |
+//! | Linux | `system`, `tap` (rtnetlink, ethtool, ioctls), `dummy` | one `RTM_GETLINK` dump |
 //! | FreeBSD | `dummy` only: the `netdev-bsd` classes are not written yet | not supported yet |
 //! | others | `dummy` | not supported |
 //!
@@ -65,7 +72,20 @@ pub fn register_platform(registry: &Registry) -> Result<()> {
 /// Linux only for now: elsewhere this fails with
 /// [`ErrorKind::NotSupported`] (`EOPNOTSUPP`).
 pub fn list_devices() -> Result<Vec<String>> {
-    platform::list_devices().map_err(|e| e.with_op("list_devices"))
+    // Through the platform's `system` class, as every front end lists.
+    let registry = Registry::new();
+    platform::register(&registry).map_err(|e| e.with_op("list_devices"))?;
+    if registry.class("system").is_none() {
+        return Err(Error::not_supported()
+            .with_op("list_devices")
+            .with_detail("no system class on this OS yet"));
+    }
+    Ok(registry
+        .enumerate("system")
+        .map_err(|e| e.with_op("list_devices"))?
+        .into_iter()
+        .map(|d| d.name)
+        .collect())
 }
 
 #[cfg(test)]

@@ -2,12 +2,8 @@
 //! its `system` and `tap` classes and a PF_ROUTE listing, they are wired in
 //! here.
 
-use netdev_core::{Error, Registry, Result};
+use netdev_core::{Registry, Result};
 
 pub(crate) fn register(_registry: &Registry) -> Result<()> {
     Ok(())
-}
-
-pub(crate) fn list_devices() -> Result<Vec<String>> {
-    Err(Error::not_supported().with_detail("not implemented on FreeBSD yet"))
 }
