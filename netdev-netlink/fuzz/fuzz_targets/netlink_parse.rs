@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netdev_linux::netlink::{
+use netdev_netlink::{
     genl, policy_table, validate, Attr, AttrIter, MsgDisplay, MsgIter, MsgKind, Policy, Protocol,
 };
 

@@ -495,7 +495,7 @@ impl FusedIterator for MsgIter<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::consts::{NLM_F_MULTI, NLM_F_REQUEST};
+    use crate::consts::{NLM_F_MULTI, NLM_F_REQUEST};
 
     fn msg(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
         let len = u32::try_from(NLMSG_HDRLEN + payload.len()).unwrap();

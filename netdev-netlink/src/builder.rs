@@ -323,9 +323,9 @@ const _: () = assert!(PID_FIELD + 4 == NLMSG_HDRLEN);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::attr::AttrIter;
-    use crate::netlink::consts::{NLA_F_NESTED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
-    use crate::netlink::msg::Msg;
+    use crate::attr::AttrIter;
+    use crate::consts::{NLA_F_NESTED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+    use crate::msg::Msg;
 
     #[test]
     fn header_only_message() {

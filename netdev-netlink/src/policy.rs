@@ -217,7 +217,7 @@ impl Policy {
 /// compile-time error:
 ///
 /// ```
-/// use netdev_linux::netlink::{policy_table, Policy};
+/// use netdev_netlink::{policy_table, Policy};
 /// static FAMILY: [Policy; 3] = policy_table(&[
 ///     (1, Policy::u16("FAMILY_ID")),
 ///     (2, Policy::string("FAMILY_NAME").optional()),
@@ -505,9 +505,9 @@ impl<const M: usize> std::iter::FusedIterator for NestedArray<'_, M> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::builder::MsgBuilder;
-    use crate::netlink::error::StringProblem;
-    use crate::netlink::msg::Msg;
+    use crate::builder::MsgBuilder;
+    use crate::error::StringProblem;
+    use crate::msg::Msg;
 
     const A_U8: u16 = 1;
     const A_U16: u16 = 2;

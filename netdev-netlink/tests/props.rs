@@ -2,7 +2,7 @@
 //! parsers or the formatter panic, errors end iteration, and attribute lists
 //! survive a build → parse round trip (through the policy parser too).
 
-use netdev_linux::netlink::{
+use netdev_netlink::{
     policy_table, validate, Attr, AttrIter, AttrKind, Error, Msg, MsgBuilder, MsgDisplay, MsgIter,
     MsgKind, Policy, Protocol, GENL_HDRLEN,
 };
