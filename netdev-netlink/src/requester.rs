@@ -51,11 +51,20 @@ pub struct Response {
     /// that [`MsgIter`] reads them back.
     data: Vec<u8>,
     count: usize,
+    /// Length of the first message, so [`Response::into_first`] need not
+    /// parse it again.
+    first_len: usize,
 }
 
 impl Response {
     fn push(&mut self, msg: &Msg<'_>) {
-        self.data.extend_from_slice(msg.bytes());
+        let bytes = msg.bytes();
+        if self.count == 0 {
+            self.first_len = bytes.len();
+        }
+        // One allocation for the common single reply, padding included.
+        self.data.reserve(align(bytes.len()));
+        self.data.extend_from_slice(bytes);
         self.data.resize(align(self.data.len()), 0);
         self.count += 1;
     }
@@ -87,9 +96,12 @@ impl Response {
     /// The first message alone, without copying it again.
     #[must_use]
     pub fn into_first(self) -> Option<Reply> {
-        let len = self.first()?.bytes().len();
+        if self.count == 0 {
+            return None;
+        }
         let mut data = self.data;
-        data.truncate(len);
+        // Checked when received: the first message is valid.
+        data.truncate(self.first_len);
         Some(Reply(data))
     }
 
@@ -288,35 +300,27 @@ impl Requester {
         request: &mut MsgBuilder,
     ) -> io::Result<Response> {
         loop {
-            match self.transact_once(t, request) {
+            let id = self.matcher.start(request);
+            if let Err(e) = t.send(&[IoSlice::new(request.finish()?)]) {
+                self.matcher.abandon(id);
+                return Err(e);
+            }
+            let mut response = Response::default();
+            let mut result = Ok(());
+            let end = self.wait(t, &[id], false, |_, msg, d| match d {
+                Disposition::Reply(_) | Disposition::FinalReply(_) => response.push(&msg),
+                Disposition::Complete(_, r) => result = r,
+                Disposition::Ignored(_) => {}
+            });
+            match end {
+                // Only the transport can say answers were lost; a peer
+                // that answers ENOBUFS has answered.
                 Err(e) if self.lost.is_some_and(|lost| lost(&e)) => {
                     log::debug!("netlink answer lost ({e}), sending the request again");
                 }
-                r => return r,
+                Err(e) => return Err(e),
+                Ok(_) => return result.map(|()| response).map_err(io::Error::from),
             }
-        }
-    }
-
-    fn transact_once(
-        &mut self,
-        t: &mut dyn Transport,
-        request: &mut MsgBuilder,
-    ) -> io::Result<Response> {
-        let id = self.matcher.start(request);
-        if let Err(e) = t.send(&[IoSlice::new(request.finish()?)]) {
-            self.matcher.abandon(id);
-            return Err(e);
-        }
-        let mut response = Response::default();
-        let mut result = Ok(());
-        let end = self.wait(t, &[id], false, |_, msg, d| match d {
-            Disposition::Reply(_) | Disposition::FinalReply(_) => response.push(&msg),
-            Disposition::Complete(_, r) => result = r,
-            Disposition::Ignored(_) => {}
-        });
-        match end {
-            Ok(_) => result.map(|()| response).map_err(io::Error::from),
-            Err(e) => Err(e),
         }
     }
 

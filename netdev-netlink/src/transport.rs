@@ -39,21 +39,8 @@ pub trait Transport {
     }
 }
 
+/// So generic code that takes a transport by value can be lent one.
 impl<T: Transport + ?Sized> Transport for &mut T {
-    fn send(&mut self, parts: &[IoSlice<'_>]) -> io::Result<()> {
-        (**self).send(parts)
-    }
-
-    fn recv(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
-        (**self).recv(buf, timeout)
-    }
-
-    fn local_port(&self) -> Option<u32> {
-        (**self).local_port()
-    }
-}
-
-impl<T: Transport + ?Sized> Transport for Box<T> {
     fn send(&mut self, parts: &[IoSlice<'_>]) -> io::Result<()> {
         (**self).send(parts)
     }

@@ -41,7 +41,7 @@ pub struct Socket {
     rcvbuf: usize,
     /// Matches replies to requests; also owns the receive buffer, which
     /// [`Socket::recv`] shares.
-    pub(super) requester: Requester,
+    requester: Requester,
     /// Bytes of the last datagram [`Socket::recv`] left in the buffer.
     len: usize,
 }
