@@ -9,17 +9,7 @@
 //! serves the kernel and a userspace daemon that answers late,
 //! interleaved, or over several datagrams.
 //!
-//! When a request is complete:
-//! - an ack (`NLMSG_ERROR` with error 0): success;
-//! - an error (`NLMSG_ERROR` with an errno, or `NLMSG_DONE` with a negative
-//!   status): failure with that positive errno and the extended-ACK text;
-//! - `NLMSG_DONE` after a dump or any multi-part (`NLM_F_MULTI`) reply;
-//! - the first data message that is not multi-part, when the request asked
-//!   for no ack and is no dump (an rtnetlink `GET`): nothing else will come.
-//!
-//! A reply with a sequence number nobody waits for (a late answer to an
-//! abandoned request, a notification) or from another port is ignored and
-//! counted, never an error: it says nothing about our requests.
+//! The rules are on [`Matcher`].
 
 use std::collections::VecDeque;
 
@@ -39,6 +29,7 @@ pub struct RequestId(u32);
 impl RequestId {
     /// The sequence number the request was sent with.
     #[must_use]
+    #[inline]
     pub fn seq(self) -> u32 {
         self.0
     }
@@ -96,7 +87,21 @@ struct Pending {
     interrupted: bool,
 }
 
-/// Pairs replies with requests; see the [module documentation](self).
+/// Pairs replies with requests: numbers them ([`Matcher::start`]) and
+/// classifies every received message ([`Matcher::on_message`],
+/// [`Matcher::feed`]).
+///
+/// When a request is complete:
+/// - an ack (`NLMSG_ERROR` with error 0): success;
+/// - an error (`NLMSG_ERROR` with an errno, or `NLMSG_DONE` with a negative
+///   status): failure with that positive errno and the extended-ACK text;
+/// - `NLMSG_DONE` after a dump or any multi-part (`NLM_F_MULTI`) reply;
+/// - the first data message that is not multi-part, when the request asked
+///   for no ack and is no dump (an rtnetlink `GET`): nothing else will come.
+///
+/// A reply with a sequence number nobody waits for (a late answer to an
+/// abandoned request, a notification) or from another port is ignored and
+/// counted, never an error: it says nothing about our requests.
 #[derive(Debug)]
 pub struct Matcher {
     port: Option<u32>,
@@ -128,6 +133,7 @@ impl Matcher {
 
     /// The port id stamped on requests and expected on replies.
     #[must_use]
+    #[inline]
     pub fn port(&self) -> Option<u32> {
         self.port
     }
@@ -165,6 +171,7 @@ impl Matcher {
 
     /// Whether `id` still waits for its answer.
     #[must_use]
+    #[inline]
     pub fn is_outstanding(&self, id: RequestId) -> bool {
         self.position(id.0).is_some()
     }
@@ -176,6 +183,7 @@ impl Matcher {
 
     /// How many requests are waiting.
     #[must_use]
+    #[inline]
     pub fn outstanding_count(&self) -> usize {
         self.pending.len()
     }
@@ -195,6 +203,7 @@ impl Matcher {
 
     /// What was ignored so far.
     #[must_use]
+    #[inline]
     pub fn stats(&self) -> MatcherStats {
         self.stats
     }

@@ -19,7 +19,7 @@ use super::transport::{is_timeout, Transport};
 /// Receive buffer of a [`Requester`]: a kernel dump datagram (at most 32
 /// KiB, sized by the largest buffer a reader offered) plus room for one
 /// message with a maximal 64 KiB attribute.
-pub const DEFAULT_BUFFER: usize = 32 * 1024 + 64 * 1024;
+pub(crate) const DEFAULT_BUFFER: usize = 32 * 1024 + 64 * 1024;
 
 /// How the peer answers, which decides how long a [`Requester`] waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,12 +71,14 @@ impl Response {
 
     /// Number of data messages.
     #[must_use]
+    #[inline]
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether the request drew no data (a bare ack).
     #[must_use]
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -89,6 +91,7 @@ impl Response {
 
     /// The first message, if any.
     #[must_use]
+    #[inline]
     pub fn first(&self) -> Option<Msg<'_>> {
         self.iter().next().and_then(Result::ok)
     }
@@ -107,6 +110,7 @@ impl Response {
 
     /// All messages, each padded to the Netlink alignment.
     #[must_use]
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         &self.data
     }
@@ -126,6 +130,7 @@ impl Reply {
 
     /// The reply message.
     #[must_use]
+    #[inline]
     pub fn msg(&self) -> Msg<'_> {
         // Every constructor checked the bytes, so parsing cannot fail.
         Msg::parse(&self.0).expect("reply was validated when received")
@@ -133,6 +138,7 @@ impl Reply {
 
     /// The reply's bytes.
     #[must_use]
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         &self.0
     }
@@ -175,12 +181,14 @@ impl Transaction {
 
     /// The errno of a failed transaction, 0 on success.
     #[must_use]
+    #[inline]
     pub fn errno(&self) -> i32 {
         self.errno
     }
 
     /// Whether the transaction has its outcome.
     #[must_use]
+    #[inline]
     pub fn is_done(&self) -> bool {
         self.done
     }
@@ -202,7 +210,9 @@ impl Transaction {
 const EIO: i32 = 5;
 
 /// Sends requests over a [`Transport`] and waits for their answers with a
-/// [`Matcher`]; see the [module documentation](self).
+/// [`Matcher`]: one request ([`Requester::transact`]), a batch in one
+/// datagram ([`Requester::transact_multiple`]) or a dump
+/// ([`Requester::dump`]). How long it waits is its [`PeerModel`].
 #[derive(Debug)]
 pub struct Requester {
     matcher: Matcher,
@@ -242,29 +252,34 @@ impl Requester {
 
     /// The matcher, for its counters and outstanding requests.
     #[must_use]
+    #[inline]
     pub fn matcher(&self) -> &Matcher {
         &self.matcher
     }
 
     /// The matcher, to number messages sent outside this requester.
+    #[inline]
     pub fn matcher_mut(&mut self) -> &mut Matcher {
         &mut self.matcher
     }
 
     /// How the peer is taken to answer.
     #[must_use]
+    #[inline]
     pub fn model(&self) -> PeerModel {
         self.model
     }
 
     /// The receive buffer, for a caller that receives other traffic
     /// (notifications) on the same connection without a second buffer.
+    #[inline]
     pub fn buffer_mut(&mut self) -> &mut [u8] {
         &mut self.buf
     }
 
     /// The receive buffer as last filled.
     #[must_use]
+    #[inline]
     pub fn buffer(&self) -> &[u8] {
         &self.buf
     }

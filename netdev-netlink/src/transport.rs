@@ -57,6 +57,7 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 /// True if `e` means "nothing arrived in time": `WouldBlock` (a
 /// non-blocking receive, `EAGAIN`) or `TimedOut` (a receive timeout), the
 /// two ways operating systems report it.
+#[inline]
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
