@@ -1,9 +1,10 @@
 //! Linux backend of the netdev layer.
 //!
 //! - [`netlink`]: the Netlink library. Its wire format half (layer 1:
-//!   messages, attributes, policies, generic Netlink, a debug formatter)
-//!   compiles everywhere; its socket half (sockets, transactions, dumps,
-//!   family lookup, a socket pool) is Linux only.
+//!   messages, attributes, policies, generic Netlink, request/reply
+//!   matching) is the `netdev-netlink` crate, re-exported; its socket half
+//!   (sockets, transactions, dumps, family lookup, a socket pool) is Linux
+//!   only.
 //! - [`rtnl`]: rtnetlink link and address messages, decoded into typed
 //!   values and core change events (layer 1).
 //! - `notifier` (Linux): the rtnetlink `ChangeSource` behind the core's

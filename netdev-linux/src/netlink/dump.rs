@@ -4,6 +4,16 @@
 //! One [`Cursor`] walks a dump's replies; [`Dump`] drives it for one
 //! caller, [`SharedDump`] for several threads, so both end, skip strays,
 //! report errors and drain alike.
+//!
+//! Why not [`Requester::dump`](super::Requester::dump): these hand out one
+//! message at a time, borrowed from the socket's buffer, to callers that
+//! pull (`while let Some(m) = dump.next_msg()`), and `SharedDump` splits
+//! datagrams between threads; the requester pushes messages to a callback
+//! and owns its loop. Both end a dump the same way (`NLMSG_DONE`, an error,
+//! `EINTR` for an interrupted dump), and neither uses the kernel's
+//! synchronous shortcut: the kernel fills a dump as it is read, so a dump
+//! always blocks for its next datagram. Sequence numbers come from the
+//! socket's one counter, shared with its transactions.
 
 use std::io;
 

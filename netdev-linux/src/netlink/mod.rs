@@ -1,16 +1,15 @@
-//! Netlink wire format, sans-IO: messages, attributes, policy-checked
-//! parsing, generic Netlink controller messages and a debug formatter.
+//! The Netlink library: the wire format and request/reply matching of the
+//! `netdev-netlink` crate (re-exported here whole, so `netlink::Msg`,
+//! `netlink::MsgBuilder`, `netlink::genl`... keep working), plus the Linux
+//! kernel socket layer on top of it (sockets, transactions, dumps, generic
+//! Netlink family lookup, a socket pool).
 //!
-//! This is layer 1 of the design (wire formats): pure functions over byte
-//! slices with no sockets, no system calls and no `unsafe`, so it builds and
-//! is tested on every OS even though only Linux speaks Netlink. The socket
-//! layer (layer 2) sends what [`MsgBuilder`] builds and feeds what it
-//! receives to [`MsgIter`]; the rtnetlink notifier and the brcompat codec
-//! parse attributes with [`Policy`] tables.
-//!
-//! Parsing borrows: a [`Msg`], an [`Attr`] and a [`Parsed`] all point into
-//! the receive buffer, so a dump is decoded without copying. Malformed input
-//! is an [`Error`] naming the byte offset, never a panic.
+//! The wire half is layer 1 (sans-IO, every OS); the socket half is Linux
+//! only and its system calls are in `sys::netlink`, the one place with
+//! `unsafe`. The socket implements [`Transport`], and its transactions run
+//! through the same sans-IO [`Requester`] as any other Netlink peer, with
+//! the kernel's synchronous answering as an explicit
+//! [`PeerModel::KernelSynchronous`] policy.
 //!
 //! ```
 //! use netdev_linux::netlink::{genl, MsgBuilder, MsgIter, Msg, NLM_F_ACK};
@@ -29,16 +28,7 @@
 
 #![forbid(unsafe_code)]
 
-mod attr;
-mod builder;
-mod consts;
-mod display;
-mod errno;
-mod error;
-pub mod genl;
-mod msg;
-mod policy;
-mod wire;
+pub use netdev_netlink::*;
 
 // The socket layer: Linux only (it needs the `sys` module).
 #[cfg(target_os = "linux")]
@@ -52,22 +42,11 @@ mod socket;
 #[cfg(target_os = "linux")]
 mod transact;
 
-pub use attr::{Attr, AttrIter};
-pub use builder::{MsgBuilder, Nest};
-pub use consts::*;
-pub use display::{rtm_name, MsgDisplay};
 #[cfg(target_os = "linux")]
 pub use dump::{Dump, SharedDump};
-pub use errno::errno_name;
-pub use error::{Error, Part, StringProblem};
 #[cfg(target_os = "linux")]
 pub use family::{family_name, forget_family, lookup_family, lookup_mcast_group, FamilyInfo};
-pub use genl::GenlHeader;
-pub use msg::{DoneMsg, ErrorMsg, Header, Msg, MsgIter, MsgKind};
-pub use policy::{policy_table, validate, AttrKind, NestedArray, Parsed, Policy, MAX_DEPTH};
 #[cfg(target_os = "linux")]
 pub use pool::{pooled, PooledSocket};
 #[cfg(target_os = "linux")]
 pub use socket::{is_overflow, Socket, DEFAULT_RCVBUF};
-#[cfg(target_os = "linux")]
-pub use transact::{Reply, Transaction};

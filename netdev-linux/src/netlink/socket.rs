@@ -1,29 +1,28 @@
 //! Netlink sockets (layer 2 user, Linux only): creation with a
 //! kernel-assigned port id, multicast membership, sending with fresh
 //! sequence numbers, and receiving into a reusable buffer.
+//!
+//! The socket is the kernel's [`Transport`]; the request/reply matching on
+//! top of it is the sans-IO [`Requester`] of `netdev-netlink`, told that
+//! this peer is the kernel ([`PeerModel::KernelSynchronous`]).
 
 use std::fmt;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{MsgBuilder, MsgDisplay, Protocol, NLMSG_HDRLEN};
+use super::{
+    MsgBuilder, MsgDisplay, MsgIter, PeerModel, Protocol, Requester, Transport, NLMSG_HDRLEN,
+};
 use crate::sys::netlink as sys;
 
 /// Receive buffer the socket asks for: large enough that bursts of
 /// notifications and dump replies rarely overflow.
 pub const DEFAULT_RCVBUF: i32 = 1024 * 1024;
 
-/// Bytes of the usual datagram. The kernel sizes dump replies by the
-/// largest buffer a reader has offered (capped at 32 KiB), so offering at
-/// least that much means fewer, fuller datagrams.
-const HEAD_LEN: usize = 32 * 1024;
-
-/// Extra room for the rare larger datagram: a Netlink attribute is at most
-/// 64 KiB, so a message this much larger than the head still fits. Head
-/// and tail are one buffer, so a datagram arrives with a plain `recv(2)`
-/// (no `msghdr` to copy in: measurably cheaper per transaction).
-const TAIL_LEN: usize = 64 * 1024;
+/// About a page of requests per `sendmsg`: large kernel buffers are
+/// expensive to allocate.
+const MAX_BATCH_BYTES: usize = 4096 - 512;
 
 /// True if `e` means the socket's receive buffer overflowed and the kernel
 /// dropped messages (`ENOBUFS`): for a notification socket, events were
@@ -38,13 +37,21 @@ pub(crate) fn protocol_error(what: impl Into<String>) -> io::Error {
 
 /// A Netlink socket connected to the kernel.
 pub struct Socket {
+    io: KernelIo,
+    rcvbuf: usize,
+    /// Matches replies to requests; also owns the receive buffer, which
+    /// [`Socket::recv`] shares.
+    requester: Requester,
+    /// Bytes of the last datagram [`Socket::recv`] left in the buffer.
+    len: usize,
+}
+
+/// The socket as a [`Transport`]: what the requester needs, apart from the
+/// buffer it lends.
+pub(super) struct KernelIo {
     fd: OwnedFd,
     protocol: i32,
     port: u32,
-    next_seq: u32,
-    rcvbuf: usize,
-    buf: Vec<u8>,
-    len: usize,
 }
 
 impl Socket {
@@ -60,25 +67,40 @@ impl Socket {
         sys::connect_kernel(fd.as_fd())?;
         let port = sys::local_port(fd.as_fd())?;
         sys::enable_ext_ack(fd.as_fd());
-        Ok(Socket {
-            fd,
-            protocol,
-            port,
-            next_seq: 1,
+        let mut requester = Requester::new(PeerModel::KernelSynchronous, Some(port));
+        // An overflow drops answers, never requests: sending again is safe.
+        requester.resend_when(is_overflow);
+        let mut sock = Socket {
+            io: KernelIo { fd, protocol, port },
             rcvbuf,
-            buf: vec![0; HEAD_LEN + TAIL_LEN],
+            requester,
             len: 0,
-        })
+        };
+        sock.set_batch_limits();
+        Ok(sock)
+    }
+
+    /// As many requests per `sendmsg` as the receive buffer can answer
+    /// (rcvbuf / 4096), at most the iovec limit.
+    fn set_batch_limits(&mut self) {
+        let count = (self.rcvbuf / 4096).clamp(1, sys::max_iovs());
+        self.requester.set_batch_limits(count, MAX_BATCH_BYTES);
+    }
+
+    /// The socket as a transport and its requester, borrowed apart.
+    pub(super) fn parts(&mut self) -> (&mut KernelIo, &mut Requester) {
+        self.len = 0;
+        (&mut self.io, &mut self.requester)
     }
 
     /// The Netlink protocol.
     pub fn protocol(&self) -> i32 {
-        self.protocol
+        self.io.protocol
     }
 
     /// The port id the kernel assigned (`nlmsg_pid` of what we send).
     pub fn port(&self) -> u32 {
-        self.port
+        self.io.port
     }
 
     /// The receive buffer size the kernel reports.
@@ -88,33 +110,26 @@ impl Socket {
 
     /// Changes the receive buffer size (the kernel doubles the value).
     pub fn set_rcvbuf(&mut self, bytes: usize) -> io::Result<()> {
-        sys::set_rcvbuf(self.fd.as_fd(), bytes.min(i32::MAX as usize) as i32)?;
-        self.rcvbuf = sys::rcvbuf(self.fd.as_fd())?;
+        sys::set_rcvbuf(self.io.fd.as_fd(), bytes.min(i32::MAX as usize) as i32)?;
+        self.rcvbuf = sys::rcvbuf(self.io.fd.as_fd())?;
+        self.set_batch_limits();
         Ok(())
     }
 
     /// Joins multicast group `group` (for example `RTNLGRP_LINK`).
     pub fn join_group(&self, group: u32) -> io::Result<()> {
-        sys::add_membership(self.fd.as_fd(), group)
+        sys::add_membership(self.io.fd.as_fd(), group)
     }
 
     /// Leaves multicast group `group`.
     pub fn leave_group(&self, group: u32) -> io::Result<()> {
-        sys::drop_membership(self.fd.as_fd(), group)
+        sys::drop_membership(self.io.fd.as_fd(), group)
     }
 
-    /// Reserves `n` consecutive sequence numbers and returns the first.
+    /// Reserves `n` consecutive sequence numbers and returns the first
+    /// (from the same counter the transactions use, so they never clash).
     pub fn allocate_seq(&mut self, n: u32) -> u32 {
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(n.max(1));
-        if self.next_seq == 0 {
-            self.next_seq = 1;
-        }
-        seq
-    }
-
-    fn protocol_tag(&self) -> Option<Protocol> {
-        Some(Protocol::from_raw(self.protocol))
+        self.requester.matcher_mut().allocate_seq(n)
     }
 
     /// Sends the message built in `msg` with a fresh sequence number and
@@ -128,18 +143,9 @@ impl Socket {
     /// Sends `msg` with sequence number `seq`: for a reply to a request
     /// received with that number.
     pub fn send_seq(&mut self, msg: &mut MsgBuilder, seq: u32) -> io::Result<()> {
-        msg.set_seq(seq).set_pid(self.port);
+        msg.set_seq(seq).set_pid(self.io.port);
         let bytes = msg.finish()?;
-        if log::log_enabled!(log::Level::Debug) {
-            log::debug!("nl send: {}", MsgDisplay::new(bytes, self.protocol_tag()));
-        }
-        sys::send(self.fd.as_fd(), bytes, false)?;
-        Ok(())
-    }
-
-    /// Sends several finished messages in one datagram.
-    pub(crate) fn send_many(&self, msgs: &[IoSlice<'_>]) -> io::Result<()> {
-        sys::sendmsg(self.fd.as_fd(), msgs, false).map(|_| ())
+        self.io.send(&[IoSlice::new(bytes)])
     }
 
     /// Receives one datagram (one or more messages; see
@@ -152,30 +158,22 @@ impl Socket {
     /// truncated it); `EPROTO` for a datagram that does not start with a
     /// valid header.
     pub fn recv(&mut self, wait: bool) -> io::Result<&[u8]> {
-        // Some kernels have returned an errno as if it were a byte count
-        // without writing anything: mark the header impossible so we can
-        // tell (the guard of Open vSwitch's nl_sock_recv__).
-        self.buf[..4].copy_from_slice(&u32::MAX.to_ne_bytes());
         self.len = 0;
-        let n = sys::recv_trunc(self.fd.as_fd(), &mut self.buf, !wait)?;
-        let truncated = n > self.buf.len();
+        let buf = self.requester.buffer_mut();
+        let n = self.io.recv_datagram(buf, !wait)?;
         if n == 0 {
             return Err(io::Error::from_raw_os_error(libc::ECONNRESET));
         }
-        let first_len = u32::from_ne_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
-        if first_len == u32::MAX {
-            let errno = i32::try_from(n).unwrap_or(libc::EPROTO);
-            return Err(io::Error::from_raw_os_error(errno));
-        }
-        if truncated {
+        if n > buf.len() {
             return Err(io::Error::new(
                 io::Error::from_raw_os_error(libc::E2BIG).kind(),
                 format!(
                     "netlink datagram longer than {} bytes was truncated",
-                    HEAD_LEN + TAIL_LEN
+                    buf.len()
                 ),
             ));
         }
+        let first_len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
         if n < NLMSG_HDRLEN || (first_len as usize) < NLMSG_HDRLEN || first_len as usize > n {
             return Err(io::Error::new(
                 io::Error::from_raw_os_error(libc::EPROTO).kind(),
@@ -183,26 +181,17 @@ impl Socket {
             ));
         }
         self.len = n;
-        let data = &self.buf[..n];
-        if log::log_enabled!(log::Level::Debug) {
-            for m in super::MsgIter::new(data).flatten() {
-                log::debug!(
-                    "nl recv: {}",
-                    MsgDisplay::new(m.bytes(), self.protocol_tag())
-                );
-            }
-        }
-        Ok(data)
+        Ok(&self.requester.buffer()[..n])
     }
 
     /// The datagram of the last successful [`Socket::recv`].
     pub fn last_received(&self) -> &[u8] {
-        &self.buf[..self.len]
+        &self.requester.buffer()[..self.len]
     }
 
     /// Waits until a datagram is waiting or `timeout` passes.
     pub fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        sys::poll_readable(self.fd.as_fd(), timeout)
+        sys::poll_readable(self.io.fd.as_fd(), timeout)
     }
 
     /// Discards every datagram waiting (and forgets an overflow).
@@ -220,22 +209,88 @@ impl Socket {
 
 impl AsFd for Socket {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.io.fd.as_fd()
     }
 }
 
 impl AsRawFd for Socket {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.io.fd.as_raw_fd()
     }
 }
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
-            .field("protocol", &self.protocol)
-            .field("port", &self.port)
-            .field("fd", &self.fd.as_raw_fd())
+            .field("protocol", &self.io.protocol)
+            .field("port", &self.io.port)
+            .field("fd", &self.io.fd.as_raw_fd())
             .finish()
+    }
+}
+
+impl KernelIo {
+    fn protocol_tag(&self) -> Option<Protocol> {
+        Some(Protocol::from_raw(self.protocol))
+    }
+
+    /// One `recv(2)` into `buf`: the datagram's real length (more than
+    /// `buf.len()` if truncated), or the error some kernels return as if
+    /// it were a byte count.
+    fn recv_datagram(&self, buf: &mut [u8], dontwait: bool) -> io::Result<usize> {
+        // Some kernels have returned an errno as if it were a byte count
+        // without writing anything: mark the header impossible so we can
+        // tell (the guard of Open vSwitch's nl_sock_recv__).
+        buf[..4].copy_from_slice(&u32::MAX.to_ne_bytes());
+        let n = sys::recv_trunc(self.fd.as_fd(), buf, dontwait)?;
+        if n > 0 && u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) == u32::MAX {
+            let errno = i32::try_from(n).unwrap_or(libc::EPROTO);
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        if log::log_enabled!(log::Level::Debug) && n <= buf.len() {
+            for m in MsgIter::new(&buf[..n]).flatten() {
+                log::debug!(
+                    "nl recv: {}",
+                    MsgDisplay::new(m.bytes(), self.protocol_tag())
+                );
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The kernel end of the socket. Sends never block for long (the kernel
+/// handles a request inside `sendmsg`); receives wait as asked.
+impl Transport for KernelIo {
+    fn send(&mut self, parts: &[IoSlice<'_>]) -> io::Result<()> {
+        if log::log_enabled!(log::Level::Debug) {
+            for part in parts {
+                log::debug!("nl send: {}", MsgDisplay::new(part, self.protocol_tag()));
+            }
+        }
+        match parts {
+            // One buffer needs no `msghdr` for the kernel to copy in:
+            // measurably cheaper per transaction.
+            [one] => sys::send(self.fd.as_fd(), one, false).map(|_| ()),
+            _ => sys::sendmsg(self.fd.as_fd(), parts, false).map(|_| ()),
+        }
+    }
+
+    fn recv(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
+        let dontwait = match timeout {
+            None => false,
+            Some(t) if t.is_zero() => true,
+            Some(t) => {
+                if !sys::poll_readable(self.fd.as_fd(), Some(t))? {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                true
+            }
+        };
+        self.recv_datagram(buf, dontwait)
+    }
+
+    fn local_port(&self) -> Option<u32> {
+        Some(self.port)
     }
 }

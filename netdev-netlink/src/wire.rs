@@ -5,19 +5,23 @@
 //! instead of panicking when the field does not fit.
 
 /// `N` bytes starting at `at`, if they are all inside `buf`.
+#[inline]
 pub(crate) fn array_at<const N: usize>(buf: &[u8], at: usize) -> Option<[u8; N]> {
     let end = at.checked_add(N)?;
     buf.get(at..end)?.try_into().ok()
 }
 
+#[inline]
 pub(crate) fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
     array_at(buf, at).map(u16::from_ne_bytes)
 }
 
+#[inline]
 pub(crate) fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
     array_at(buf, at).map(u32::from_ne_bytes)
 }
 
+#[inline]
 pub(crate) fn i32_at(buf: &[u8], at: usize) -> Option<i32> {
     array_at(buf, at).map(i32::from_ne_bytes)
 }

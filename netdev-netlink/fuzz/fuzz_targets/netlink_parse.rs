@@ -1,13 +1,15 @@
 //! Fuzzes the sans-IO Netlink parsers: the message iterator, the reserved
 //! message payloads, attribute iteration and getters, the policy parser
-//! (nested, nested-array and self-referential policies) and the formatter.
+//! (nested, nested-array and self-referential policies), the formatter and
+//! the request/reply matcher.
 //! Any panic is a bug: malformed input must come back as an error.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netdev_linux::netlink::{
-    genl, policy_table, validate, Attr, AttrIter, MsgDisplay, MsgIter, MsgKind, Policy, Protocol,
+use netdev_netlink::{
+    genl, policy_table, validate, Attr, AttrIter, Matcher, MsgBuilder, MsgDisplay, MsgIter,
+    MsgKind, Policy, Protocol,
 };
 
 static INNER: [Policy; 4] = policy_table(&[
@@ -109,5 +111,16 @@ fuzz_target!(|data: &[u8]| {
     poke_policy(AttrIter::new(data));
     for protocol in [None, Some(Protocol::Route), Some(Protocol::Generic)] {
         let _ = MsgDisplay::new(data, protocol).to_string();
+    }
+    // The whole input as a datagram answering a few outstanding requests
+    // (plain, acked, dump), with and without port checks.
+    for port in [None, Some(0)] {
+        let mut matcher = Matcher::new(port);
+        for flags in [0x01, 0x05, 0x301] {
+            matcher.start(&mut MsgBuilder::new(16, flags));
+        }
+        let _ = matcher.feed(data, |msg, d| {
+            let _ = (msg.seq(), d);
+        });
     }
 });

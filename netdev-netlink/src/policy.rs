@@ -91,6 +91,7 @@ impl Policy {
     /// A policy for `kind` with its default length bounds; `name` is used in
     /// "missing required attribute" errors.
     #[must_use]
+    #[inline]
     pub const fn new(kind: AttrKind, name: &'static str) -> Self {
         let (min_len, max_len) = match kind {
             AttrKind::U8 => (1, 1),
@@ -115,60 +116,70 @@ impl Policy {
 
     /// A required `u8`.
     #[must_use]
+    #[inline]
     pub const fn u8(name: &'static str) -> Self {
         Self::new(AttrKind::U8, name)
     }
 
     /// A required `u16`.
     #[must_use]
+    #[inline]
     pub const fn u16(name: &'static str) -> Self {
         Self::new(AttrKind::U16, name)
     }
 
     /// A required `u32`.
     #[must_use]
+    #[inline]
     pub const fn u32(name: &'static str) -> Self {
         Self::new(AttrKind::U32, name)
     }
 
     /// A required `u64`.
     #[must_use]
+    #[inline]
     pub const fn u64(name: &'static str) -> Self {
         Self::new(AttrKind::U64, name)
     }
 
     /// A required string.
     #[must_use]
+    #[inline]
     pub const fn string(name: &'static str) -> Self {
         Self::new(AttrKind::String, name)
     }
 
     /// A flag (never required).
     #[must_use]
+    #[inline]
     pub const fn flag(name: &'static str) -> Self {
         Self::new(AttrKind::Flag, name)
     }
 
     /// Required raw bytes of any length (narrow with `min_len`/`max_len`).
     #[must_use]
+    #[inline]
     pub const fn unspec(name: &'static str) -> Self {
         Self::new(AttrKind::Unspec, name)
     }
 
     /// A required nest checked against `policy`.
     #[must_use]
+    #[inline]
     pub const fn nested(name: &'static str, policy: &'static [Policy]) -> Self {
         Self::new(AttrKind::Nested(policy), name)
     }
 
     /// A required nested array whose elements are checked against `policy`.
     #[must_use]
+    #[inline]
     pub const fn nested_array(name: &'static str, policy: &'static [Policy]) -> Self {
         Self::new(AttrKind::NestedArray(policy), name)
     }
 
     /// The same policy, but the attribute may be absent.
     #[must_use]
+    #[inline]
     pub const fn optional(mut self) -> Self {
         self.optional = true;
         self
@@ -178,6 +189,7 @@ impl Policy {
     /// strings, bytes and nests; integer kinds keep their exact width so
     /// their typed getters cannot fail.
     #[must_use]
+    #[inline]
     pub const fn min_len(mut self, len: usize) -> Self {
         self.min_len = len;
         self
@@ -186,6 +198,7 @@ impl Policy {
     /// The same policy with a different largest payload length (see
     /// [`min_len`](Self::min_len)).
     #[must_use]
+    #[inline]
     pub const fn max_len(mut self, len: usize) -> Self {
         self.max_len = len;
         self
@@ -193,18 +206,21 @@ impl Policy {
 
     /// What the attribute must look like.
     #[must_use]
+    #[inline]
     pub const fn kind(&self) -> AttrKind {
         self.kind
     }
 
     /// The name used in error messages.
     #[must_use]
+    #[inline]
     pub const fn name(&self) -> &'static str {
         self.name
     }
 
     /// Whether parsing fails when the attribute is absent.
     #[must_use]
+    #[inline]
     pub const fn is_required(&self) -> bool {
         !self.optional && !matches!(self.kind, AttrKind::Unused | AttrKind::Flag)
     }
@@ -217,7 +233,7 @@ impl Policy {
 /// compile-time error:
 ///
 /// ```
-/// use netdev_linux::netlink::{policy_table, Policy};
+/// use netdev_netlink::{policy_table, Policy};
 /// static FAMILY: [Policy; 3] = policy_table(&[
 ///     (1, Policy::u16("FAMILY_ID")),
 ///     (2, Policy::string("FAMILY_NAME").optional()),
@@ -230,6 +246,7 @@ impl Policy {
 ///
 /// If an attribute type is `>= N` (at compile time in a const context).
 #[must_use]
+#[inline]
 pub const fn policy_table<const N: usize>(entries: &[(u16, Policy)]) -> [Policy; N] {
     let mut table = [Policy::UNUSED; N];
     let mut i = 0;
@@ -335,6 +352,7 @@ fn walk<'a>(
 
 /// Checks `attrs` against a policy of any length without keeping results,
 /// e.g. to validate a nest before handing it to code that iterates it.
+#[inline]
 pub fn validate(attrs: AttrIter<'_>, policy: &[Policy]) -> Result<(), Error> {
     walk(attrs, policy, None, 0)
 }
@@ -349,6 +367,7 @@ pub struct Parsed<'a, const N: usize> {
 
 impl<'a> AttrIter<'a> {
     /// Parses this attribute list against `policy`; see [`Parsed::parse`].
+    #[inline]
     pub fn parse<const N: usize>(
         self,
         policy: &'static [Policy; N],
@@ -360,6 +379,7 @@ impl<'a> AttrIter<'a> {
 impl<'a, const N: usize> Parsed<'a, N> {
     /// Checks every attribute against `policy` (see the module rules) and
     /// keeps the last attribute of each known type.
+    #[inline]
     pub fn parse(attrs: AttrIter<'a>, policy: &'static [Policy; N]) -> Result<Self, Error> {
         let base = attrs.base();
         let mut slots = [None; N];
@@ -373,28 +393,33 @@ impl<'a, const N: usize> Parsed<'a, N> {
 
     /// The attribute of type `idx`, if present and known to the policy.
     #[must_use]
+    #[inline]
     pub fn get(&self, idx: u16) -> Option<Attr<'a>> {
         self.slots.get(usize::from(idx)).copied().flatten()
     }
 
     /// Whether the attribute of type `idx` is present.
     #[must_use]
+    #[inline]
     pub fn has(&self, idx: u16) -> bool {
         self.get(idx).is_some()
     }
 
     /// A flag attribute: true when present.
     #[must_use]
+    #[inline]
     pub fn flag(&self, idx: u16) -> bool {
         self.has(idx)
     }
 
     /// The attributes present, in type order.
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = Attr<'a>> + '_ {
         self.slots.iter().filter_map(|s| *s)
     }
 
     /// The attribute of type `idx`, or `MissingAttr` naming it.
+    #[inline]
     pub fn require(&self, idx: u16) -> Result<Attr<'a>, Error> {
         self.get(idx).ok_or_else(|| Error::MissingAttr {
             attr: idx,
@@ -405,6 +430,7 @@ impl<'a, const N: usize> Parsed<'a, N> {
 
     /// Applies `get` to the attribute of type `idx` if it is present:
     /// `parsed.opt(IFLA_MTU, Attr::get_u32)?` reads an optional `u32`.
+    #[inline]
     pub fn opt<T>(
         &self,
         idx: u16,
@@ -414,47 +440,56 @@ impl<'a, const N: usize> Parsed<'a, N> {
     }
 
     /// The `u8` attribute of type `idx`.
+    #[inline]
     pub fn u8(&self, idx: u16) -> Result<u8, Error> {
         self.require(idx)?.get_u8()
     }
 
     /// The `u16` attribute of type `idx`.
+    #[inline]
     pub fn u16(&self, idx: u16) -> Result<u16, Error> {
         self.require(idx)?.get_u16()
     }
 
     /// The `u32` attribute of type `idx`.
+    #[inline]
     pub fn u32(&self, idx: u16) -> Result<u32, Error> {
         self.require(idx)?.get_u32()
     }
 
     /// The `u64` attribute of type `idx`.
+    #[inline]
     pub fn u64(&self, idx: u16) -> Result<u64, Error> {
         self.require(idx)?.get_u64()
     }
 
     /// The `i32` attribute of type `idx`.
+    #[inline]
     pub fn i32(&self, idx: u16) -> Result<i32, Error> {
         self.require(idx)?.get_i32()
     }
 
     /// The string attribute of type `idx`, as UTF-8.
+    #[inline]
     pub fn str(&self, idx: u16) -> Result<&'a str, Error> {
         self.require(idx)?.get_str()
     }
 
     /// The string attribute of type `idx`, as a C string.
+    #[inline]
     pub fn cstr(&self, idx: u16) -> Result<&'a CStr, Error> {
         self.require(idx)?.get_cstr()
     }
 
     /// The payload of the attribute of type `idx`.
+    #[inline]
     pub fn bytes(&self, idx: u16) -> Result<&'a [u8], Error> {
         Ok(self.require(idx)?.get_bytes())
     }
 
     /// The nest of type `idx`, parsed against `policy` (normally the same
     /// table its entry names).
+    #[inline]
     pub fn nested<const M: usize>(
         &self,
         idx: u16,
@@ -465,6 +500,7 @@ impl<'a, const N: usize> Parsed<'a, N> {
 
     /// The elements of the nested array of type `idx`, each parsed against
     /// `policy`.
+    #[inline]
     pub fn nested_array<const M: usize>(
         &self,
         idx: u16,
@@ -505,9 +541,9 @@ impl<const M: usize> std::iter::FusedIterator for NestedArray<'_, M> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::builder::MsgBuilder;
-    use crate::netlink::error::StringProblem;
-    use crate::netlink::msg::Msg;
+    use crate::builder::MsgBuilder;
+    use crate::error::StringProblem;
+    use crate::msg::Msg;
 
     const A_U8: u16 = 1;
     const A_U16: u16 = 2;

@@ -52,6 +52,7 @@ impl MsgBuilder {
     /// Starts a message of `msg_type` with `flags`; sequence number and
     /// port id are 0 until set.
     #[must_use]
+    #[inline]
     pub fn new(msg_type: u16, flags: u16) -> Self {
         let mut b = Self {
             buf: Vec::with_capacity(256),
@@ -64,6 +65,7 @@ impl MsgBuilder {
 
     /// Starts a generic Netlink message for `family` carrying `cmd`.
     #[must_use]
+    #[inline]
     pub fn new_genl(family: u16, flags: u16, cmd: u8, version: u8) -> Self {
         let mut b = Self::new(family, flags);
         b.put_genl_header(cmd, version);
@@ -72,6 +74,7 @@ impl MsgBuilder {
 
     /// Discards the current contents and starts a new message, keeping the
     /// buffer's allocation.
+    #[inline]
     pub fn reset(&mut self, msg_type: u16, flags: u16) -> &mut Self {
         self.buf.clear();
         self.open_nests.clear();
@@ -88,6 +91,7 @@ impl MsgBuilder {
     }
 
     /// As [`reset`](Self::reset), then appends a `genlmsghdr`.
+    #[inline]
     pub fn reset_genl(&mut self, family: u16, flags: u16, cmd: u8, version: u8) -> &mut Self {
         self.reset(family, flags).put_genl_header(cmd, version)
     }
@@ -103,6 +107,7 @@ impl MsgBuilder {
 
     /// Appends a protocol's fixed header (`ifinfomsg`, `rtgenmsg`, ...) or
     /// any other raw bytes, followed by zero padding to 4 bytes.
+    #[inline]
     pub fn put_fixed(&mut self, bytes: &[u8]) -> &mut Self {
         if self.error.is_none() {
             self.buf.extend_from_slice(bytes);
@@ -146,36 +151,43 @@ impl MsgBuilder {
     }
 
     /// Appends an `NLA_UNSPEC` attribute with `payload` as is.
+    #[inline]
     pub fn put_bytes(&mut self, ty: u16, payload: &[u8]) -> &mut Self {
         self.put_attr(ty, &[payload])
     }
 
     /// Appends an attribute with no payload (a flag: present means true).
+    #[inline]
     pub fn put_flag(&mut self, ty: u16) -> &mut Self {
         self.put_attr(ty, &[])
     }
 
     /// Appends a `u8` attribute.
+    #[inline]
     pub fn put_u8(&mut self, ty: u16, value: u8) -> &mut Self {
         self.put_attr(ty, &[&[value]])
     }
 
     /// Appends a native-endian `u16` attribute.
+    #[inline]
     pub fn put_u16(&mut self, ty: u16, value: u16) -> &mut Self {
         self.put_attr(ty, &[&value.to_ne_bytes()])
     }
 
     /// Appends a native-endian `u32` attribute.
+    #[inline]
     pub fn put_u32(&mut self, ty: u16, value: u32) -> &mut Self {
         self.put_attr(ty, &[&value.to_ne_bytes()])
     }
 
     /// Appends a native-endian `u64` attribute.
+    #[inline]
     pub fn put_u64(&mut self, ty: u16, value: u64) -> &mut Self {
         self.put_attr(ty, &[&value.to_ne_bytes()])
     }
 
     /// Appends a native-endian `i32` attribute.
+    #[inline]
     pub fn put_i32(&mut self, ty: u16, value: i32) -> &mut Self {
         self.put_attr(ty, &[&value.to_ne_bytes()])
     }
@@ -183,6 +195,7 @@ impl MsgBuilder {
     /// Appends a NUL-terminated string attribute. A `value` containing a NUL
     /// would reach the kernel cut short, so it is refused (`finish` reports
     /// `BadString`).
+    #[inline]
     pub fn put_str(&mut self, ty: u16, value: &str) -> &mut Self {
         if let Some(at) = value.bytes().position(|b| b == 0) {
             let offset = self.buf.len();
@@ -197,6 +210,7 @@ impl MsgBuilder {
     }
 
     /// Appends a string attribute from a C string (terminator included).
+    #[inline]
     pub fn put_cstr(&mut self, ty: u16, value: &CStr) -> &mut Self {
         self.put_attr(ty, &[value.to_bytes_with_nul()])
     }
@@ -206,6 +220,7 @@ impl MsgBuilder {
     /// not added on its own, since many families (rtnetlink's
     /// `IFLA_LINKINFO`, for one) are sent without it; or it into `ty` when a
     /// family wants it.
+    #[inline]
     pub fn begin_nested(&mut self, ty: u16) -> Nest {
         let offset = self.buf.len();
         self.put_attr(ty, &[]);
@@ -215,6 +230,7 @@ impl MsgBuilder {
 
     /// Closes `nest`, patching its length to cover what was appended since
     /// it was opened. Nests must close innermost first.
+    #[inline]
     pub fn end_nested(&mut self, nest: Nest) -> &mut Self {
         if self.open_nests.last() != Some(&nest.offset) {
             self.fail(Error::UnbalancedNest {
@@ -247,6 +263,7 @@ impl MsgBuilder {
 
     /// Appends a nested attribute whose contents `fill` appends; the nest
     /// is closed when `fill` returns, so it cannot be left unbalanced.
+    #[inline]
     pub fn nested(&mut self, ty: u16, fill: impl FnOnce(&mut Self)) -> &mut Self {
         let nest = self.begin_nested(ty);
         fill(self);
@@ -260,18 +277,21 @@ impl MsgBuilder {
     }
 
     /// Sets `nlmsg_seq`; may be called before or after `finish`.
+    #[inline]
     pub fn set_seq(&mut self, seq: u32) -> &mut Self {
         self.patch_u32(SEQ_FIELD, seq);
         self
     }
 
     /// Sets `nlmsg_pid`; may be called before or after `finish`.
+    #[inline]
     pub fn set_pid(&mut self, pid: u32) -> &mut Self {
         self.patch_u32(PID_FIELD, pid);
         self
     }
 
     /// Replaces `nlmsg_flags`.
+    #[inline]
     pub fn set_flags(&mut self, flags: u16) -> &mut Self {
         if let Some(field) = self.buf.get_mut(FLAGS_FIELD..FLAGS_FIELD + 2) {
             field.copy_from_slice(&flags.to_ne_bytes());
@@ -281,6 +301,7 @@ impl MsgBuilder {
 
     /// Adds `flags` to `nlmsg_flags` (e.g. `NLM_F_ACK` before a
     /// transaction, `NLM_F_DUMP` before a dump).
+    #[inline]
     pub fn add_flags(&mut self, flags: u16) -> &mut Self {
         let current = self.header().flags;
         self.set_flags(current | flags)
@@ -288,6 +309,7 @@ impl MsgBuilder {
 
     /// The header as it stands, with `len` the current size.
     #[must_use]
+    #[inline]
     pub fn header(&self) -> Header {
         let mut header = Header::parse(&self.buf).unwrap_or_default();
         header.len = u32::try_from(self.buf.len()).unwrap_or(u32::MAX);
@@ -296,6 +318,7 @@ impl MsgBuilder {
 
     /// Patches `nlmsg_len` and returns the finished message, or the first
     /// mistake made while building it.
+    #[inline]
     pub fn finish(&mut self) -> Result<&[u8], Error> {
         if let Some(err) = &self.error {
             return Err(err.clone());
@@ -323,9 +346,9 @@ const _: () = assert!(PID_FIELD + 4 == NLMSG_HDRLEN);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::attr::AttrIter;
-    use crate::netlink::consts::{NLA_F_NESTED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
-    use crate::netlink::msg::Msg;
+    use crate::attr::AttrIter;
+    use crate::consts::{NLA_F_NESTED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+    use crate::msg::Msg;
 
     #[test]
     fn header_only_message() {

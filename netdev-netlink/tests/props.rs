@@ -2,9 +2,9 @@
 //! parsers or the formatter panic, errors end iteration, and attribute lists
 //! survive a build → parse round trip (through the policy parser too).
 
-use netdev_linux::netlink::{
-    policy_table, validate, Attr, AttrIter, AttrKind, Error, Msg, MsgBuilder, MsgDisplay, MsgIter,
-    MsgKind, Policy, Protocol, GENL_HDRLEN,
+use netdev_netlink::{
+    policy_table, validate, Attr, AttrIter, AttrKind, Disposition, Error, Matcher, Msg, MsgBuilder,
+    MsgDisplay, MsgIter, MsgKind, Policy, Protocol, GENL_HDRLEN,
 };
 use proptest::prelude::*;
 
@@ -374,3 +374,39 @@ fn check_all(attrs: AttrIter<'_>, list: &[(u16, Value)]) -> Result<(), TestCaseE
     }
     Ok(())
 }
+
+// ---- The matcher against arbitrary datagrams.
+
+proptest! {
+    /// No datagram makes the matcher panic; a message it hands back is
+    /// always one the datagram holds; an error stops the datagram; and a
+    /// request completes at most once.
+    #[test]
+    fn matcher_survives_any_datagram(
+        data in prop::collection::vec(any::<u8>(), 0..512),
+        flags in prop::collection::vec(any::<u16>(), 0..6),
+    ) {
+        let mut m = Matcher::new(Some(0));
+        let ids: Vec<_> = flags
+            .iter()
+            .map(|&f| m.start(&mut MsgBuilder::new(RTM_NEWLINK, f)))
+            .collect();
+        let mut completed = Vec::new();
+        let result = m.feed(&data, |msg, d| {
+            assert!(msg.offset() + msg.bytes().len() <= data.len());
+            if let Disposition::Complete(id, _) | Disposition::FinalReply(id) = d {
+                completed.push(id);
+            }
+        });
+        let _ = result.map_err(|e| e.to_string());
+        let mut unique = completed.clone();
+        unique.sort();
+        unique.dedup();
+        prop_assert_eq!(unique.len(), completed.len());
+        for id in &ids {
+            prop_assert_eq!(m.is_outstanding(*id), !completed.contains(id));
+        }
+    }
+}
+
+const RTM_NEWLINK: u16 = 16;

@@ -211,6 +211,7 @@ pub enum Error {
 impl Error {
     /// A kernel error without an extended-ACK message.
     #[must_use]
+    #[inline]
     pub fn kernel(errno: i32) -> Self {
         Self::Kernel {
             errno,
@@ -223,6 +224,7 @@ impl Error {
     /// `None` for malformed input: that is our finding, not the kernel's, and
     /// callers usually map it to `EPROTO`.
     #[must_use]
+    #[inline]
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Self::Kernel { errno, .. } => Some(*errno),

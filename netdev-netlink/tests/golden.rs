@@ -1,10 +1,10 @@
 //! Golden bytes: requests and replies captured from a real Linux kernel
-//! (see `fixtures/netlink/README.md` for how), checked against the sans-IO
+//! (see `fixtures/README.md` for how), checked against the sans-IO
 //! Netlink library. Requests we build must be byte-identical to what
 //! iproute2 sent; replies the kernel sent must parse to the values iproute2
 //! printed.
 
-use netdev_linux::netlink::{
+use netdev_netlink::{
     genl, Attr, Error, Header, Msg, MsgBuilder, MsgDisplay, MsgIter, MsgKind, Parsed, Policy,
     Protocol, StringProblem, CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, CTRL_CMD_NEWFAMILY,
     GENL_ID_CTRL, NLMSG_DONE, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP,
@@ -39,7 +39,7 @@ fn fixture(text: &str) -> Vec<u8> {
 
 macro_rules! fixture {
     ($name:literal) => {
-        fixture(include_str!(concat!("fixtures/netlink/", $name, ".hex")))
+        fixture(include_str!(concat!("fixtures/", $name, ".hex")))
     };
 }
 
@@ -202,7 +202,7 @@ fn ctrl_dump_request_and_multipart_reply() {
 
 // ---- rtnetlink.
 
-static LINK_POLICY: [Policy; 30] = netdev_linux::netlink::policy_table(&[
+static LINK_POLICY: [Policy; 30] = netdev_netlink::policy_table(&[
     (IFLA_ADDRESS, Policy::unspec("IFLA_ADDRESS").optional()),
     (IFLA_IFNAME, Policy::string("IFLA_IFNAME").max_len(16)),
     (IFLA_MTU, Policy::u32("IFLA_MTU")),
@@ -216,7 +216,7 @@ static LINK_POLICY: [Policy; 30] = netdev_linux::netlink::policy_table(&[
 ]);
 
 static LINKINFO_POLICY: [Policy; 2] =
-    netdev_linux::netlink::policy_table(&[(IFLA_INFO_KIND, Policy::string("IFLA_INFO_KIND"))]);
+    netdev_netlink::policy_table(&[(IFLA_INFO_KIND, Policy::string("IFLA_INFO_KIND"))]);
 
 fn ifi_flags(msg: &Msg<'_>) -> u32 {
     let ifi = msg.fixed_header(IFINFOMSG_LEN).unwrap();

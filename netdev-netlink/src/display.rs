@@ -321,8 +321,8 @@ pub fn rtm_name(msg_type: u16) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::builder::MsgBuilder;
-    use crate::netlink::consts::{RTM_GETLINK, RTM_NEWLINK};
+    use crate::builder::MsgBuilder;
+    use crate::consts::{RTM_GETLINK, RTM_NEWLINK};
 
     fn show(bytes: &[u8], protocol: Option<Protocol>) -> String {
         MsgDisplay::new(bytes, protocol).to_string()

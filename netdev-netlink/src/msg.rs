@@ -38,11 +38,13 @@ impl Header {
 
     /// Decodes the 16 header bytes at the start of `buf`, without checking
     /// `len` against anything.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<Self, Error> {
         Self::parse_at(buf, 0, Part::Message)
     }
 
     /// Decodes a header at `at`, reporting errors as `part` at that offset.
+    #[inline]
     pub(crate) fn parse_at(buf: &[u8], at: usize, part: Part) -> Result<Self, Error> {
         let field = |off: usize| at.checked_add(off);
         let read = || -> Option<Self> {
@@ -64,6 +66,7 @@ impl Header {
 
     /// The header as it goes on the wire.
     #[must_use]
+    #[inline]
     pub fn to_bytes(&self) -> [u8; NLMSG_HDRLEN] {
         let mut out = [0; NLMSG_HDRLEN];
         out[0..4].copy_from_slice(&self.len.to_ne_bytes());
@@ -86,6 +89,7 @@ pub struct Msg<'a> {
 impl<'a> Msg<'a> {
     /// Parses the message at the start of `buf`. Bytes after it (further
     /// messages, padding) are ignored; use [`MsgIter`] to see them.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Self, Error> {
         Self::parse_at(buf, 0)
     }
@@ -94,6 +98,7 @@ impl<'a> Msg<'a> {
     ///
     /// Fails with `Misaligned` if `offset` is not a multiple of 4, because
     /// messages in a buffer always start on 4-byte boundaries.
+    #[inline]
     pub fn parse_at(buf: &'a [u8], offset: usize) -> Result<Self, Error> {
         if offset % ALIGNTO != 0 {
             return Err(Error::Misaligned {
@@ -130,60 +135,70 @@ impl<'a> Msg<'a> {
 
     /// The decoded `nlmsghdr`.
     #[must_use]
+    #[inline]
     pub fn header(&self) -> &Header {
         &self.header
     }
 
     /// `nlmsg_type`.
     #[must_use]
+    #[inline]
     pub fn msg_type(&self) -> u16 {
         self.header.msg_type
     }
 
     /// `nlmsg_flags`.
     #[must_use]
+    #[inline]
     pub fn flags(&self) -> u16 {
         self.header.flags
     }
 
     /// `nlmsg_seq`.
     #[must_use]
+    #[inline]
     pub fn seq(&self) -> u32 {
         self.header.seq
     }
 
     /// `nlmsg_pid`.
     #[must_use]
+    #[inline]
     pub fn pid(&self) -> u32 {
         self.header.pid
     }
 
     /// The whole message, header included (`nlmsg_len` bytes).
     #[must_use]
+    #[inline]
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
     }
 
     /// Everything after the `nlmsghdr`.
     #[must_use]
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         self.bytes.get(NLMSG_HDRLEN..).unwrap_or_default()
     }
 
     /// Offset of the message in the caller's buffer.
     #[must_use]
+    #[inline]
     pub fn offset(&self) -> usize {
         self.offset
     }
 
     /// Offset of the first payload byte in the caller's buffer.
     #[must_use]
+    #[inline]
     pub fn payload_offset(&self) -> usize {
         self.offset.saturating_add(NLMSG_HDRLEN)
     }
 
     /// The first `len` payload bytes: a protocol's fixed header such as
     /// `ifinfomsg`, for the caller to decode.
+    #[inline]
     pub fn fixed_header(&self, len: usize) -> Result<&'a [u8], Error> {
         let payload = self.payload();
         payload.get(..len).ok_or(Error::Truncated {
@@ -198,6 +213,7 @@ impl<'a> Msg<'a> {
     /// the payload (0 for none; `GENL_HDRLEN` for generic Netlink; 16 for
     /// `ifinfomsg`). `fixed_len` is rounded up to 4 as `NLMSG_ALIGN` would,
     /// so a 1-byte `rtgenmsg` works.
+    #[inline]
     pub fn attrs(&self, fixed_len: usize) -> Result<AttrIter<'a>, Error> {
         let start = align(fixed_len);
         let payload = self.payload();
@@ -214,6 +230,7 @@ impl<'a> Msg<'a> {
     }
 
     /// Classifies the message, decoding the payload of the reserved types.
+    #[inline]
     pub fn kind(&self) -> Result<MsgKind<'a>, Error> {
         Ok(match self.msg_type() {
             NLMSG_NOOP => MsgKind::Noop,
@@ -227,6 +244,7 @@ impl<'a> Msg<'a> {
     /// Turns an error reply into `Err(Error::Kernel)` and lets everything
     /// else (data, ACKs, DONE) through: the common first step of handling a
     /// reply. A malformed error payload is reported as such.
+    #[inline]
     pub fn check(self) -> Result<Self, Error> {
         match self.kind()? {
             MsgKind::Error(e) => match e.to_error() {
@@ -328,18 +346,21 @@ impl<'a> ErrorMsg<'a> {
 
     /// Positive errno; 0 means this is an acknowledgement.
     #[must_use]
+    #[inline]
     pub fn errno(&self) -> i32 {
         self.errno
     }
 
     /// Whether this is an acknowledgement (errno 0) rather than an error.
     #[must_use]
+    #[inline]
     pub fn is_ack(&self) -> bool {
         self.errno == 0
     }
 
     /// The header of the request this answers.
     #[must_use]
+    #[inline]
     pub fn request(&self) -> &Header {
         &self.request
     }
@@ -347,6 +368,7 @@ impl<'a> ErrorMsg<'a> {
     /// The echoed request: the whole request, or only its header when the
     /// kernel capped it (`NLM_F_CAPPED`).
     #[must_use]
+    #[inline]
     pub fn request_bytes(&self) -> &'a [u8] {
         self.request_bytes
     }
@@ -354,6 +376,7 @@ impl<'a> ErrorMsg<'a> {
     /// The extended-ACK attributes (`NLMSGERR_ATTR_*`), empty when the
     /// kernel sent none.
     #[must_use]
+    #[inline]
     pub fn ext_ack(&self) -> AttrIter<'a> {
         AttrIter::with_base(self.ext_ack, self.ext_ack_base)
     }
@@ -361,6 +384,7 @@ impl<'a> ErrorMsg<'a> {
     /// The kernel's human-readable explanation (`NLMSGERR_ATTR_MSG`), if it
     /// sent a well-formed one.
     #[must_use]
+    #[inline]
     pub fn message(&self) -> Option<&'a str> {
         ext_ack_attr(self.ext_ack(), NLMSGERR_ATTR_MSG).and_then(|a| a.get_str().ok())
     }
@@ -368,12 +392,14 @@ impl<'a> ErrorMsg<'a> {
     /// Offset of the offending attribute within the request
     /// (`NLMSGERR_ATTR_OFFS`), if the kernel sent one.
     #[must_use]
+    #[inline]
     pub fn bad_attr_offset(&self) -> Option<u32> {
         ext_ack_attr(self.ext_ack(), NLMSGERR_ATTR_OFFS).and_then(|a| a.get_u32().ok())
     }
 
     /// `Error::Kernel` for an error, `None` for an acknowledgement.
     #[must_use]
+    #[inline]
     pub fn to_error(&self) -> Option<Error> {
         (self.errno != 0).then(|| Error::Kernel {
             errno: self.errno,
@@ -417,18 +443,21 @@ impl<'a> DoneMsg<'a> {
     /// The `int` status, if the message carries one (some families send an
     /// empty `NLMSG_DONE`). 0 is success, negative is `-errno`.
     #[must_use]
+    #[inline]
     pub fn status(&self) -> Option<i32> {
         self.status
     }
 
     /// The extended-ACK attributes after the status, if any.
     #[must_use]
+    #[inline]
     pub fn ext_ack(&self) -> AttrIter<'a> {
         AttrIter::with_base(self.ext_ack, self.ext_ack_base)
     }
 
     /// `Error::Kernel` if the dump ended with a negative status.
     #[must_use]
+    #[inline]
     pub fn to_error(&self) -> Option<Error> {
         match self.status {
             Some(s) if s < 0 && s != i32::MIN => Some(Error::Kernel {
@@ -458,6 +487,7 @@ pub struct MsgIter<'a> {
 impl<'a> MsgIter<'a> {
     /// Iterates over the messages in `buf`.
     #[must_use]
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
         Self {
             buf,
@@ -495,7 +525,7 @@ impl FusedIterator for MsgIter<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::consts::{NLM_F_MULTI, NLM_F_REQUEST};
+    use crate::consts::{NLM_F_MULTI, NLM_F_REQUEST};
 
     fn msg(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
         let len = u32::try_from(NLMSG_HDRLEN + payload.len()).unwrap();

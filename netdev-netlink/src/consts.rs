@@ -25,6 +25,7 @@ pub const NLMSGERR_LEN: usize = 4 + NLMSG_HDRLEN;
 /// `usize::MAX` cannot panic; callers compare the result against a buffer
 /// length anyway.
 #[must_use]
+#[inline]
 pub const fn align(len: usize) -> usize {
     match len.checked_add(ALIGNTO - 1) {
         Some(n) => n & !(ALIGNTO - 1),
@@ -288,6 +289,7 @@ pub enum Protocol {
 impl Protocol {
     /// Maps a raw protocol number to a `Protocol`.
     #[must_use]
+    #[inline]
     pub const fn from_raw(raw: i32) -> Self {
         match raw {
             NETLINK_ROUTE => Self::Route,
@@ -298,6 +300,7 @@ impl Protocol {
 
     /// The raw protocol number, for `socket(AF_NETLINK, SOCK_RAW, n)`.
     #[must_use]
+    #[inline]
     pub const fn as_raw(self) -> i32 {
         match self {
             Self::Route => NETLINK_ROUTE,

@@ -247,7 +247,7 @@ impl<'a> Family<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::consts::{CTRL_CMD_NEWFAMILY, NLM_F_ACK};
+    use crate::consts::{CTRL_CMD_NEWFAMILY, NLM_F_ACK};
 
     #[test]
     fn genl_header_round_trips_and_reports_truncation() {

@@ -25,12 +25,14 @@ impl<'a> Attr<'a> {
     /// The attribute type with the `NLA_F_NESTED` and `NLA_F_NET_BYTEORDER`
     /// bits stripped: the number policies and constants use.
     #[must_use]
+    #[inline]
     pub fn kind(&self) -> u16 {
         self.raw_type & NLA_TYPE_MASK
     }
 
     /// `nla_type` as it was on the wire, flag bits included.
     #[must_use]
+    #[inline]
     pub fn raw_type(&self) -> u16 {
         self.raw_type
     }
@@ -38,18 +40,21 @@ impl<'a> Attr<'a> {
     /// Whether the sender set `NLA_F_NESTED`. Many kernel families nest
     /// without setting it, so this is informative only.
     #[must_use]
+    #[inline]
     pub fn has_nested_flag(&self) -> bool {
         self.raw_type & NLA_F_NESTED != 0
     }
 
     /// Whether the sender set `NLA_F_NET_BYTEORDER`.
     #[must_use]
+    #[inline]
     pub fn has_net_byteorder_flag(&self) -> bool {
         self.raw_type & NLA_F_NET_BYTEORDER != 0
     }
 
     /// The payload, without header or padding.
     #[must_use]
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         self.payload
     }
@@ -57,18 +62,21 @@ impl<'a> Attr<'a> {
     /// The payload as raw bytes (an `NLA_UNSPEC`/binary attribute); same as
     /// [`payload`](Self::payload), named to match the other getters.
     #[must_use]
+    #[inline]
     pub fn get_bytes(&self) -> &'a [u8] {
         self.payload
     }
 
     /// Offset of the attribute header in the caller's buffer.
     #[must_use]
+    #[inline]
     pub fn offset(&self) -> usize {
         self.offset
     }
 
     /// Offset of the first payload byte in the caller's buffer.
     #[must_use]
+    #[inline]
     pub fn payload_offset(&self) -> usize {
         self.offset.saturating_add(NLA_HDRLEN)
     }
@@ -92,32 +100,38 @@ impl<'a> Attr<'a> {
     }
 
     /// The payload as a `u8`; the payload must be exactly 1 byte.
+    #[inline]
     pub fn get_u8(&self) -> Result<u8, Error> {
         self.exact::<1>().map(u8::from_ne_bytes)
     }
 
     /// The payload as a native-endian `u16`; exactly 2 bytes.
+    #[inline]
     pub fn get_u16(&self) -> Result<u16, Error> {
         self.exact().map(u16::from_ne_bytes)
     }
 
     /// The payload as a native-endian `u32`; exactly 4 bytes.
+    #[inline]
     pub fn get_u32(&self) -> Result<u32, Error> {
         self.exact().map(u32::from_ne_bytes)
     }
 
     /// The payload as a native-endian `u64`; exactly 8 bytes.
+    #[inline]
     pub fn get_u64(&self) -> Result<u64, Error> {
         self.exact().map(u64::from_ne_bytes)
     }
 
     /// The payload as a native-endian `i32`; exactly 4 bytes.
+    #[inline]
     pub fn get_i32(&self) -> Result<i32, Error> {
         self.exact().map(i32::from_ne_bytes)
     }
 
     /// A flag attribute: its presence means "true". Its payload must be
     /// empty, as the kernel's `NLA_FLAG` policy demands.
+    #[inline]
     pub fn get_flag(&self) -> Result<bool, Error> {
         if self.payload.is_empty() {
             Ok(true)
@@ -129,12 +143,14 @@ impl<'a> Attr<'a> {
     /// The payload as a C string: NUL-terminated, with no NUL before the
     /// terminator. Netlink strings need not be UTF-8 (interface names are
     /// arbitrary bytes), so this is the lossless getter.
+    #[inline]
     pub fn get_cstr(&self) -> Result<&'a CStr, Error> {
         check_cstr(self.payload).map_err(|problem| self.string_error(problem))
     }
 
     /// The payload as a `&str`: as [`get_cstr`](Self::get_cstr), and the
     /// bytes before the terminator must be UTF-8.
+    #[inline]
     pub fn get_str(&self) -> Result<&'a str, Error> {
         self.get_cstr()?
             .to_str()
@@ -152,12 +168,14 @@ impl<'a> Attr<'a> {
     /// The attributes nested in this one's payload. Never fails here; a
     /// malformed nest shows up as an `Err` from the iterator.
     #[must_use]
+    #[inline]
     pub fn nested(&self) -> AttrIter<'a> {
         AttrIter::with_base(self.payload, self.payload_offset())
     }
 }
 
 /// Checks the NUL rules for a string payload and returns it as a `CStr`.
+#[inline]
 pub(crate) fn check_cstr(payload: &[u8]) -> Result<&CStr, StringProblem> {
     let Some((&last, body)) = payload.split_last() else {
         return Err(StringProblem::Empty);
@@ -188,6 +206,7 @@ impl<'a> AttrIter<'a> {
     /// Iterates over the attributes in `buf`; offsets in errors count from
     /// the start of `buf`.
     #[must_use]
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
         Self::with_base(buf, 0)
     }
@@ -198,6 +217,7 @@ impl<'a> AttrIter<'a> {
     /// A `base` that is not a multiple of 4 yields `Error::Misaligned`,
     /// because attributes always start on 4-byte boundaries.
     #[must_use]
+    #[inline]
     pub fn with_base(buf: &'a [u8], base: usize) -> Self {
         Self {
             buf,
@@ -209,12 +229,14 @@ impl<'a> AttrIter<'a> {
 
     /// Offset of the start of the list in the caller's buffer.
     #[must_use]
+    #[inline]
     pub fn base(&self) -> usize {
         self.base
     }
 
     /// The bytes not yet iterated over.
     #[must_use]
+    #[inline]
     pub fn remaining(&self) -> &'a [u8] {
         self.buf.get(self.pos..).unwrap_or_default()
     }
@@ -222,6 +244,7 @@ impl<'a> AttrIter<'a> {
     /// The last attribute of type `kind` (flag bits ignored), walking the
     /// whole list so that a malformed tail is reported, not hidden. "Last
     /// wins" matches the policy parser's rule for duplicates.
+    #[inline]
     pub fn find(self, kind: u16) -> Result<Option<Attr<'a>>, Error> {
         let mut found = None;
         for attr in self {
@@ -234,6 +257,7 @@ impl<'a> AttrIter<'a> {
     }
 
     /// Walks the whole list and reports the first structural error, if any.
+    #[inline]
     pub fn validate(mut self) -> Result<(), Error> {
         self.try_for_each(|a| a.map(drop))
     }
