@@ -1,6 +1,9 @@
 //! Text for people: units, placeholders, aligned tables and key-value
 //! blocks. Pure functions, so they are unit-tested without a kernel.
 
+use std::borrow::Cow;
+use std::io::{self, Write};
+
 use netdev::{Duplex, Flags};
 
 /// What a value a device does not have looks like.
@@ -92,6 +95,32 @@ pub(crate) fn counter(name: &str, value: u64) -> String {
     }
 }
 
+/// Text from outside the tool (device names, link kinds) as it may go to
+/// a terminal: control characters and backslashes escaped the way Rust
+/// writes them (`\u{1b}`, `\t`, `\\`), so a device name cannot move the
+/// cursor or recolour the screen, and an escaped name cannot pass for
+/// another; everything else as it is. JSON carries the exact text.
+pub(crate) fn escape(s: &str) -> Cow<'_, str> {
+    let needs = |c: char| c.is_control() || c == '\\';
+    if !s.contains(needs) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if needs(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`escape`]d text, or `-` for none.
+pub(crate) fn escaped_or_none(s: Option<&str>) -> String {
+    s.map_or_else(|| NONE.to_owned(), |s| escape(s).into_owned())
+}
+
 /// How a table column lines up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Align {
@@ -121,38 +150,71 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// The table as text (tests; commands write it with [`Table::write`]).
+    #[cfg(test)]
     pub(crate) fn render(&self) -> String {
-        let header: Vec<String> = self.columns.iter().map(|c| c.0.to_owned()).collect();
-        let all = std::iter::once(&header).chain(&self.rows);
-        let mut widths = vec![0; self.columns.len()];
-        for row in all.clone() {
+        let mut out = Vec::new();
+        self.write(&mut out).expect("writing to a Vec");
+        String::from_utf8(out).expect("cells are UTF-8")
+    }
+
+    /// Writes the header and the rows, one line each, to `out` (buffered
+    /// by the caller): no line is built in a string of its own.
+    pub(crate) fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        let width = |cell: &str| {
+            // Most cells are ASCII, whose width is their length.
+            if cell.is_ascii() {
+                cell.len()
+            } else {
+                cell.chars().count()
+            }
+        };
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| width(c.0)).collect();
+        for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(width(cell));
             }
         }
-        let mut out = String::new();
-        for row in all {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                let pad = widths[i] - cell.chars().count();
-                match self.columns[i].1 {
-                    Align::Left => {
-                        line.push_str(cell);
-                        line.push_str(&" ".repeat(pad));
-                    }
-                    Align::Right => {
-                        line.push_str(&" ".repeat(pad));
-                        line.push_str(cell);
-                    }
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
+        let header = self.columns.iter().map(|c| c.0);
+        self.write_row(out, &widths, header, width)?;
+        for row in &self.rows {
+            self.write_row(out, &widths, row.iter().map(String::as_str), width)?;
         }
-        out
+        Ok(())
+    }
+
+    /// One line: cells padded to their column's width, two spaces apart,
+    /// without the blanks a last left-aligned or empty cell would leave.
+    fn write_row<'a>(
+        &self,
+        out: &mut impl Write,
+        widths: &[usize],
+        cells: impl Iterator<Item = &'a str>,
+        width: impl Fn(&str) -> usize,
+    ) -> io::Result<()> {
+        const SPACES: &str = "                                                                ";
+        let mut pending = 0; // blanks owed before the next visible text
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                pending += 2;
+            }
+            let pad = widths[i] - width(cell);
+            let (before, after) = match self.columns[i].1 {
+                Align::Left => (0, pad),
+                Align::Right => (pad, 0),
+            };
+            pending += before;
+            if !cell.is_empty() {
+                while pending > 0 {
+                    let n = pending.min(SPACES.len());
+                    out.write_all(&SPACES.as_bytes()[..n])?;
+                    pending -= n;
+                }
+                out.write_all(cell.as_bytes())?;
+            }
+            pending += after;
+        }
+        out.write_all(b"\n")
     }
 }
 

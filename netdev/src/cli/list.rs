@@ -24,14 +24,14 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), CliError> {
     for (r, link) in records.into_iter().zip(&links) {
         table.row(vec![
             r.ifindex.to_string(),
-            r.name,
-            format::or_none(r.kind),
-            format::or_none(r.master),
+            format::escape(&r.name).into_owned(),
+            format::escaped_or_none(r.kind.as_deref()),
+            format::escaped_or_none(r.master.as_deref()),
             format::or_none(r.mtu),
             format::or_none(r.mac),
             format::flags(link.flags),
         ]);
     }
-    ctx.print(&table.render())?;
+    table.write(ctx.out())?;
     Ok(())
 }

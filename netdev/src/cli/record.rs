@@ -145,10 +145,10 @@ impl EventRecord {
 
     /// The event as one line of text (without the newline).
     pub(crate) fn text(&self) -> String {
-        let who = match (&self.name, self.ifindex) {
+        let who = match (self.name.as_deref().map(format::escape), self.ifindex) {
             (Some(n), Some(i)) => format!("{n} (ifindex {i})"),
             (None, Some(i)) => format!("ifindex {i}"),
-            (Some(n), None) => n.clone(),
+            (Some(n), None) => n.into_owned(),
             (None, None) => String::new(),
         };
         let state = || {
@@ -177,7 +177,7 @@ impl EventRecord {
             EventKind::Added => format!("link {who} added: {}", state()),
             EventKind::Renamed => format!(
                 "link {who} renamed from {}: {}",
-                self.old_name.as_deref().unwrap_or(format::NONE),
+                format::escaped_or_none(self.old_name.as_deref()),
                 state()
             ),
             EventKind::Removed => format!("link {who} removed"),

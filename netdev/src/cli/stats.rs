@@ -33,7 +33,7 @@ pub(crate) fn run(ctx: &mut Ctx, names: &[String]) -> Result<(), CliError> {
     for r in &records {
         let s = r.stats.0;
         table.row(vec![
-            r.name.clone(),
+            format::escape(&r.name).into_owned(),
             s.rx_packets.to_string(),
             format::bytes(s.rx_bytes),
             s.rx_errors.to_string(),
@@ -44,7 +44,7 @@ pub(crate) fn run(ctx: &mut Ctx, names: &[String]) -> Result<(), CliError> {
             s.tx_dropped.to_string(),
         ]);
     }
-    ctx.print(&table.render())?;
+    table.write(ctx.out())?;
     Ok(())
 }
 
