@@ -228,16 +228,9 @@ mod linux {
     /// Runs `argv` in the namespace and returns its stdout (it must
     /// succeed).
     fn output(ns: &NetNs, argv: &[String]) -> String {
-        let out = in_ns(ns, argv)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"));
-        assert!(
-            out.status.success(),
-            "{argv:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        String::from_utf8(out.stdout).expect("UTF-8 output")
+        let mut args = vec!["netns", "exec", ns.name()];
+        args.extend(argv.iter().map(String::as_str));
+        support::run("ip", &args)
     }
 
     fn json(ns: &NetNs, argv: &[String]) -> Vec<Value> {
@@ -372,17 +365,6 @@ mod linux {
         }
     }
 
-    fn first_line_of(path: &str, key: &str) -> String {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(key))
-                    .map(|l| l.split(':').nth(1).unwrap_or(l).trim().to_owned())
-            })
-            .unwrap_or_else(|| "?".into())
-    }
-
     pub(super) fn main() {
         let a = args();
         support::require_root();
@@ -399,9 +381,8 @@ mod linux {
         let iproute = support::run("ip", &["-V"]);
         println!("bench_cli: {netdev} against {}", iproute.trim());
         println!(
-            "kernel: Linux {release}; cpu: {} x {}",
+            "kernel: Linux {release}; {} cpus",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
-            first_line_of("/proc/cpuinfo", "model name")
         );
         println!(
             "median of {} rounds, ours and iproute2 interleaved, both through \
