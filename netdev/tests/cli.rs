@@ -506,6 +506,48 @@ fn stats_cover_every_device() {
     );
 }
 
+#[test]
+fn kernel_text_is_escaped_in_text_and_exact_in_json() {
+    let ns = NetNs::new();
+    // The kernel refuses only '/', ':' and whitespace in a name: this one
+    // would turn a terminal red, and ends in a backslash.
+    let odd = "br\u{1b}[31m\\";
+    let shown = r"br\u{1b}[31m\\";
+    ns.ip(&["link", "add", odd, "type", "bridge"]);
+    ns.ip(&["link", "add", "p0", "type", "veth", "peer", "name", "p1"]);
+    ns.ip(&["link", "set", "p0", "master", odd]);
+
+    for args in [&["list"][..], &["stats"], &["show", "p0"]] {
+        let out = ns.netdev(args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(
+            !stdout.contains('\u{1b}'),
+            "{args:?} printed an escape:\n{stdout}"
+        );
+        assert!(stdout.contains(shown), "{args:?} lacks {shown}:\n{stdout}");
+    }
+    let out = text(&ns.netdev(&["show", "p0"]).stdout);
+    assert_eq!(field(&out, "master").0, shown);
+    let list = text(&ns.netdev(&["list"]).stdout);
+    let header = list.lines().next().unwrap();
+    let p0 = list.lines().find(|l| l.contains(" p0 ")).unwrap();
+    assert_eq!(
+        &p0[header.find("MASTER").unwrap()..][..shown.len()],
+        shown,
+        "escaped text is as wide as it prints:\n{list}"
+    );
+
+    let list = ns.netdev_json(&["--json", "list"]);
+    let list = list.as_array().unwrap();
+    assert!(list.iter().any(|d| d["name"] == odd), "{list:?}");
+    let p0 = list.iter().find(|d| d["name"] == "p0").unwrap();
+    assert_eq!(p0["master"], odd);
+    let stats = ns.netdev_json(&["--json", "stats"]);
+    assert!(stats.as_array().unwrap().iter().any(|d| d["name"] == odd));
+    assert_eq!(ns.netdev_json(&["--json", "show", "p0"])[0]["master"], odd);
+}
+
 /// A running `watch`, its stdout lines arriving on a channel.
 struct Watch {
     child: Child,

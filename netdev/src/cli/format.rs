@@ -1,26 +1,36 @@
 //! Text for people: units, placeholders, aligned tables and key-value
 //! blocks. Pure functions, so they are unit-tested without a kernel.
 
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+
 use netdev::{Duplex, Flags};
 
 /// What a value a device does not have looks like.
 pub(crate) const NONE: &str = "-";
 
 /// A byte count in binary units with one decimal: `512 B`, `1.2 KiB`,
-/// `3.0 GiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if n < 1024 {
-        return format!("{n} B");
+/// `3.0 GiB` (written where it is displayed, without a string of its own).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bytes(pub(crate) u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        let n = self.0;
+        if n < 1024 {
+            return write!(f, "{n} B");
+        }
+        let mut value = n as f64 / 1024.0;
+        let mut unit = 0;
+        // Move up while rounding to one decimal would print 1024.0 or more.
+        while (value * 10.0).round() >= 10240.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        write!(f, "{value:.1} {}", UNITS[unit])
     }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    // Move up while rounding to one decimal would print 1024.0 or more.
-    while (value * 10.0).round() >= 10240.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A rate in Mb/s in the largest unit that keeps it readable, without
@@ -52,12 +62,25 @@ pub(crate) fn duplex(d: Duplex) -> &'static str {
     }
 }
 
-/// Flags as lower-case names joined by commas, `-` when none is set.
-pub(crate) fn flags(f: Flags) -> String {
-    if f.is_empty() {
-        NONE.to_owned()
-    } else {
-        f.names()
+/// Flags as lower-case names joined by commas, `-` when none is set
+/// (the text of [`Flags::names`], without its strings).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FlagNames(pub(crate) Flags);
+
+impl fmt::Display for FlagNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str(NONE);
+        }
+        for (i, (name, _)) in self.0.iter_names().enumerate() {
+            if i > 0 {
+                f.write_char(',')?;
+            }
+            for c in name.chars() {
+                f.write_char(c.to_ascii_lowercase())?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -82,14 +105,66 @@ pub(crate) fn or_none<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| NONE.to_owned(), |v| v.to_string())
 }
 
+/// [`or_none`] where it is displayed, without a string of its own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrNone<T>(pub(crate) Option<T>);
+
+impl<T: fmt::Display> fmt::Display for OrNone<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str(NONE),
+        }
+    }
+}
+
 /// A counter for `show`: byte counters also in binary units once they are
 /// large enough for that to help.
 pub(crate) fn counter(name: &str, value: u64) -> String {
     if name.ends_with("_bytes") && value >= 1024 {
-        format!("{value} ({})", bytes(value))
+        format!("{value} ({})", Bytes(value))
     } else {
         value.to_string()
     }
+}
+
+/// Text from outside the tool (device names, link kinds) as it may go to
+/// a terminal: control characters and backslashes escaped the way Rust
+/// writes them (`\\u{1b}`, `\\t`, `\\\\`), so a device name cannot move the
+/// cursor or recolour the screen, and an escaped name cannot pass for
+/// another; everything else as it is. JSON carries the exact text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Escaped<'a>(pub(crate) &'a str);
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || c == '\\'
+}
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(needs_escape) {
+            f.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().expect("a character at a match");
+            write!(f, "{}", c.escape_default())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
+
+/// [`Escaped`] text as a string, borrowed when nothing needed escaping.
+pub(crate) fn escape(s: &str) -> Cow<'_, str> {
+    if s.contains(needs_escape) {
+        Cow::Owned(Escaped(s).to_string())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// [`Escaped`] text, or `-` for none.
+pub(crate) fn escaped_or_none(s: Option<&str>) -> String {
+    OrNone(s.map(Escaped)).to_string()
 }
 
 /// How a table column lines up.
@@ -100,59 +175,106 @@ pub(crate) enum Align {
 }
 
 /// A table with a header row, columns as wide as their widest cell, two
-/// spaces between columns and no trailing blanks.
+/// spaces between columns and no trailing blanks. Cells are kept one after
+/// another in one string, so a row costs no allocation of its own.
 #[derive(Debug)]
 pub(crate) struct Table {
     columns: Vec<(&'static str, Align)>,
-    rows: Vec<Vec<String>>,
+    /// Every cell's text, row after row.
+    text: String,
+    /// Where each cell ends in `text`.
+    ends: Vec<usize>,
+    /// The widest cell of each column so far, the header's included.
+    widths: Vec<usize>,
+}
+
+/// How many characters `cell` shows (its length for ASCII, as most are).
+fn width(cell: &str) -> usize {
+    if cell.is_ascii() {
+        cell.len()
+    } else {
+        cell.chars().count()
+    }
 }
 
 impl Table {
     pub(crate) fn new(columns: &[(&'static str, Align)]) -> Table {
         Table {
             columns: columns.to_vec(),
-            rows: Vec::new(),
+            text: String::new(),
+            ends: Vec::new(),
+            widths: columns.iter().map(|c| width(c.0)).collect(),
         }
     }
 
-    /// Adds a row; it must have one cell per column.
-    pub(crate) fn row(&mut self, cells: Vec<String>) {
-        debug_assert_eq!(cells.len(), self.columns.len());
-        self.rows.push(cells);
+    /// Adds the next cell, filling rows left to right: every row must
+    /// have one cell per column.
+    pub(crate) fn cell(&mut self, value: impl fmt::Display) -> &mut Table {
+        let start = self.text.len();
+        write!(self.text, "{value}").expect("writing to a String");
+        let column = self.ends.len() % self.columns.len();
+        let w = &mut self.widths[column];
+        *w = (*w).max(width(&self.text[start..]));
+        self.ends.push(self.text.len());
+        self
     }
 
+    /// The table as text (tests; commands write it with [`Table::write`]).
+    #[cfg(test)]
     pub(crate) fn render(&self) -> String {
-        let header: Vec<String> = self.columns.iter().map(|c| c.0.to_owned()).collect();
-        let all = std::iter::once(&header).chain(&self.rows);
-        let mut widths = vec![0; self.columns.len()];
-        for row in all.clone() {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
+        let mut out = Vec::new();
+        self.write(&mut out).expect("writing to a Vec");
+        String::from_utf8(out).expect("cells are UTF-8")
+    }
+
+    /// Writes the header and the rows, one line each, to `out` (buffered
+    /// by the caller): no line is built in a string of its own.
+    pub(crate) fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        debug_assert_eq!(self.ends.len() % self.columns.len(), 0, "a short row");
+        self.write_row(out, self.columns.iter().map(|c| c.0))?;
+        let mut start = 0;
+        let cells = self.ends.iter().map(|&end| {
+            let cell = &self.text[start..end];
+            start = end;
+            cell
+        });
+        let mut cells = cells.peekable();
+        while cells.peek().is_some() {
+            self.write_row(out, cells.by_ref().take(self.columns.len()))?;
         }
-        let mut out = String::new();
-        for row in all {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                let pad = widths[i] - cell.chars().count();
-                match self.columns[i].1 {
-                    Align::Left => {
-                        line.push_str(cell);
-                        line.push_str(&" ".repeat(pad));
-                    }
-                    Align::Right => {
-                        line.push_str(&" ".repeat(pad));
-                        line.push_str(cell);
-                    }
-                }
+        Ok(())
+    }
+
+    /// One line: cells padded to their column's width, two spaces apart,
+    /// without the blanks a last left-aligned or empty cell would leave.
+    fn write_row<'a>(
+        &self,
+        out: &mut impl Write,
+        cells: impl Iterator<Item = &'a str>,
+    ) -> io::Result<()> {
+        const SPACES: &[u8; 64] = &[b' '; 64];
+        let mut pending = 0; // blanks owed before the next visible text
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                pending += 2;
             }
-            out.push_str(line.trim_end());
-            out.push('\n');
+            let pad = self.widths[i] - width(cell);
+            let (before, after) = match self.columns[i].1 {
+                Align::Left => (0, pad),
+                Align::Right => (pad, 0),
+            };
+            pending += before;
+            if !cell.is_empty() {
+                while pending > 0 {
+                    let n = pending.min(SPACES.len());
+                    out.write_all(&SPACES[..n])?;
+                    pending -= n;
+                }
+                out.write_all(cell.as_bytes())?;
+            }
+            pending += after;
         }
-        out
+        out.write_all(b"\n")
     }
 }
 
@@ -174,6 +296,7 @@ mod tests {
 
     #[test]
     fn bytes_in_binary_units() {
+        let bytes = |n| Bytes(n).to_string();
         assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(1023), "1023 B");
         assert_eq!(bytes(1024), "1.0 KiB");
@@ -204,8 +327,11 @@ mod tests {
 
     #[test]
     fn flags_lower_case_or_dash() {
+        let flags = |f| FlagNames(f).to_string();
         assert_eq!(flags(Flags::UP | Flags::RUNNING), "up,running");
         assert_eq!(flags(Flags::empty()), "-");
+        let all = Flags::all();
+        assert_eq!(flags(all), all.names());
         assert_eq!(
             flag_list(Flags::LOWER_UP | Flags::BROADCAST),
             ["broadcast", "lower_up"]
@@ -217,6 +343,8 @@ mod tests {
     fn placeholders_counts_and_counters() {
         assert_eq!(or_none(Some(1500)), "1500");
         assert_eq!(or_none(None::<u32>), "-");
+        assert_eq!(OrNone(Some(1500)).to_string(), "1500");
+        assert_eq!(OrNone(None::<u32>).to_string(), "-");
         assert_eq!(count(1, "reset"), "1 reset");
         assert_eq!(count(0, "reset"), "0 resets");
         assert_eq!(counter("rx_bytes", 2048), "2048 (2.0 KiB)");
@@ -225,11 +353,31 @@ mod tests {
     }
 
     #[test]
+    fn outside_text_is_escaped_for_terminals() {
+        assert!(matches!(escape("eth0"), Cow::Borrowed("eth0")));
+        assert_eq!(Escaped("a\u{1b}b\u{1b}").to_string(), "a\\u{1b}b\\u{1b}");
+        assert_eq!(escape("é-ü"), "é-ü");
+        assert_eq!(escape("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(escape("t\tn\nr\r"), "t\\tn\\nr\\r");
+        assert_eq!(escape("x\u{7f}\u{9b}"), "x\\u{7f}\\u{9b}");
+        // A backslash is escaped too, so no name reads as another's escape.
+        assert_eq!(escape("a\\u{1b}"), "a\\\\u{1b}");
+        assert_eq!(escaped_or_none(None), "-");
+        assert_eq!(escaped_or_none(Some("v\u{7}")), "v\\u{7}");
+    }
+
+    fn row(t: &mut Table, cells: &[&str]) {
+        for c in cells {
+            t.cell(c);
+        }
+    }
+
+    #[test]
     fn tables_align_and_trim() {
         let mut t = Table::new(&[("NAME", Align::Left), ("MTU", Align::Right)]);
-        t.row(vec!["lo".into(), "65536".into()]);
-        t.row(vec!["veth-long".into(), "1500".into()]);
-        t.row(vec!["x".into(), "-".into()]);
+        row(&mut t, &["lo", "65536"]);
+        row(&mut t, &["veth-long", "1500"]);
+        row(&mut t, &["x", "-"]);
         assert_eq!(
             t.render(),
             "NAME         MTU\n\
@@ -238,8 +386,14 @@ mod tests {
              x              -\n"
         );
         let mut t = Table::new(&[("A", Align::Left), ("B", Align::Left)]);
-        t.row(vec!["long".into(), "".into()]);
+        row(&mut t, &["long", ""]);
         assert_eq!(t.render(), "A     B\nlong\n");
+        // An empty cell between two others keeps its column; widths count
+        // characters, not bytes.
+        let mut t = Table::new(&[("A", Align::Left), ("B", Align::Right), ("C", Align::Left)]);
+        row(&mut t, &["é", "", "x"]);
+        row(&mut t, &["ab", "100", ""]);
+        assert_eq!(t.render(), "A     B  C\né        x\nab  100\n");
     }
 
     #[test]

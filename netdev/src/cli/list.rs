@@ -1,14 +1,15 @@
 //! `netdev list`: the host's devices, one line each.
 
-use super::format::{self, Align, Table};
+use super::format::{Align, Escaped, FlagNames, OrNone, Table};
 use super::record::LinkRecord;
 use super::{host, CliError, Ctx};
 
 pub(crate) fn run(ctx: &mut Ctx) -> Result<(), CliError> {
     let links = host::links(ctx, "list")?;
     let names = host::names(&links);
-    let records: Vec<LinkRecord> = links.iter().map(|l| LinkRecord::new(l, &names)).collect();
     if ctx.json {
+        let records: Vec<LinkRecord<'_>> =
+            links.iter().map(|l| LinkRecord::new(l, &names)).collect();
         ctx.print_json(&records)?;
         return Ok(());
     }
@@ -21,17 +22,17 @@ pub(crate) fn run(ctx: &mut Ctx) -> Result<(), CliError> {
         ("MAC", Align::Left),
         ("FLAGS", Align::Left),
     ]);
-    for (r, link) in records.into_iter().zip(&links) {
-        table.row(vec![
-            r.ifindex.to_string(),
-            r.name,
-            format::or_none(r.kind),
-            format::or_none(r.master),
-            format::or_none(r.mtu),
-            format::or_none(r.mac),
-            format::flags(link.flags),
-        ]);
+    for link in &links {
+        let master = link.master.map(|m| host::name_of(&names, m));
+        table
+            .cell(link.ifindex)
+            .cell(Escaped(&link.name))
+            .cell(OrNone(link.kind.as_deref().map(Escaped)))
+            .cell(OrNone(master.as_deref().map(Escaped)))
+            .cell(OrNone(link.mtu))
+            .cell(OrNone(link.mac))
+            .cell(FlagNames(link.flags));
     }
-    ctx.print(&table.render())?;
+    table.write(ctx.out())?;
     Ok(())
 }

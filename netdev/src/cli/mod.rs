@@ -13,7 +13,7 @@ mod stats;
 mod watch;
 
 use std::fmt;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -194,13 +194,22 @@ impl From<io::Error> for CliError {
     }
 }
 
+/// How much output is gathered before it is written: a listing of 32,000
+/// devices is a few megabytes, written in a few hundred system calls
+/// instead of one per kilobyte (Rust's own stdout buffer) or per line.
+const OUTPUT_BUFFER: usize = 64 * 1024;
+
 /// What every command works with: the registry, the output, and whether
 /// something already failed (the command goes on with the other devices
 /// and the tool exits 1 at the end).
 pub(crate) struct Ctx {
     registry: Registry,
     json: bool,
-    out: io::StdoutLock<'static>,
+    /// Buffered: nothing reaches stdout before the buffer fills, the
+    /// command ends, or a stream line is done ([`Ctx::print_line`]).
+    out: BufWriter<io::StdoutLock<'static>>,
+    /// Whether stdout is a terminal (people read it).
+    terminal: bool,
     failed: bool,
 }
 
@@ -230,10 +239,23 @@ impl Ctx {
         self.out.write_all(text.as_bytes())
     }
 
+    /// The buffered output, for commands that write as they go.
+    pub(crate) fn out(&mut self) -> &mut impl Write {
+        &mut self.out
+    }
+
+    /// Writes one line of a stream and flushes it, so a reader sees each
+    /// event when it happens.
+    pub(crate) fn print_line(&mut self, line: &str) -> io::Result<()> {
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
     /// Writes a JSON document: indented for a terminal, compact for a
     /// program.
     pub(crate) fn print_json<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
-        if self.out.is_terminal() {
+        if self.terminal {
             serde_json::to_writer_pretty(&mut self.out, value)?;
         } else {
             serde_json::to_writer(&mut self.out, value)?;
@@ -272,10 +294,13 @@ pub(crate) fn main() -> ExitCode {
         eprintln!("netdev: {e}");
         return ExitCode::from(1);
     }
+    let stdout = io::stdout();
+    let terminal = stdout.is_terminal();
     let mut ctx = Ctx {
         registry,
         json: cli.json,
-        out: io::stdout().lock(),
+        out: BufWriter::with_capacity(OUTPUT_BUFFER, stdout.lock()),
+        terminal,
         failed: false,
     };
     let r = match cli.command {

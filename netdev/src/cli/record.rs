@@ -4,40 +4,77 @@
 //! breaks scripts.
 
 use std::collections::HashMap;
+use std::fmt;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize as DeriveSerialize;
 
-use netdev::{LinkInfo, Stats};
+use netdev::{EthAddr, Flags, LinkInfo, Stats};
 
 use super::format;
 use super::host::{self, HostLink};
 
-/// One device in `list`.
+/// One device in `list`, borrowing the listing's text: written once,
+/// nothing is copied for it.
 #[derive(Debug, DeriveSerialize)]
-pub(crate) struct LinkRecord {
+pub(crate) struct LinkRecord<'a> {
     pub(crate) ifindex: u32,
-    pub(crate) name: String,
-    pub(crate) kind: Option<String>,
+    pub(crate) name: &'a str,
+    pub(crate) kind: Option<&'a str>,
     pub(crate) master: Option<String>,
     pub(crate) mtu: Option<u32>,
-    pub(crate) mac: Option<String>,
-    pub(crate) flags: Vec<String>,
+    #[serde(serialize_with = "as_text")]
+    pub(crate) mac: Option<EthAddr>,
+    pub(crate) flags: FlagList,
 }
 
-impl LinkRecord {
+impl<'a> LinkRecord<'a> {
     /// `link` described with the names of its neighbours (see
     /// [`host::names`]).
-    pub(crate) fn new(link: &HostLink, names: &HashMap<u32, &str>) -> LinkRecord {
+    pub(crate) fn new(link: &'a HostLink, names: &HashMap<u32, &str>) -> LinkRecord<'a> {
         LinkRecord {
             ifindex: link.ifindex,
-            name: link.name.clone(),
-            kind: link.kind.clone(),
+            name: &link.name,
+            kind: link.kind.as_deref(),
             master: link.master.map(|m| host::name_of(names, m)),
             mtu: link.mtu,
-            mac: link.mac.map(|m| m.to_string()),
-            flags: format::flag_list(link.flags),
+            mac: link.mac,
+            flags: FlagList(link.flags),
         }
+    }
+}
+
+/// A value as the JSON string of its `Display` text (`"aa:bb:..."`),
+/// written without a string of its own; `None` is `null`.
+fn as_text<T: fmt::Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+/// Flags as a JSON list of lower-case names (as [`format::flag_list`]),
+/// without a string per flag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FlagList(pub(crate) Flags);
+
+impl Serialize for FlagList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for (name, _) in self.0.iter_names() {
+            let mut buf = [0u8; 32];
+            match buf.get_mut(..name.len()) {
+                Some(lower) => {
+                    lower.copy_from_slice(name.as_bytes());
+                    lower.make_ascii_lowercase();
+                    // Lower-casing ASCII letters keeps UTF-8 valid.
+                    let lower = std::str::from_utf8(lower).map_err(serde::ser::Error::custom)?;
+                    seq.serialize_element(lower)?;
+                }
+                None => seq.serialize_element(&name.to_ascii_lowercase())?,
+            }
+        }
+        seq.end()
     }
 }
 
@@ -145,10 +182,10 @@ impl EventRecord {
 
     /// The event as one line of text (without the newline).
     pub(crate) fn text(&self) -> String {
-        let who = match (&self.name, self.ifindex) {
+        let who = match (self.name.as_deref().map(format::escape), self.ifindex) {
             (Some(n), Some(i)) => format!("{n} (ifindex {i})"),
             (None, Some(i)) => format!("ifindex {i}"),
-            (Some(n), None) => n.clone(),
+            (Some(n), None) => n.into_owned(),
             (None, None) => String::new(),
         };
         let state = || {
@@ -177,7 +214,7 @@ impl EventRecord {
             EventKind::Added => format!("link {who} added: {}", state()),
             EventKind::Renamed => format!(
                 "link {who} renamed from {}: {}",
-                self.old_name.as_deref().unwrap_or(format::NONE),
+                format::escaped_or_none(self.old_name.as_deref()),
                 state()
             ),
             EventKind::Removed => format!("link {who} removed"),
@@ -205,7 +242,6 @@ impl EventRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netdev::{EthAddr, Flags};
 
     fn event(kind: EventKind) -> EventRecord {
         EventRecord {
@@ -358,8 +394,15 @@ mod tests {
         ];
         let r = LinkRecord::new(&links[1], &host::names(&links));
         assert_eq!(r.master.as_deref(), Some("br0"));
-        assert_eq!(r.mac.as_deref(), Some("02:00:00:00:00:09"));
-        assert!(r.flags.is_empty());
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["mac"], "02:00:00:00:00:09");
+        assert_eq!(v["flags"], serde_json::json!([]));
+        assert_eq!(v["kind"], "tun");
+        let v = serde_json::to_value(LinkRecord::new(&links[0], &host::names(&links))).unwrap();
+        assert_eq!(v["mac"], serde_json::Value::Null);
+        assert_eq!(v["flags"], serde_json::json!(["up"]));
+        let all = serde_json::to_value(FlagList(Flags::all())).unwrap();
+        assert_eq!(all, serde_json::json!(format::flag_list(Flags::all())));
         let orphan = HostLink {
             master: Some(42),
             ..links[1].clone()

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use netdev::Stats;
 
-use super::format::{self, Align, Table};
+use super::format::{Align, Bytes, Escaped, Table};
 use super::record::{Counters, StatsRecord};
 use super::{host, CliError, Ctx};
 
@@ -31,20 +31,19 @@ pub(crate) fn run(ctx: &mut Ctx, names: &[String]) -> Result<(), CliError> {
         ("TX DROPPED", Align::Right),
     ]);
     for r in &records {
-        let s = r.stats.0;
-        table.row(vec![
-            r.name.clone(),
-            s.rx_packets.to_string(),
-            format::bytes(s.rx_bytes),
-            s.rx_errors.to_string(),
-            s.rx_dropped.to_string(),
-            s.tx_packets.to_string(),
-            format::bytes(s.tx_bytes),
-            s.tx_errors.to_string(),
-            s.tx_dropped.to_string(),
-        ]);
+        let s = &r.stats.0;
+        table
+            .cell(Escaped(&r.name))
+            .cell(s.rx_packets)
+            .cell(Bytes(s.rx_bytes))
+            .cell(s.rx_errors)
+            .cell(s.rx_dropped)
+            .cell(s.tx_packets)
+            .cell(Bytes(s.tx_bytes))
+            .cell(s.tx_errors)
+            .cell(s.tx_dropped);
     }
-    ctx.print(&table.render())?;
+    table.write(ctx.out())?;
     Ok(())
 }
 

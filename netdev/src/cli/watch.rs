@@ -52,8 +52,7 @@ pub(crate) fn run(
             if ctx.json {
                 ctx.print_json_line(&event)?;
             } else {
-                let line = event.text() + "\n";
-                ctx.print(&line)?;
+                ctx.print_line(&event.text())?;
             }
             printed += 1;
         }
