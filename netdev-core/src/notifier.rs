@@ -347,7 +347,8 @@ impl fmt::Debug for Notifier {
 }
 
 /// Capacity of each subscription's queue. A subscriber that falls this far
-/// behind gets [`Change::Overflow`] instead of the events it missed.
+/// behind gets [`Change::Overflow`] (queued at once, in a slot of its own)
+/// instead of the events it missed.
 pub const SUBSCRIPTION_CAPACITY: usize = 4096;
 
 /// Makes a subscription's descriptor readable while its queue holds an
@@ -398,9 +399,9 @@ impl Signal {
 
 /// A stream of [`Change`] events from a registry's notifiers.
 ///
-/// Events are never dropped silently: if this subscriber falls more than
-/// its capacity behind, the ones that do not fit are replaced by one
-/// [`Change::Overflow`], delivered as soon as there is room.
+/// Events are never dropped silently: when this subscriber's queue is full,
+/// one [`Change::Overflow`] is queued at once in a slot kept for it, and
+/// the events that do not fit are dropped until there is room again.
 ///
 /// The subscription is pollable: its descriptor ([`AsFd`]) reads as ready
 /// while an event is waiting, so one `poll`/`epoll` loop can serve it beside
@@ -456,7 +457,12 @@ impl AsRawFd for Subscription {
 #[derive(Debug)]
 struct Subscriber {
     tx: Sender<Change>,
+    /// Events the queue takes; it has one slot more, kept for the
+    /// overflow marker.
+    capacity: usize,
     signal: Arc<Signal>,
+    /// An overflow marker is queued and events are being dropped until
+    /// the subscriber makes room.
     lagged: bool,
 }
 
@@ -468,10 +474,12 @@ pub(crate) struct Subscribers {
 
 impl Subscribers {
     pub(crate) fn subscribe(&self, capacity: usize) -> io::Result<Subscription> {
-        let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+        let capacity = capacity.max(1);
+        let (tx, rx) = crossbeam_channel::bounded(capacity + 1);
         let signal = Arc::new(Signal::new()?);
         self.list.lock().push(Subscriber {
             tx,
+            capacity,
             signal: signal.clone(),
             lagged: false,
         });
@@ -497,26 +505,29 @@ impl Subscribers {
 }
 
 impl Subscriber {
-    /// Queues `change` (or the overflow owed from earlier); false if the
-    /// subscription was dropped.
+    /// Queues `change`; false if the subscription was dropped.
+    ///
+    /// A full queue takes an overflow marker in its reserved last slot at
+    /// once, so a subscriber that falls behind learns of the loss as soon
+    /// as it reads on, even if no event ever comes again. Only this thread
+    /// adds to the queue, so a length read here can only shrink before the
+    /// send.
     fn offer(&mut self, change: &Change) -> bool {
-        if self.lagged {
-            match self.tx.try_send(Change::Overflow) {
-                Ok(()) => self.lagged = false,
-                Err(TrySendError::Full(_)) => return true,
-                Err(TrySendError::Disconnected(_)) => return false,
+        if self.tx.len() >= self.capacity {
+            if self.lagged {
+                return true; // covered by the marker already queued
             }
-            // The overflow covers this change too.
-            if change == &Change::Overflow {
-                return true;
-            }
+            self.lagged = true;
+            return match self.tx.try_send(Change::Overflow) {
+                Ok(()) | Err(TrySendError::Full(_)) => true,
+                Err(TrySendError::Disconnected(_)) => false,
+            };
         }
+        // Room again: the marker (still queued or already read) covers
+        // what was dropped; this change comes after it.
+        self.lagged = false;
         match self.tx.try_send(change.clone()) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.lagged = true;
-                true
-            }
+            Ok(()) | Err(TrySendError::Full(_)) => true,
             Err(TrySendError::Disconnected(_)) => false,
         }
     }
@@ -549,14 +560,21 @@ mod tests {
         for i in 0..5 {
             subs.publish(&link(i));
         }
-        // Two fit; the other three are lost and must be announced.
+        // Two fit; the loss of the other three is announced at once, not
+        // at the next publish (which may never come).
         assert_eq!(s.try_recv(), Some(link(0)));
         assert_eq!(s.try_recv(), Some(link(1)));
+        assert_eq!(s.try_recv(), Some(Change::Overflow));
         assert_eq!(s.try_recv(), None);
         subs.publish(&link(5));
-        assert_eq!(s.try_recv(), Some(Change::Overflow));
         assert_eq!(s.try_recv(), Some(link(5)));
         assert_eq!(s.try_recv(), None);
+        // Falling behind again is announced again.
+        for i in 6..10 {
+            subs.publish(&link(i));
+        }
+        let got: Vec<Change> = std::iter::from_fn(|| s.try_recv()).collect();
+        assert_eq!(got, vec![link(6), link(7), Change::Overflow]);
     }
 
     /// "Ready now?": a zero timeout, it never waits.

@@ -434,6 +434,25 @@ impl SystemDevice {
         )
     }
 
+    fn in6_once(&self) -> Result<Vec<Ipv6Net>> {
+        let mut conn = self.socks.conn()?;
+        let Conn { sock, req } = &mut *conn;
+        getaddr_request(req, AF_INET6, self.ifindex);
+        let mut dump = sock.dump(req)?;
+        let mut out = Vec::new();
+        while let Some(msg) = dump.next_msg() {
+            let a = parse_addr(&msg?).map_err(malformed)?;
+            // The kernel filters by index under strict checking; older
+            // ones send every address of the namespace.
+            if a.ifindex == self.ifindex {
+                if let Some(IpAddr::V6(v6)) = a.addr {
+                    out.push(Ipv6Net::new(v6, a.prefix_len.min(128))?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn set(&self, change: LinkChange) -> Result<()> {
         self.socks.transact(
             |req| {
@@ -523,22 +542,10 @@ impl DeviceBackend for SystemDevice {
     }
 
     fn in6(&self) -> Result<Vec<Ipv6Net>> {
-        let mut conn = self.socks.conn()?;
-        let Conn { sock, req } = &mut *conn;
-        getaddr_request(req, AF_INET6, self.ifindex);
-        let mut dump = sock.dump(req)?;
-        let mut out = Vec::new();
-        while let Some(msg) = dump.next_msg() {
-            let a = parse_addr(&msg?).map_err(malformed)?;
-            // The kernel filters by index under strict checking; older
-            // ones send every address of the namespace.
-            if a.ifindex == self.ifindex {
-                if let Some(IpAddr::V6(v6)) = a.addr {
-                    out.push(Ipv6Net::new(v6, a.prefix_len.min(128))?);
-                }
-            }
-        }
-        Ok(out)
+        // The kernel flags an address dump inconsistent (EINTR) whenever
+        // any address of the namespace changes meanwhile, even one of
+        // another device: dump again rather than fail.
+        retry_interrupted(|| self.in6_once())
     }
 
     fn status(&self) -> Result<BTreeMap<String, String>> {
@@ -626,6 +633,28 @@ impl DeviceBackend for SystemDevice {
     }
 }
 
+/// How many times a dump the kernel flagged inconsistent is tried again.
+const DUMP_ATTEMPTS: usize = 5;
+
+/// Runs `dump` until it is not interrupted (`EINTR`: the table changed
+/// while it was read), at most [`DUMP_ATTEMPTS`] times.
+fn retry_interrupted<T>(mut dump: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 1;
+    loop {
+        match dump() {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) && attempt < DUMP_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+                return Err(e.with_detail(format!(
+                    "the table changed during {DUMP_ATTEMPTS} dumps in a row"
+                )))
+            }
+            r => return r,
+        }
+    }
+}
+
 /// `IF_OPER_*` (RFC 2863) as `ip link` prints it.
 fn operstate_name(op: u8) -> &'static str {
     match op {
@@ -697,4 +726,40 @@ pub(crate) fn visit_stats_on(
 pub fn register(registry: &netdev_core::Registry) -> Result<()> {
     registry.register(SystemClass::new())?;
     registry.register(SystemClass::tap())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interrupted_dumps_are_retried_then_reported() {
+        let mut calls = 0;
+        let r = retry_interrupted(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(Error::from_errno(libc::EINTR))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r.unwrap(), 3);
+        let mut calls = 0;
+        let e = retry_interrupted(|| -> Result<()> {
+            calls += 1;
+            Err(Error::from_errno(libc::EINTR))
+        })
+        .unwrap_err();
+        assert_eq!(calls, DUMP_ATTEMPTS);
+        assert_eq!(e.raw_os_error(), Some(libc::EINTR));
+        assert!(e.to_string().contains("dumps in a row"), "{e}");
+        // Other errors are not retried.
+        let mut calls = 0;
+        let e = retry_interrupted(|| -> Result<()> {
+            calls += 1;
+            Err(Error::from_errno(libc::EPERM))
+        })
+        .unwrap_err();
+        assert_eq!((calls, e.raw_os_error()), (1, Some(libc::EPERM)));
+    }
 }
