@@ -7,9 +7,11 @@
 //! dummy class (the `netdev` tool among them) the loading of libpcap and
 //! its libraries at start-up. The tests read the files back with libpcap.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use netdev_core::{Error, ErrorKind, Result};
@@ -21,6 +23,12 @@ const SNAPLEN: usize = 65535;
 /// it from the magic number).
 const MAGIC: u32 = 0xa1b2_c3d4;
 const LINKTYPE_ETHERNET: u32 = 1;
+
+/// A number no other capture of this process used, for temporary names.
+fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// A pcap file being written.
 #[derive(Debug)]
@@ -51,15 +59,50 @@ fn record_header(secs: u32, micros: u32, caplen: u32, len: u32) -> [u8; 16] {
 }
 
 impl PcapWriter {
+    /// Creates the capture at `path`, replacing what is there.
+    ///
+    /// The file holds captured frames, so it is made readable by its owner
+    /// only (0600), and it is never opened through whatever `path` names:
+    /// a new file with a unique name is created next to it (`O_EXCL`,
+    /// `O_NOFOLLOW`) and renamed over `path`, so a symlink planted there is
+    /// replaced, not followed (its target is never truncated).
     pub(crate) fn create(path: &Path) -> Result<PcapWriter> {
         let fail = |e: std::io::Error| {
             Error::from(e)
                 .with_op("start_capture")
                 .with_detail(format!("cannot create {}", path.display()))
         };
-        let mut file = BufWriter::new(File::create(path).map_err(fail)?);
-        file.write_all(&file_header()).map_err(fail)?;
-        file.flush().map_err(fail)?;
+        let Some(file_name) = path.file_name() else {
+            return Err(Error::new(ErrorKind::InvalidInput(format!(
+                "{} names no file",
+                path.display()
+            )))
+            .with_op("start_capture"));
+        };
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(file_name);
+        tmp_name.push(format!(".{}.{}.tmp", std::process::id(), unique()));
+        let tmp = match dir {
+            Some(d) => d.join(&tmp_name),
+            None => PathBuf::from(&tmp_name),
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(fail)?;
+        let mut file = BufWriter::new(file);
+        let done = file
+            .write_all(&file_header())
+            .and_then(|()| file.flush())
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail(e));
+        }
         Ok(PcapWriter {
             file,
             path: path.to_owned(),

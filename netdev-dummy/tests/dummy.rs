@@ -415,6 +415,40 @@ fn pcap_capture_is_readable_by_libpcap() {
 }
 
 #[test]
+fn capture_never_follows_a_planted_symlink_and_is_private() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let (reg, class) = setup();
+    let (_a, ca) = up(&reg, &class, "pc");
+    let dir = std::env::temp_dir().join(format!("netdev-dummy-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let victim = dir.join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let path = dir.join("cap.pcap");
+    symlink(&victim, &path).unwrap();
+    ca.start_capture(&path).unwrap();
+    ca.inject_rx(&frame([0xff; 6], EthAddr([2, 9, 9, 9, 9, 9]), 1, 64));
+    ca.stop_capture();
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        b"precious",
+        "target truncated"
+    );
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(meta.file_type().is_file(), "the symlink was replaced");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let mut cap = pcap::Capture::from_file(&path).unwrap();
+    assert!(cap.next_packet().is_ok());
+    // Nothing left behind but the two files.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["cap.pcap", "victim"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn enumerate_status_all_stats_and_send_descriptor() {
     let reg = Registry::new();
     let class = DummyClass::new();
