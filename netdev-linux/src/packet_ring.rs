@@ -41,7 +41,7 @@ use std::time::Duration;
 use log::debug;
 use netdev_core::{PacketBatch, Result, RxQueueBackend};
 
-use crate::packet::{insert_vlan_tag, vlan_from_auxdata};
+use crate::packet::{bind_for_rx, count_drops, insert_vlan_tag, skip_outgoing, vlan_from_auxdata};
 use crate::sys::packet as sys;
 use crate::sys::ring::{self, RingGeometry, RxRing};
 
@@ -203,6 +203,8 @@ pub struct PacketRingRxq {
     filter_in_userspace: bool,
     /// An error `wait` took from the socket, reported by the next receive.
     pending_error: Option<i32>,
+    /// Frames the kernel dropped so far (its counter resets when read).
+    dropped: u64,
 }
 
 impl PacketRingRxq {
@@ -233,19 +235,8 @@ impl PacketRingRxq {
         ring::set_version_v3(fd.as_fd())?;
         ring::set_rx_ring(fd.as_fd(), &geometry)?;
         let ring = RxRing::map(fd.as_fd(), &geometry)?;
-        let filter_in_userspace = force_userspace
-            || match sys::ignore_outgoing(fd.as_fd()) {
-                Ok(()) => false,
-                Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {
-                    debug!("PACKET_IGNORE_OUTGOING unsupported (kernel < 4.20): filtering by sll_pkttype");
-                    true
-                }
-                Err(e) => return Err(e),
-            };
-        sys::bind(fd.as_fd(), ifindex, sys::ETH_P_ALL_BE)?;
-        // As for `PacketRxq`: a pending ENETDOWN from binding to a down
-        // interface is no news.
-        sys::take_error(fd.as_fd())?;
+        let filter_in_userspace = skip_outgoing(fd.as_fd(), force_userspace)?;
+        bind_for_rx(fd.as_fd(), ifindex)?;
         Ok(PacketRingRxq {
             ring,
             fd,
@@ -257,6 +248,7 @@ impl PacketRingRxq {
             next: 0,
             filter_in_userspace,
             pending_error: None,
+            dropped: 0,
         })
     }
 
@@ -389,6 +381,10 @@ impl RxQueueBackend for PacketRingRxq {
             self.release_current();
         }
         Ok(())
+    }
+
+    fn dropped(&mut self) -> Result<u64> {
+        count_drops(self.fd.as_fd(), &mut self.dropped)
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {
