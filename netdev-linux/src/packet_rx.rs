@@ -42,7 +42,7 @@ pub struct RxOptions {
     /// Put back the VLAN tags the kernel strips from received frames.
     pub restore_vlan: bool,
     /// Bytes of ring memory ([`RxMethod::RingV2`], [`RxMethod::RingV3`]);
-    /// `None` for the ring's default (8 MiB for `RingV2`, 2 MiB for
+    /// `None` for the ring's default (32 MiB for `RingV2`, 2 MiB for
     /// `RingV3`).
     pub ring_bytes: Option<usize>,
     /// Bytes per `RingV2` slot, a power of two of at least 128; frames

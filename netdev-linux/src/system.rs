@@ -140,7 +140,7 @@ pub struct SystemOptions {
     /// frame as fast; [`RxMethod::RingV3`] holds a lone frame up to 1 ms.
     pub rx_method: RxMethod,
     /// Ring memory per receive queue in bytes (ring methods); `None` for
-    /// 8 MiB (`RingV2`: 4096 slots of 2048 bytes) or 2 MiB (`RingV3`).
+    /// 32 MiB (`RingV2`: 16384 slots of 2048 bytes) or 2 MiB (`RingV3`).
     /// Reserved whether used or not; a smaller ring drops frames sooner
     /// when the reader falls behind (counted by
     /// [`netdev_core::RxQueue::dropped`]).
