@@ -182,6 +182,24 @@ pub(crate) fn bind_for_rx(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Sleeps until the ring socket `fd` polls readable or `timeout` passes;
+/// true if it did. An error the poll reports (`ENETDOWN`) is taken from
+/// the socket into `pending`, for the next receive to return.
+pub(crate) fn poll_ring(
+    fd: BorrowedFd<'_>,
+    timeout: Option<Duration>,
+    pending: &mut Option<i32>,
+) -> Result<bool> {
+    let revents = sys::poll(fd, libc::POLLIN, timeout)?;
+    if revents & libc::POLLERR != 0 {
+        let errno = sys::take_error(fd)?;
+        if errno != 0 {
+            *pending = Some(errno);
+        }
+    }
+    Ok(revents != 0)
+}
+
 /// Adds the drops the kernel counted on `fd` since the last read
 /// (`PACKET_STATISTICS`, which resets them) to `total`; returns it.
 pub(crate) fn count_drops(fd: BorrowedFd<'_>, total: &mut u64) -> Result<u64> {

@@ -22,11 +22,13 @@
 //! new frames.
 //!
 //! Measured on a veth pair (`examples/bench_packet.rs`, 64-byte frames,
-//! total cost including the sender's side): about 2x the receive rate of
-//! `PacketRxq` (2.4–2.6 Mpps against 1.14), but a lone frame waits for the
-//! retire timeout: median 0.5–0.6 ms, up to 1 ms, against 4 µs. The
-//! `system` class keeps `PacketRxq` for its latency; use the ring directly
-//! for bulk capture where throughput matters more than latency.
+//! a sender streaming on one core): the fastest raw method whichever core
+//! runs the kernel's receive work, but a lone frame waits for the retire
+//! timeout (median about 0.5 ms, up to 1 ms, against about 0.08 ms for
+//! `recvmmsg` or a `TPACKET_V2` ring). The `system` class therefore uses
+//! the V2 ring by default ([`crate::packet_rx::RxMethod`]); choose this
+//! one (`RxMethod::RingV3`) for bulk capture where throughput matters
+//! more than latency.
 //!
 //! Layer 3 (classes) helper: safe code over `crate::sys::ring`, which
 //! lends out a block only while user space owns it. Malformed headers in a
@@ -41,7 +43,9 @@ use std::time::Duration;
 use log::debug;
 use netdev_core::{PacketBatch, Result, RxQueueBackend};
 
-use crate::packet::{bind_for_rx, count_drops, insert_vlan_tag, skip_outgoing, vlan_from_auxdata};
+use crate::packet::{
+    bind_for_rx, count_drops, insert_vlan_tag, poll_ring, skip_outgoing, vlan_from_auxdata,
+};
 use crate::sys::packet as sys;
 use crate::sys::ring::{self, RingGeometry, RxRing};
 
@@ -358,14 +362,7 @@ impl RxQueueBackend for PacketRingRxq {
         if self.pending_error.is_some() || self.ready() {
             return Ok(true);
         }
-        let revents = sys::poll(self.fd.as_fd(), libc::POLLIN, timeout)?;
-        if revents & libc::POLLERR != 0 {
-            let errno = sys::take_error(self.fd.as_fd())?;
-            if errno != 0 {
-                self.pending_error = Some(errno);
-            }
-        }
-        Ok(revents != 0)
+        poll_ring(self.fd.as_fd(), timeout, &mut self.pending_error)
     }
 
     fn drain(&mut self) -> Result<()> {

@@ -39,7 +39,9 @@ use std::time::{Duration, Instant};
 use log::debug;
 use netdev_core::{PacketBatch, Result, RxQueueBackend};
 
-use crate::packet::{bind_for_rx, count_drops, insert_vlan_tag, skip_outgoing, vlan_from_auxdata};
+use crate::packet::{
+    bind_for_rx, count_drops, insert_vlan_tag, poll_ring, skip_outgoing, vlan_from_auxdata,
+};
 use crate::sys::packet as sys;
 use crate::sys::ring::{self, RxRing};
 
@@ -368,14 +370,7 @@ impl RxQueueBackend for PacketRingV2Rxq {
                 std::hint::spin_loop();
             }
         }
-        let revents = sys::poll(self.fd.as_fd(), libc::POLLIN, timeout)?;
-        if revents & libc::POLLERR != 0 {
-            let errno = sys::take_error(self.fd.as_fd())?;
-            if errno != 0 {
-                self.pending_error = Some(errno);
-            }
-        }
-        Ok(revents != 0)
+        poll_ring(self.fd.as_fd(), timeout, &mut self.pending_error)
     }
 
     fn drain(&mut self) -> Result<()> {

@@ -22,8 +22,8 @@ use netdev_core::{Netdev, PacketBatch, Registry, RxQueue};
 use netdev_linux::packet_rx::RxMethod;
 use netdev_linux::{SystemClass, SystemOptions};
 use packet_util::{
-    assert_same_frames, frame_seq, quiet_up, refs, send_all, tagged, test_frame, test_frames, veth,
-    RawSocket,
+    assert_same_frames, frame_seq, quiet_up, refs, send_all, test_frame, test_frames, veth,
+    vlan_test_frames, RawSocket,
 };
 use support::NetNs;
 
@@ -166,15 +166,7 @@ fn vlan_tags_restored_unless_turned_off() {
     let mut plain = plain_dev.open_rx().unwrap();
     let reference = RawSocket::bind("pa");
     let peer = RawSocket::bind("pb");
-    let frames = [
-        // 802.1Q, priority 3, VLAN 100.
-        tagged(1, 60, &[(0x8100, 0x6064)]),
-        // Priority tag: VLAN 0 (TCI 0 is still a tag).
-        tagged(2, 60, &[(0x8100, 0x0000)]),
-        // 802.1ad outer tag over 802.1Q: only the outer one is stripped.
-        tagged(3, 80, &[(0x88a8, 0x00c8), (0x8100, 0x0064)]),
-        test_frame(4, 60),
-    ];
+    let frames = vlan_test_frames();
     for f in &frames {
         peer.send(f);
     }
