@@ -171,6 +171,12 @@ pub trait RxQueueBackend: Send + 'static {
     /// Discards every frame waiting.
     fn drain(&mut self) -> Result<()>;
 
+    /// How many frames the queue lost since it opened because its buffer
+    /// or ring was full. "Not supported" where the backend cannot tell.
+    fn dropped(&mut self) -> Result<u64> {
+        Err(Error::not_supported())
+    }
+
     /// A descriptor that polls readable when a frame is waiting, for
     /// poll/epoll/mio integration.
     fn as_fd(&self) -> BorrowedFd<'_>;
@@ -223,6 +229,14 @@ impl RxQueue {
         self.check("drain")?;
         let r = self.backend.drain();
         self.context("drain", r)
+    }
+
+    /// How many frames this queue lost since it opened because its buffer
+    /// or ring was full (the receiver fell behind): drops are counted,
+    /// never hidden.
+    pub fn dropped(&mut self) -> Result<u64> {
+        let r = self.backend.dropped();
+        self.context("rx_dropped", r)
     }
 
     /// The name of the device this queue receives from.

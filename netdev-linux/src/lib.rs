@@ -28,6 +28,10 @@ pub mod packet;
 #[cfg(target_os = "linux")]
 pub mod packet_ring;
 #[cfg(target_os = "linux")]
+pub mod packet_ring_v2;
+#[cfg(target_os = "linux")]
+pub mod packet_rx;
+#[cfg(target_os = "linux")]
 mod sys;
 #[cfg(target_os = "linux")]
 pub mod system;

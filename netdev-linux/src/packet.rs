@@ -154,6 +154,60 @@ fn wait_writable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Result<bool> 
     Ok(sys::poll(fd, libc::POLLOUT, timeout)? != 0)
 }
 
+/// Asks the kernel not to loop the host's own transmissions back to the
+/// receive socket `fd` (`PACKET_IGNORE_OUTGOING`). Returns true when it
+/// cannot (kernels before 4.20) or `force_userspace` is set: the caller
+/// then drops them itself by `sll_pkttype`.
+pub(crate) fn skip_outgoing(fd: BorrowedFd<'_>, force_userspace: bool) -> io::Result<bool> {
+    if force_userspace {
+        return Ok(true);
+    }
+    match sys::ignore_outgoing(fd) {
+        Ok(()) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+            debug!("PACKET_IGNORE_OUTGOING unsupported (kernel < 4.20): filtering by sll_pkttype");
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Binds the receive socket `fd` to every protocol of interface `ifindex`.
+pub(crate) fn bind_for_rx(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
+    sys::bind(fd, ifindex, sys::ETH_P_ALL_BE)?;
+    // Binding to an interface that is down leaves a pending ENETDOWN (the
+    // socket starts receiving once it comes up): that is no news to the
+    // caller, so clear it rather than fail the first receive.
+    sys::take_error(fd)?;
+    Ok(())
+}
+
+/// Sleeps until the ring socket `fd` polls readable or `timeout` passes;
+/// true if it did. An error the poll reports (`ENETDOWN`) is taken from
+/// the socket into `pending`, for the next receive to return.
+pub(crate) fn poll_ring(
+    fd: BorrowedFd<'_>,
+    timeout: Option<Duration>,
+    pending: &mut Option<i32>,
+) -> Result<bool> {
+    let revents = sys::poll(fd, libc::POLLIN, timeout)?;
+    if revents & libc::POLLERR != 0 {
+        let errno = sys::take_error(fd)?;
+        if errno != 0 {
+            *pending = Some(errno);
+        }
+    }
+    Ok(revents != 0)
+}
+
+/// Adds the drops the kernel counted on `fd` since the last read
+/// (`PACKET_STATISTICS`, which resets them) to `total`; returns it.
+pub(crate) fn count_drops(fd: BorrowedFd<'_>, total: &mut u64) -> Result<u64> {
+    let (_, drops) = sys::take_stats(fd)?;
+    *total += u64::from(drops);
+    Ok(*total)
+}
+
 /// A receive queue on one interface: an `AF_PACKET` socket bound to its
 /// ifindex, implementing [`RxQueueBackend`].
 ///
@@ -172,6 +226,8 @@ pub struct PacketRxq {
     /// Staging area for moving a frame down over a dropped outgoing one
     /// (userspace filtering only); grown to the slot size once.
     scratch: Vec<u8>,
+    /// Frames the kernel dropped so far (its counter resets when read).
+    dropped: u64,
 }
 
 impl PacketRxq {
@@ -205,26 +261,15 @@ impl PacketRxq {
         if vlan {
             sys::enable_auxdata(fd.as_fd())?;
         }
-        let filter_in_userspace = force_userspace
-            || match sys::ignore_outgoing(fd.as_fd()) {
-                Ok(()) => false,
-                Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {
-                    debug!("PACKET_IGNORE_OUTGOING unsupported (kernel < 4.20): filtering by sll_pkttype");
-                    true
-                }
-                Err(e) => return Err(e),
-            };
-        sys::bind(fd.as_fd(), ifindex, sys::ETH_P_ALL_BE)?;
-        // Binding to an interface that is down leaves a pending ENETDOWN
-        // (the socket starts receiving once it comes up): that is no news
-        // to the caller, so clear it rather than fail the first receive.
-        sys::take_error(fd.as_fd())?;
+        let filter_in_userspace = skip_outgoing(fd.as_fd(), force_userspace)?;
+        bind_for_rx(fd.as_fd(), ifindex)?;
         Ok(PacketRxq {
             fd,
             ifindex,
             mmsg: MmsgRecv::new(filter_in_userspace),
             filter_in_userspace,
             scratch: Vec::new(),
+            dropped: 0,
         })
     }
 
@@ -316,6 +361,10 @@ impl RxQueueBackend for PacketRxq {
             }
         }
         Ok(())
+    }
+
+    fn dropped(&mut self) -> Result<u64> {
+        count_drops(self.fd.as_fd(), &mut self.dropped)
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -22,11 +22,13 @@
 //! new frames.
 //!
 //! Measured on a veth pair (`examples/bench_packet.rs`, 64-byte frames,
-//! total cost including the sender's side): about 2x the receive rate of
-//! `PacketRxq` (2.4–2.6 Mpps against 1.14), but a lone frame waits for the
-//! retire timeout: median 0.5–0.6 ms, up to 1 ms, against 4 µs. The
-//! `system` class keeps `PacketRxq` for its latency; use the ring directly
-//! for bulk capture where throughput matters more than latency.
+//! a sender streaming on one core): the fastest raw method whichever core
+//! runs the kernel's receive work, but a lone frame waits for the retire
+//! timeout (median about 0.5 ms, up to 1 ms, against about 0.08 ms for
+//! `recvmmsg` or a `TPACKET_V2` ring). The `system` class therefore uses
+//! the V2 ring by default ([`crate::packet_rx::RxMethod`]); choose this
+//! one (`RxMethod::RingV3`) for bulk capture where throughput matters
+//! more than latency.
 //!
 //! Layer 3 (classes) helper: safe code over `crate::sys::ring`, which
 //! lends out a block only while user space owns it. Malformed headers in a
@@ -41,7 +43,9 @@ use std::time::Duration;
 use log::debug;
 use netdev_core::{PacketBatch, Result, RxQueueBackend};
 
-use crate::packet::{insert_vlan_tag, vlan_from_auxdata};
+use crate::packet::{
+    bind_for_rx, count_drops, insert_vlan_tag, poll_ring, skip_outgoing, vlan_from_auxdata,
+};
 use crate::sys::packet as sys;
 use crate::sys::ring::{self, RingGeometry, RxRing};
 
@@ -203,6 +207,8 @@ pub struct PacketRingRxq {
     filter_in_userspace: bool,
     /// An error `wait` took from the socket, reported by the next receive.
     pending_error: Option<i32>,
+    /// Frames the kernel dropped so far (its counter resets when read).
+    dropped: u64,
 }
 
 impl PacketRingRxq {
@@ -233,19 +239,8 @@ impl PacketRingRxq {
         ring::set_version_v3(fd.as_fd())?;
         ring::set_rx_ring(fd.as_fd(), &geometry)?;
         let ring = RxRing::map(fd.as_fd(), &geometry)?;
-        let filter_in_userspace = force_userspace
-            || match sys::ignore_outgoing(fd.as_fd()) {
-                Ok(()) => false,
-                Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {
-                    debug!("PACKET_IGNORE_OUTGOING unsupported (kernel < 4.20): filtering by sll_pkttype");
-                    true
-                }
-                Err(e) => return Err(e),
-            };
-        sys::bind(fd.as_fd(), ifindex, sys::ETH_P_ALL_BE)?;
-        // As for `PacketRxq`: a pending ENETDOWN from binding to a down
-        // interface is no news.
-        sys::take_error(fd.as_fd())?;
+        let filter_in_userspace = skip_outgoing(fd.as_fd(), force_userspace)?;
+        bind_for_rx(fd.as_fd(), ifindex)?;
         Ok(PacketRingRxq {
             ring,
             fd,
@@ -257,6 +252,7 @@ impl PacketRingRxq {
             next: 0,
             filter_in_userspace,
             pending_error: None,
+            dropped: 0,
         })
     }
 
@@ -366,14 +362,7 @@ impl RxQueueBackend for PacketRingRxq {
         if self.pending_error.is_some() || self.ready() {
             return Ok(true);
         }
-        let revents = sys::poll(self.fd.as_fd(), libc::POLLIN, timeout)?;
-        if revents & libc::POLLERR != 0 {
-            let errno = sys::take_error(self.fd.as_fd())?;
-            if errno != 0 {
-                self.pending_error = Some(errno);
-            }
-        }
-        Ok(revents != 0)
+        poll_ring(self.fd.as_fd(), timeout, &mut self.pending_error)
     }
 
     fn drain(&mut self) -> Result<()> {
@@ -389,6 +378,10 @@ impl RxQueueBackend for PacketRingRxq {
             self.release_current();
         }
         Ok(())
+    }
+
+    fn dropped(&mut self) -> Result<u64> {
+        count_drops(self.fd.as_fd(), &mut self.dropped)
     }
 
     fn as_fd(&self) -> BorrowedFd<'_> {

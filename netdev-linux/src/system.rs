@@ -24,7 +24,8 @@ use parking_lot::Mutex;
 
 use crate::netlink::{Msg, MsgBuilder, Socket, NETLINK_ROUTE};
 use crate::notifier::{RtnlSource, RTNL_KEY};
-use crate::packet::{PacketRxq, PacketTx, Tap, TapRxq};
+use crate::packet::{PacketTx, Tap, TapRxq};
+use crate::packet_rx::{open_rx_queue, RxMethod, RxOptions};
 use crate::rtnl::{
     flags_from_iff, getaddr_request, getlink_request, getstats_request, iff_from_flags, parse_addr,
     parse_link, parse_stats, parse_stats_into, setlink_request, LinkChange,
@@ -210,6 +211,28 @@ pub struct SystemOptions {
     /// control message (measured: 0.88x -> 0.98x of a raw `recvmmsg` loop on
     /// a veth) for callers that do not need tags.
     pub restore_vlan: bool,
+    /// How receive queues ([`netdev_core::Netdev::open_rx`]) get frames
+    /// from the kernel; taps always read their descriptor. Measured with
+    /// 64-byte frames on a veth (`examples/bench_packet.rs`, README): the
+    /// default [`RxMethod::RingV2`] keeps up with the sender whether the
+    /// kernel's receive work runs on another core or on the reader's own,
+    /// where [`RxMethod::Recvmmsg`] loses most frames, and sees a lone
+    /// frame as fast; [`RxMethod::RingV3`] holds a lone frame up to 1 ms.
+    pub rx_method: RxMethod,
+    /// Ring memory per receive queue in bytes (ring methods); `None` for
+    /// 32 MiB (`RingV2`: 16384 slots of 2048 bytes) or 2 MiB (`RingV3`).
+    /// Reserved whether used or not; a smaller ring drops frames sooner
+    /// when the reader falls behind (counted by
+    /// [`netdev_core::RxQueue::dropped`]).
+    pub rx_ring_bytes: Option<usize>,
+    /// Bytes per `RingV2` slot: a power of two of at least 128; `None` for
+    /// 2048. A frame longer than this minus 66 bytes arrives truncated (and
+    /// reported so); smaller slots fit more small frames in the same ring.
+    pub rx_ring_frame_size: Option<usize>,
+    /// Socket receive buffer of `Recvmmsg` queues in bytes (set with
+    /// `SO_RCVBUFFORCE`); `None` keeps the kernel's default, which loses
+    /// frames under bursts a larger buffer absorbs.
+    pub rx_rcvbuf: Option<usize>,
 }
 
 impl Default for SystemOptions {
@@ -217,6 +240,10 @@ impl Default for SystemOptions {
         SystemOptions {
             notifier_rcvbuf: None,
             restore_vlan: true,
+            rx_method: RxMethod::default(),
+            rx_ring_bytes: None,
+            rx_ring_frame_size: None,
+            rx_rcvbuf: None,
         }
     }
 }
@@ -288,7 +315,7 @@ impl NetdevClass for SystemClass {
             ifindex: 0,
             tx: OnceLock::new(),
             tap,
-            restore_vlan: self.options.restore_vlan,
+            options: self.options,
         };
         let link = dev.link_by_name(name)?;
         Ok(Box::new(SystemDevice {
@@ -356,8 +383,8 @@ pub(crate) struct SystemDevice {
     tx: OnceLock<PacketTx>,
     /// The tap this device created (class `tap` only).
     tap: Option<Arc<Tap>>,
-    /// See [`SystemOptions::restore_vlan`].
-    restore_vlan: bool,
+    /// The class's options (receive queues follow them).
+    options: SystemOptions,
 }
 
 impl SystemDevice {
@@ -589,13 +616,15 @@ impl DeviceBackend for SystemDevice {
             return Ok(Box::new(TapRxq::new(tap.clone())));
         }
         let ifindex = self.ifindex;
-        let rxq = if self.restore_vlan {
-            self.socks.in_ns(move || PacketRxq::open(ifindex))?
-        } else {
-            self.socks
-                .in_ns(move || PacketRxq::open_without_vlan(ifindex))?
+        let o = &self.options;
+        let options = RxOptions {
+            method: o.rx_method,
+            restore_vlan: o.restore_vlan,
+            ring_bytes: o.rx_ring_bytes,
+            ring_frame_size: o.rx_ring_frame_size,
+            rcvbuf: o.rx_rcvbuf,
         };
-        Ok(Box::new(rxq))
+        self.socks.in_ns(move || open_rx_queue(ifindex, &options))
     }
 
     fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {

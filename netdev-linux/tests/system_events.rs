@@ -207,24 +207,50 @@ fn enumerate_all_stats_and_status_match_ip_and_ethtool() {
     let names: Vec<&str> = taps.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["t0"]);
 
-    // Counters of every device through the registry, against ip -s.
+    // Counters of every device through the registry, against ip -s taken
+    // just before and just after (IPv6 housekeeping traffic may flow
+    // meanwhile: ours must lie between the two).
+    let ip_counters = || -> BTreeMap<u64, [u64; 3]> {
+        let ip: Value = serde_json::from_str(&ns.ip(&["-j", "-s", "link"])).unwrap();
+        ip.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let s = &l["stats64"];
+                (
+                    l["ifindex"].as_u64().unwrap(),
+                    [
+                        s["rx"]["packets"].as_u64().unwrap(),
+                        s["tx"]["packets"].as_u64().unwrap(),
+                        s["tx"]["dropped"].as_u64().unwrap(),
+                    ],
+                )
+            })
+            .collect()
+    };
+    let before = ip_counters();
     let mut ours = BTreeMap::new();
     {
         let _in = ns.enter();
         reg.all_stats("system", &mut |i, s| {
-            ours.insert(u64::from(i), (s.rx_packets, s.tx_packets, s.tx_dropped));
+            ours.insert(u64::from(i), [s.rx_packets, s.tx_packets, s.tx_dropped]);
         })
         .unwrap();
     }
-    let ip: Value = serde_json::from_str(&ns.ip(&["-j", "-s", "link"])).unwrap();
-    for l in ip.as_array().unwrap() {
-        let s = &l["stats64"];
-        let want = (
-            s["rx"]["packets"].as_u64().unwrap(),
-            s["tx"]["packets"].as_u64().unwrap(),
-            s["tx"]["dropped"].as_u64().unwrap(),
-        );
-        assert_eq!(ours[&l["ifindex"].as_u64().unwrap()], want, "{l}");
+    let after = ip_counters();
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    for (i, got) in &ours {
+        for k in 0..3 {
+            assert!(
+                before[i][k] <= got[k] && got[k] <= after[i][k],
+                "ifindex {i} counter {k}: {got:?} not within {:?}..{:?}",
+                before[i],
+                after[i]
+            );
+        }
     }
 
     // Status: kind and master as ip says, driver as ethtool says.

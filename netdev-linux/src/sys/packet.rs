@@ -133,6 +133,28 @@ pub(crate) fn take_error(fd: BorrowedFd<'_>) -> io::Result<i32> {
     get_int_opt(fd, libc::SOL_SOCKET, libc::SO_ERROR)
 }
 
+/// Reads and resets the socket's counters (`PACKET_STATISTICS`): frames
+/// passed to it and frames it dropped (its buffer or ring was full) since
+/// the last read. Same layout for every `TPACKET` version (`TPACKET_V3`
+/// appends a field, which a shorter buffer leaves out).
+pub(crate) fn take_stats(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
+    let mut st = libc::tpacket_stats {
+        tp_packets: 0,
+        tp_drops: 0,
+    };
+    let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    // `st` and `len` are live and `len` holds the size of `st`; the kernel
+    // writes at most `len` bytes.
+    syscall!(getsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_PACKET,
+        libc::PACKET_STATISTICS,
+        &mut st as *mut libc::tpacket_stats as *mut libc::c_void,
+        &mut len
+    ))?;
+    Ok((st.tp_packets, st.tp_drops))
+}
+
 /// Waits until `fd` reports one of `events` (or an error/hangup) or
 /// `timeout` passes (`None`: forever). Returns the reported events, 0 on
 /// timeout. Retries on `EINTR` with the time left.

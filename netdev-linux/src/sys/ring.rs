@@ -1,14 +1,18 @@
-//! `TPACKET_V3` receive ring system calls: switch a packet socket to
-//! version 3, ask the kernel for a ring of blocks (`PACKET_RX_RING`), map
-//! it, and hand its blocks back and forth.
+//! Receive ring system calls: switch a packet socket to `TPACKET_V2` or
+//! `TPACKET_V3`, ask the kernel for a ring (`PACKET_RX_RING`), map it,
+//! and hand its slots back and forth.
 //!
 //! Layer 2 of the Linux backend. [`RxRing`] owns the mapping (unmapped on
-//! drop) and is the only code that touches ring memory through pointers:
-//! it lends a block out as a byte slice only while the block belongs to
-//! user space (`TP_STATUS_USER`, read with acquire ordering) and returns
-//! it to the kernel with a release store. What the bytes of a block mean
-//! is decided above, in `crate::packet_ring`, with bounds-checked safe
-//! code.
+//! drop) and is the only code that touches ring memory through pointers.
+//! A ring is a row of equal slots, each with a status word the kernel and
+//! user space pass ownership through: a block of frames in `TPACKET_V3`
+//! (`hdr.bh1.block_status`), one frame in `TPACKET_V2`
+//! (`tpacket2_hdr.tp_status`). It lends a slot out as a byte slice only
+//! while the slot belongs to user space (`TP_STATUS_USER`, read with
+//! acquire ordering) and returns it to the kernel with a release store.
+//! What the bytes of a slot mean is decided above, in
+//! `crate::packet_ring` and `crate::packet_ring_v2`, with bounds-checked
+//! safe code.
 
 use std::io;
 use std::mem::{offset_of, size_of};
@@ -21,6 +25,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 const BLOCK_STATUS_OFFSET: usize =
     offset_of!(libc::tpacket_block_desc, hdr) + offset_of!(libc::tpacket_hdr_v1, block_status);
 const _: () = assert!(BLOCK_STATUS_OFFSET % 4 == 0);
+/// Offset of `tp_status` in `struct tpacket2_hdr`.
+const FRAME_STATUS_OFFSET: usize = offset_of!(libc::tpacket2_hdr, tp_status);
+const _: () = assert!(FRAME_STATUS_OFFSET % 4 == 0);
 
 /// The shape of a ring, as `struct tpacket_req3` describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +42,13 @@ pub(crate) struct RingGeometry {
     /// Milliseconds after which the kernel hands a block that holds frames
     /// to user space even if it is not full.
     pub(crate) retire_blk_tov_ms: u32,
+}
+
+/// The system's page size: ring blocks are made of whole pages.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf takes no pointers and only reads a constant.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
 }
 
 /// Sets an integer option of level `SOL_PACKET`.
@@ -58,6 +72,47 @@ pub(crate) fn set_version_v3(fd: BorrowedFd<'_>) -> io::Result<()> {
         libc::PACKET_VERSION,
         libc::tpacket_versions::TPACKET_V3 as libc::c_int,
     )
+}
+
+/// Switches the socket to `TPACKET_V2` (`PACKET_VERSION`). Must come before
+/// [`set_rx_ring_v2`].
+pub(crate) fn set_version_v2(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_packet_opt(
+        fd,
+        libc::PACKET_VERSION,
+        libc::tpacket_versions::TPACKET_V2 as libc::c_int,
+    )
+}
+
+/// Asks the kernel for a `TPACKET_V2` receive ring (`PACKET_RX_RING` with a
+/// `struct tpacket_req`) of `frame_nr` frames of `frame_size` bytes, in
+/// blocks of `block_size` bytes (a multiple of both the page size and
+/// `frame_size`, so frame `i` lies at `i * frame_size` of the mapping).
+pub(crate) fn set_rx_ring_v2(
+    fd: BorrowedFd<'_>,
+    block_size: u32,
+    frame_size: u32,
+    frame_nr: u32,
+) -> io::Result<()> {
+    let per_block = block_size / frame_size.max(1);
+    if per_block == 0 || block_size % frame_size != 0 || frame_nr % per_block != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let req = libc::tpacket_req {
+        tp_block_size: block_size,
+        tp_block_nr: frame_nr / per_block,
+        tp_frame_size: frame_size,
+        tp_frame_nr: frame_nr,
+    };
+    // `req` lives across the call and its size is passed.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_PACKET,
+        libc::PACKET_RX_RING,
+        &req as *const libc::tpacket_req as *const libc::c_void,
+        size_of::<libc::tpacket_req>() as libc::socklen_t
+    ))?;
+    Ok(())
 }
 
 /// Asks the kernel for a receive ring of `geometry` (`PACKET_RX_RING` with
@@ -84,12 +139,15 @@ pub(crate) fn set_rx_ring(fd: BorrowedFd<'_>, geometry: &RingGeometry) -> io::Re
     Ok(())
 }
 
-/// A mapped `TPACKET_V3` receive ring: `block_nr` blocks of `block_size`
-/// bytes, shared with the kernel. Unmapped on drop.
+/// A mapped receive ring: `block_nr` slots of `block_size` bytes (blocks
+/// of a `TPACKET_V3` ring, frames of a `TPACKET_V2` one), shared with the
+/// kernel. Unmapped on drop.
 pub(crate) struct RxRing {
     base: NonNull<u8>,
     block_size: usize,
     block_nr: usize,
+    /// Where a slot's status word lies in it.
+    status_offset: usize,
 }
 
 // SAFETY: the mapping belongs to this value alone (nothing else holds its
@@ -109,8 +167,39 @@ impl std::fmt::Debug for RxRing {
 impl RxRing {
     /// Maps the ring the socket got from [`set_rx_ring`] with `geometry`.
     pub(crate) fn map(fd: BorrowedFd<'_>, geometry: &RingGeometry) -> io::Result<RxRing> {
-        let block_size = geometry.block_size as usize;
-        let block_nr = geometry.block_nr as usize;
+        RxRing::map_slots(
+            fd,
+            geometry.block_size as usize,
+            geometry.block_nr as usize,
+            BLOCK_STATUS_OFFSET,
+        )
+    }
+
+    /// Maps the `TPACKET_V2` ring the socket got from [`set_rx_ring_v2`]:
+    /// one slot per frame.
+    pub(crate) fn map_v2(
+        fd: BorrowedFd<'_>,
+        frame_size: usize,
+        frame_nr: usize,
+    ) -> io::Result<RxRing> {
+        if frame_size % 16 != 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        RxRing::map_slots(fd, frame_size, frame_nr, FRAME_STATUS_OFFSET)
+    }
+
+    /// Maps `block_nr` slots of `block_size` bytes whose status words lie
+    /// at `status_offset` (a multiple of 4, as is `block_size`: every word
+    /// stays aligned in the page-aligned mapping).
+    fn map_slots(
+        fd: BorrowedFd<'_>,
+        block_size: usize,
+        block_nr: usize,
+        status_offset: usize,
+    ) -> io::Result<RxRing> {
+        if block_size % 4 != 0 || status_offset % 4 != 0 || status_offset + 4 > block_size {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
         let len = block_size
             .checked_mul(block_nr)
             .filter(|&l| l > 0)
@@ -136,6 +225,7 @@ impl RxRing {
             base,
             block_size,
             block_nr,
+            status_offset,
         })
     }
 
@@ -152,15 +242,16 @@ impl RxRing {
     /// The status word of block `i` (below [`RxRing::block_nr`]).
     fn status_word(&self, i: usize) -> &AtomicU32 {
         assert!(i < self.block_nr, "block {i} of {}", self.block_nr);
-        // The mapping is page aligned and `block_size` a multiple of the
-        // page size, so the word's offset (a multiple of 4) keeps it aligned.
-        // SAFETY: `i < block_nr`: the word lies inside the mapping, aligned
-        // (above); the kernel and this type only access it atomically.
+        // The mapping is page aligned and `block_size` and `status_offset`
+        // multiples of 4 (checked in `map_slots`), so the word is aligned.
+        // SAFETY: `i < block_nr` and `status_offset + 4 <= block_size`: the
+        // word lies inside the mapping, aligned (above); the kernel and this
+        // type only access it atomically.
         unsafe {
             &*self
                 .base
                 .as_ptr()
-                .add(i * self.block_size + BLOCK_STATUS_OFFSET)
+                .add(i * self.block_size + self.status_offset)
                 .cast::<AtomicU32>()
         }
     }

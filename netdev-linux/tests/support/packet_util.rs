@@ -506,3 +506,15 @@ pub fn tagged(seq: u32, len: usize, tags: &[(u16, u16)]) -> Vec<u8> {
     }
     f
 }
+
+/// Tagged and untagged test frames whose outer tag the kernel strips on a
+/// veth: 802.1Q (priority 3, VLAN 100), a priority tag (TCI 0 is still a
+/// tag), 802.1ad over 802.1Q (only the outer one is stripped), untagged.
+pub fn vlan_test_frames() -> [Vec<u8>; 4] {
+    [
+        tagged(1, 60, &[(0x8100, 0x6064)]),
+        tagged(2, 60, &[(0x8100, 0x0000)]),
+        tagged(3, 80, &[(0x88a8, 0x00c8), (0x8100, 0x0064)]),
+        test_frame(4, 60),
+    ]
+}
