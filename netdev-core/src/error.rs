@@ -230,14 +230,16 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(dev) = &self.device {
-            write!(f, "{dev}: ")?;
+            // Names come from the OS and may hold control characters.
+            write!(f, "{}: ", crate::name::Escaped(dev))?;
         }
         if !self.op.is_empty() {
             write!(f, "{}: ", self.op)?;
         }
         write!(f, "{}", self.kind)?;
         if let Some(detail) = &self.detail {
-            write!(f, " ({detail})")?;
+            // Details quote paths and names from outside too.
+            write!(f, " ({})", crate::name::Escaped(detail))?;
         }
         Ok(())
     }
@@ -350,6 +352,22 @@ mod tests {
             .with_device("eth0");
         assert_eq!(e.to_string(), "eth0: set_mtu: operation not supported");
         assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP));
+    }
+
+    #[test]
+    fn display_escapes_names_and_details() {
+        let e = Error::new(ErrorKind::NoDevice)
+            .with_op("open")
+            .with_device("\u{1b}]0;pwned\u{7}")
+            .with_detail("path /tmp/\u{1b}[2J");
+        let text = e.to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert_eq!(
+            text,
+            "\\u{1b}]0;pwned\\u{7}: open: no such device (path /tmp/\\u{1b}[2J)"
+        );
+        // The error itself keeps the exact name.
+        assert_eq!(e.device(), Some("\u{1b}]0;pwned\u{7}"));
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub use error::{errno_of, Error, ErrorKind, Result};
 pub use eth_addr::EthAddr;
 pub use features::{Duplex, FeatureSet, Features, LinkSpeed};
 pub use flags::Flags;
-pub use name::{validate_name, MAX_NAME_LEN};
+pub use name::{escape, validate_name, validate_os_name, Escaped, MAX_NAME_LEN};
 pub use netdev::{Netdev, SavedFlags};
 pub use notifier::{Change, ChangeSource, ChangeSourceSpec, LinkInfo, Subscription, Waker};
 pub use packet::{Packet, PacketBatch, RxQueue, RxQueueBackend};

@@ -1,6 +1,9 @@
 //! Interface name validation, done once at every boundary where a name
 //! enters the library.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use crate::error::{Error, ErrorKind};
 
 /// Longest interface name, in bytes, without the terminating NUL
@@ -39,6 +42,79 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
         return bad(format!("{name:?} contains {what}"));
     }
     Ok(())
+}
+
+/// Checks that `name` is one the OS itself allows for an existing device
+/// (Linux's `dev_valid_name`, which FreeBSD's rules include): 1 to 15
+/// bytes, not `.` or `..`, no `/`, no `:`, no whitespace as the kernel
+/// counts it (space, `\t` to `\r`, and the byte 0xA0). Control characters
+/// and other bytes are allowed: the kernel accepts them, so a device may
+/// carry them, and the library must be able to open it.
+///
+/// [`crate::Registry::open`] checks names with this; front ends that create
+/// devices or take names from people may use the stricter
+/// [`validate_name`] on top.
+pub fn validate_os_name(name: &str) -> Result<(), Error> {
+    let bad = |why: String| Err(Error::new(ErrorKind::InvalidName(why)));
+    if name.is_empty() {
+        return bad("name is empty".into());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad(format!(
+            "{name:?} is {} bytes long, the maximum is {MAX_NAME_LEN}",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return bad(format!("{name:?} is reserved"));
+    }
+    if let Some(b) = name
+        .bytes()
+        .find(|b| matches!(b, b'/' | b':' | b' ' | b'\t'..=b'\r' | 0xa0))
+    {
+        let what = match b {
+            b'/' => "a '/'",
+            b':' => "a ':' (reserved for aliases)",
+            _ => "whitespace",
+        };
+        return bad(format!("{name:?} contains {what}"));
+    }
+    Ok(())
+}
+
+/// Text from outside the program (device names above all) as it may go to
+/// a terminal or a log: control characters and backslashes escaped the way
+/// Rust writes them (`\u{1b}`, `\t`, `\\`), so a device name cannot move
+/// the cursor, recolour or retitle the screen, and an escaped name cannot
+/// pass for another; everything else as it is. JSON and other structured
+/// output carry the exact text instead.
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<'a>(pub &'a str);
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || c == '\\'
+}
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(needs_escape) {
+            f.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().expect("a character at a match");
+            write!(f, "{}", c.escape_default())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
+
+/// [`Escaped`] text as a string, borrowed when nothing needed escaping.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if s.contains(needs_escape) {
+        Cow::Owned(Escaped(s).to_string())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 #[cfg(test)]
@@ -84,5 +160,39 @@ mod tests {
                 "{name:?}: {err} should mention {why}"
             );
         }
+    }
+
+    #[test]
+    fn os_names_follow_the_kernels_rules() {
+        // Accepted by the kernel, so openable, though a person should not
+        // type the ones with control characters (validate_name refuses
+        // them).
+        assert!(validate_name("red\u{1b}[31m").is_err());
+        for ok in ["red\u{1b}[31m", "a\u{7f}", "\u{1}", "tab@x", "é", "a-b_c.d"] {
+            validate_os_name(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("a b", "whitespace"),
+            ("a\nb", "whitespace"),
+            ("a\u{b}b", "whitespace"),
+            ("\u{a0}", "whitespace"),
+            ("eth0:1", "':'"),
+            ("a/b", "'/'"),
+            (".", "reserved"),
+            ("1234567890123456", "16 bytes"),
+        ] {
+            let e = validate_os_name(bad).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn escaping_neutralises_control_characters() {
+        assert!(matches!(escape("eth0"), Cow::Borrowed("eth0")));
+        assert_eq!(escape("\u{1b}[31mred"), "\\u{1b}[31mred");
+        assert_eq!(escape("a\\b"), "a\\\\b");
+        assert_eq!(escape("tab\there"), "tab\\there");
+        assert_eq!(Escaped("é\u{7}").to_string(), "é\\u{7}");
     }
 }

@@ -14,7 +14,7 @@ use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
 use crate::class::{DeviceInfo, NetdevClass};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::validate_name;
+use crate::name::{validate_os_name, Escaped};
 use crate::netdev::{Device, Gate, Netdev};
 use crate::notifier::{
     Change, ChangeSourceSpec, Hooks, Notifier, Subscribers, Subscription, SUBSCRIPTION_CAPACITY,
@@ -172,7 +172,9 @@ impl Registry {
     /// device of that name is still releasing its resources, waits for it.
     pub fn open(&self, name: &str, type_name: &str) -> Result<Netdev> {
         let ctx = |e: Error| e.with_op("open").with_device(name);
-        validate_name(name).map_err(ctx)?;
+        // Any name the OS allows: a device may carry bytes no person would
+        // type, and must still be reachable.
+        validate_os_name(name).map_err(ctx)?;
         let (class, pending) = loop {
             let mut st = self.inner.state.lock();
             let Some(class) = st.classes.get(type_name).cloned() else {
@@ -468,7 +470,7 @@ impl PendingOpen {
                     if old.strong_count() > 0 {
                         log::warn!(
                             "{}: ifindex {identity} already belongs to another open device",
-                            self.name
+                            Escaped(&self.name)
                         );
                     }
                 }
@@ -684,7 +686,7 @@ impl RegistryInner {
             dev.state.set_name(new_name);
             displaced
         };
-        log::debug!("{old_name}: renamed to {new_name}");
+        log::debug!("{}: renamed to {}", Escaped(&old_name), Escaped(new_name));
         // A device still known under the new name is a stale one whose
         // removal we did not see.
         if let Some(other) = displaced.filter(|o| !Arc::ptr_eq(o, dev)) {
@@ -698,7 +700,7 @@ impl RegistryInner {
         if !dev.state.mark_gone() {
             return;
         }
-        log::debug!("{}: device removed", dev.state.name());
+        log::debug!("{}: device removed", Escaped(&dev.state.name()));
         let mut st = self.state.lock();
         let name = dev.state.name();
         if st

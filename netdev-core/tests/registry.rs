@@ -79,7 +79,14 @@ fn type_conflict_unknown_type_and_bad_names() {
     );
     let e = reg.open("eth0", "nosuch").unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EAFNOSUPPORT));
-    for bad in ["", "a/b", "has space", "much-too-long-name0", "ctl\u{7}"] {
+    for bad in [
+        "",
+        "a/b",
+        "has space",
+        "much-too-long-name0",
+        "eth0:1",
+        "..",
+    ] {
         let e = reg.open(bad, "mock").unwrap_err();
         assert!(
             matches!(e.kind(), ErrorKind::InvalidName(_)),
@@ -90,6 +97,13 @@ fn type_conflict_unknown_type_and_bad_names() {
     let e = reg.open("missing0", "mock").unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NoDevice);
     assert_eq!(e.to_string(), "missing0: open: no such device");
+    // A name the OS allows, control characters and all, can be opened,
+    // and its errors cannot drive a terminal.
+    kernel.add("ctl\u{1b}[2J");
+    let d = reg.open("ctl\u{1b}[2J", "mock").unwrap();
+    assert_eq!(&*d.name(), "ctl\u{1b}[2J");
+    let e = reg.open("ctl\u{1b}[2J", "plain").unwrap_err();
+    assert!(!e.to_string().chars().any(char::is_control), "{e}");
 }
 
 #[test]

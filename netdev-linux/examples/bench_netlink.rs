@@ -536,7 +536,7 @@ mod ours {
         LinkSummary {
             ifindex: l.ifindex,
             iff: l.iff,
-            name: l.name.to_owned(),
+            name: l.name.into_owned(),
             mtu: l.mtu,
             mac: l.mac.map(|m| m.octets()),
             operstate: l.operstate,

@@ -97,7 +97,7 @@ fn dump_once(sock: &mut Socket, req: &mut MsgBuilder) -> Result<Vec<LinkSummary>
             .map_err(|e| Failure::Other(Error::new(ErrorKind::Malformed(e.to_string()))))?;
         links.push(LinkSummary {
             ifindex: l.ifindex,
-            name: l.name.to_owned(),
+            name: l.name.into_owned(),
             kind: l.kind.map(str::to_owned),
             master: l.master.filter(|&m| m != 0),
             flags: flags_from_iff(l.iff),

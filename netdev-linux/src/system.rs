@@ -399,7 +399,7 @@ impl SystemDevice {
                 let l = parse_link(&msg).map_err(malformed)?;
                 Ok(LinkState {
                     ifindex: l.ifindex,
-                    name: l.name.to_owned(),
+                    name: l.name.into_owned(),
                     iff: l.iff,
                     mtu: l.mtu,
                     mac: l.mac,
@@ -456,7 +456,7 @@ impl SystemDevice {
             },
             |reply| {
                 let msg = reply.ok_or_else(|| Error::new(ErrorKind::NoDevice))?;
-                Ok(parse_link(&msg).map_err(malformed)?.name.to_owned())
+                Ok(parse_link(&msg).map_err(malformed)?.name.into_owned())
             },
         )
     }

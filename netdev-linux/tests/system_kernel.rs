@@ -610,10 +610,12 @@ fn vlan_tags_restored_by_default_and_dropped_when_asked() {
         while Instant::now() < deadline {
             rx.wait(Some(Duration::from_millis(100))).unwrap();
             rx.recv_batch(batch).unwrap();
-            if let Some(p) = batch
-                .iter()
-                .find(|p| p.data.len() >= 18 && p.data[6..12] == tagged[6..12])
-            {
+            // Exactly our frame, tagged or not: same addresses, and our
+            // EtherType and payload at the end (the veth's own IPv6
+            // multicast reports share the source address).
+            if let Some(p) = batch.iter().find(|p| {
+                p.data.get(..12) == Some(&tagged[..12]) && p.data.ends_with(&tagged[16..])
+            }) {
                 return p.data.to_vec();
             }
         }

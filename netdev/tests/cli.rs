@@ -546,6 +546,24 @@ fn kernel_text_is_escaped_in_text_and_exact_in_json() {
     let stats = ns.netdev_json(&["--json", "stats"]);
     assert!(stats.as_array().unwrap().iter().any(|d| d["name"] == odd));
     assert_eq!(ns.netdev_json(&["--json", "show", "p0"])[0]["master"], odd);
+
+    // The device itself can be addressed by its exact name, and every
+    // line about it (including errors) stays inert on a terminal.
+    let out = ns.netdev(&["show", odd]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+    assert_eq!(stdout.lines().next(), Some(shown));
+    assert_eq!(ns.netdev_json(&["--json", "show", odd])[0]["name"], odd);
+    let gone = "gone\u{1b}[2J";
+    let out = ns.netdev(&["show", gone]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(
+        stderr.contains(r"gone\u{1b}[2J: open: no such device"),
+        "{stderr}"
+    );
 }
 
 /// A running `watch`, its stdout lines arriving on a channel.
@@ -708,4 +726,39 @@ fn watch_text_lines_have_a_time_and_the_state() {
         "{line}"
     );
     assert!(rest.contains(" flags broadcast,multicast "), "{line}");
+}
+
+#[test]
+fn a_name_that_is_not_utf8_fails_no_listing() {
+    use std::os::unix::ffi::OsStrExt;
+    let ns = NetNs::new();
+    // The kernel takes any byte but '/', ':' and whitespace in a name.
+    let raw = std::ffi::OsStr::from_bytes(b"x\xff\xfe");
+    let ok = Command::new("ip")
+        .args(["-n", &ns.name, "link", "add"])
+        .arg(raw)
+        .args(["type", "bridge"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ip link add with a non-UTF-8 name");
+    ns.ip(&["link", "add", "ok0", "type", "bridge"]);
+    for args in [
+        &["list"][..],
+        &["stats"],
+        &["--json", "list"],
+        &["--json", "stats"],
+    ] {
+        let out = ns.netdev(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("ok0"), "{args:?}:\n{stdout}");
+        // Shown with U+FFFD for the bytes that are not UTF-8.
+        assert!(stdout.contains("x\u{fffd}\u{fffd}"), "{args:?}:\n{stdout}");
+    }
 }

@@ -1,5 +1,7 @@
 //! `ifinfomsg` link messages.
 
+use std::borrow::Cow;
+
 use netdev_core::{Change, EthAddr, Flags, LinkInfo, Stats};
 
 use crate::netlink::{
@@ -77,7 +79,13 @@ static LINKINFO_POLICY: [Policy; 2] = policy_table(&[(
 
 static LINK_POLICY: [Policy; IFLA_MAX] = policy_table(&[
     (IFLA_ADDRESS, Policy::unspec("IFLA_ADDRESS").optional()),
-    (IFLA_IFNAME, Policy::string("IFLA_IFNAME").max_len(16)),
+    // Bytes, not a string: the kernel allows any byte but '/', ':' and
+    // whitespace in a name, UTF-8 or not, and one such device must not make
+    // every message about it (or a whole dump) malformed.
+    (
+        IFLA_IFNAME,
+        Policy::unspec("IFLA_IFNAME").min_len(2).max_len(16),
+    ),
     (IFLA_MTU, Policy::u32("IFLA_MTU").optional()),
     (IFLA_MASTER, Policy::u32("IFLA_MASTER").optional()),
     (IFLA_OPERSTATE, Policy::u8("IFLA_OPERSTATE").optional()),
@@ -121,8 +129,10 @@ pub struct LinkMsg<'a> {
     pub hw_type: u16,
     /// Raw Linux `IFF_*` flags.
     pub iff: u32,
-    /// Name.
-    pub name: &'a str,
+    /// Name. A name that is not UTF-8 (the kernel allows that) comes with
+    /// U+FFFD in place of the bad bytes: it can be shown, but a device
+    /// opened by it is not found.
+    pub name: Cow<'a, str>,
     /// MTU.
     pub mtu: Option<u32>,
     /// Hardware address when it is 6 bytes long.
@@ -176,19 +186,19 @@ impl LinkMsg<'_> {
         if self.family != LINK_FAMILY {
             return Change::LinkChanged {
                 ifindex: self.ifindex,
-                name: Some(self.name.to_owned()),
+                name: Some(self.name.to_string()),
                 info: LinkInfo::default(),
             };
         }
         if self.deleted {
             Change::LinkRemoved {
                 ifindex: self.ifindex,
-                name: self.name.to_owned(),
+                name: self.name.to_string(),
             }
         } else {
             Change::LinkChanged {
                 ifindex: self.ifindex,
-                name: Some(self.name.to_owned()),
+                name: Some(self.name.to_string()),
                 info: self.info(),
             }
         }
@@ -197,6 +207,28 @@ impl LinkMsg<'_> {
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The name in an `IFLA_IFNAME` payload: NUL-terminated, any bytes.
+fn ifname<'a>(payload: &'a [u8], msg: &Msg<'_>) -> Result<Cow<'a, str>, Error> {
+    let end = payload
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(Error::BadValue {
+            part: Part::Message,
+            offset: msg.payload_offset(),
+            value: payload.len() as i64,
+            reason: "IFLA_IFNAME is not NUL-terminated",
+        })?;
+    if end == 0 {
+        return Err(Error::BadValue {
+            part: Part::Message,
+            offset: msg.payload_offset(),
+            value: 0,
+            reason: "IFLA_IFNAME is empty",
+        });
+    }
+    Ok(String::from_utf8_lossy(&payload[..end]))
 }
 
 /// Decodes `RTM_NEWLINK`/`RTM_DELLINK`.
@@ -229,7 +261,7 @@ pub fn parse_link<'a>(msg: &Msg<'a>) -> Result<LinkMsg<'a>, Error> {
         ifindex,
         hw_type: u16::from_ne_bytes([hdr[2], hdr[3]]),
         iff: u32_at(hdr, 8),
-        name: attrs.str(IFLA_IFNAME)?,
+        name: ifname(attrs.bytes(IFLA_IFNAME)?, msg)?,
         mtu: attrs.opt(IFLA_MTU, |a| a.get_u32())?,
         mac,
         operstate: attrs.opt(IFLA_OPERSTATE, |a| a.get_u8())?,
@@ -389,7 +421,7 @@ mod tests {
         let msg = Msg::parse(&bytes).unwrap();
         let l = parse_link(&msg).unwrap();
         assert_eq!(
-            (l.ifindex, l.name, l.mtu, l.hw_type),
+            (l.ifindex, &*l.name, l.mtu, l.hw_type),
             (7, "veth0", Some(9000), 1)
         );
         assert_eq!(l.mac, Some(EthAddr([2, 0, 0, 0, 0, 7])));
@@ -474,6 +506,27 @@ mod tests {
     }
 
     #[test]
+    fn names_the_kernel_allows_decode_even_if_not_utf8() {
+        let bytes = link_msg(RTM_NEWLINK, 5, 0, |b| {
+            b.put_bytes(IFLA_IFNAME, b"x\xff\xfe\0");
+        });
+        let l = parse_link(&Msg::parse(&bytes).unwrap()).unwrap();
+        assert_eq!(l.name, "x\u{fffd}\u{fffd}");
+        let bytes = link_msg(RTM_NEWLINK, 5, 0, |b| {
+            b.put_bytes(IFLA_IFNAME, b"red\x1b[31m\0");
+        });
+        let l = parse_link(&Msg::parse(&bytes).unwrap()).unwrap();
+        assert_eq!(l.name, "red\u{1b}[31m");
+        // Not NUL-terminated, or empty: malformed.
+        for bad in [&b"abc"[..], b"\0"] {
+            let bytes = link_msg(RTM_NEWLINK, 5, 0, |b| {
+                b.put_bytes(IFLA_IFNAME, bad);
+            });
+            assert!(parse_link(&Msg::parse(&bytes).unwrap()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn malformed_link_messages_are_errors() {
         // Missing name.
         let bytes = link_msg(RTM_NEWLINK, 1, 0, |b| {
@@ -519,7 +572,7 @@ mod tests {
             .collect();
         let msg = MsgIter::new(&bytes).next().unwrap().unwrap();
         let l = parse_link(&msg).unwrap();
-        assert_eq!((l.ifindex, l.name, l.mtu), (1, "lo", Some(65536)));
+        assert_eq!((l.ifindex, &*l.name, l.mtu), (1, "lo", Some(65536)));
         assert!(l.flags().contains(Flags::LOOPBACK));
         assert_eq!(l.mac, Some(EthAddr::ZERO));
         assert!(l.stats.is_some());

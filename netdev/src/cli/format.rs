@@ -1,7 +1,6 @@
 //! Text for people: units, placeholders, aligned tables and key-value
 //! blocks. Pure functions, so they are unit-tested without a kernel.
 
-use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
@@ -128,39 +127,10 @@ pub(crate) fn counter(name: &str, value: u64) -> String {
     }
 }
 
-/// Text from outside the tool (device names, link kinds) as it may go to
-/// a terminal: control characters and backslashes escaped the way Rust
-/// writes them (`\\u{1b}`, `\\t`, `\\\\`), so a device name cannot move the
-/// cursor or recolour the screen, and an escaped name cannot pass for
-/// another; everything else as it is. JSON carries the exact text.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Escaped<'a>(pub(crate) &'a str);
-
-fn needs_escape(c: char) -> bool {
-    c.is_control() || c == '\\'
-}
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        while let Some(at) = rest.find(needs_escape) {
-            f.write_str(&rest[..at])?;
-            let c = rest[at..].chars().next().expect("a character at a match");
-            write!(f, "{}", c.escape_default())?;
-            rest = &rest[at + c.len_utf8()..];
-        }
-        f.write_str(rest)
-    }
-}
-
-/// [`Escaped`] text as a string, borrowed when nothing needed escaping.
-pub(crate) fn escape(s: &str) -> Cow<'_, str> {
-    if s.contains(needs_escape) {
-        Cow::Owned(Escaped(s).to_string())
-    } else {
-        Cow::Borrowed(s)
-    }
-}
+// Text from outside the tool (device names, link kinds) is escaped for
+// terminals by the library's own rules, so the tool and the library's
+// error messages agree.
+pub(crate) use netdev::{escape, Escaped};
 
 /// [`Escaped`] text, or `-` for none.
 pub(crate) fn escaped_or_none(s: Option<&str>) -> String {
@@ -354,7 +324,7 @@ mod tests {
 
     #[test]
     fn outside_text_is_escaped_for_terminals() {
-        assert!(matches!(escape("eth0"), Cow::Borrowed("eth0")));
+        assert!(matches!(escape("eth0"), std::borrow::Cow::Borrowed("eth0")));
         assert_eq!(Escaped("a\u{1b}b\u{1b}").to_string(), "a\\u{1b}b\\u{1b}");
         assert_eq!(escape("é-ü"), "é-ü");
         assert_eq!(escape("a\u{1b}[31mb"), "a\\u{1b}[31mb");
