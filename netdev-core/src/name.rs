@@ -10,12 +10,8 @@ use crate::error::{Error, ErrorKind};
 /// (`IFNAMSIZ - 1` on Linux and FreeBSD).
 pub const MAX_NAME_LEN: usize = 15;
 
-/// Checks that `name` can be an interface name on every supported OS:
-/// 1 to 15 bytes, no `/`, no whitespace, no control characters, not `.` or
-/// `..` (Linux refuses those because names become sysfs directories).
-///
-/// The error says which rule failed, so a user can fix the name.
-pub fn validate_name(name: &str) -> Result<(), Error> {
+/// The rules every name follows: 1 to 15 bytes, not `.` or `..`.
+fn check_length_and_reserved(name: &str) -> Result<(), Error> {
     let bad = |why: String| Err(Error::new(ErrorKind::InvalidName(why)));
     if name.is_empty() {
         return bad("name is empty".into());
@@ -29,6 +25,17 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
     if name == "." || name == ".." {
         return bad(format!("{name:?} is reserved"));
     }
+    Ok(())
+}
+
+/// Checks that `name` can be an interface name on every supported OS:
+/// 1 to 15 bytes, no `/`, no whitespace, no control characters, not `.` or
+/// `..` (Linux refuses those because names become sysfs directories).
+///
+/// The error says which rule failed, so a user can fix the name.
+pub fn validate_name(name: &str) -> Result<(), Error> {
+    check_length_and_reserved(name)?;
+    let bad = |why: String| Err(Error::new(ErrorKind::InvalidName(why)));
     if let Some(c) = name
         .chars()
         .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
@@ -55,19 +62,8 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
 /// devices or take names from people may use the stricter
 /// [`validate_name`] on top.
 pub fn validate_os_name(name: &str) -> Result<(), Error> {
+    check_length_and_reserved(name)?;
     let bad = |why: String| Err(Error::new(ErrorKind::InvalidName(why)));
-    if name.is_empty() {
-        return bad("name is empty".into());
-    }
-    if name.len() > MAX_NAME_LEN {
-        return bad(format!(
-            "{name:?} is {} bytes long, the maximum is {MAX_NAME_LEN}",
-            name.len()
-        ));
-    }
-    if name == "." || name == ".." {
-        return bad(format!("{name:?} is reserved"));
-    }
     if let Some(b) = name
         .bytes()
         .find(|b| matches!(b, b'/' | b':' | b' ' | b'\t'..=b'\r' | 0xa0))
