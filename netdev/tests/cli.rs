@@ -19,6 +19,11 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_netdev");
 
+/// netdev-linux's namespace helpers, for their sweep of the namespaces
+/// interrupted runs left behind (this file's and the kernel tests').
+#[path = "../../netdev-linux/tests/support/mod.rs"]
+mod support;
+
 /// Prefix of the namespaces these tests make, so leftovers are easy to
 /// recognise (`ip netns | grep ndcli-`).
 const PREFIX: &str = "ndcli-";
@@ -62,6 +67,7 @@ struct NetNs {
 impl NetNs {
     fn new() -> NetNs {
         require_root();
+        support::sweep_stale_namespaces_once();
         let name = format!(
             "{PREFIX}{}-{}",
             std::process::id(),
@@ -708,4 +714,12 @@ fn watch_text_lines_have_a_time_and_the_state() {
         "{line}"
     );
     assert!(rest.contains(" flags broadcast,multicast "), "{line}");
+}
+
+/// The namespaces these tests leave when interrupted are among those the
+/// sweep removes.
+#[test]
+fn namespace_prefix_is_swept() {
+    assert!(support::SWEPT_PREFIXES.contains(&PREFIX));
+    assert_eq!(support::owner_pid(&format!("{PREFIX}42-0")), Some(42));
 }
