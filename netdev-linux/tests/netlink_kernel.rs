@@ -438,3 +438,143 @@ fn namespace_guard_removes_namespace_even_on_panic() {
     let list = support::run("ip", &["netns", "list"]);
     assert!(!list.contains(&*name), "{name} still listed: {list}");
 }
+
+/// The PID of a process that certainly no longer runs: one that ran
+/// `true` and was waited for.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .expect("running true");
+    let pid = child.id();
+    child.wait().expect("waiting for true");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} still exists after wait"
+    );
+    pid
+}
+
+/// Namespaces named by hand, deleted when dropped (when the sweep under
+/// test failed to), so a failing test leaves nothing behind.
+struct Named(Vec<String>);
+
+impl Named {
+    fn add(&mut self, name: String) -> String {
+        support::run("ip", &["netns", "add", &name]);
+        self.0.push(name.clone());
+        name
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            if support::netns_exists(name) {
+                let _ = std::process::Command::new("ip")
+                    .args(["netns", "delete", name])
+                    .output();
+            }
+        }
+    }
+}
+
+/// What an interrupted run leaves (namespaces named with the PID of a
+/// process that is gone, one of them holding devices) is removed when the
+/// next run creates its first namespace; the namespace of a live process
+/// stays. The next run is this test binary run again, for one test.
+#[test]
+fn next_run_removes_namespaces_of_dead_runs() {
+    support::require_root();
+    // This process's own sweep is done (or waited for), so it is the next
+    // run that removes them (or, harmlessly, a concurrent direct sweep).
+    support::sweep_stale_namespaces_once();
+    let dead = dead_pid();
+    let me = std::process::id();
+    let mut named = Named(Vec::new());
+    let stale = named.add(format!("{}{dead}-0-5eedf00d", support::PREFIX));
+    support::run("ip", &["-n", &stale, "link", "add", "ifb0", "type", "ifb"]);
+    let stale_cli = named.add(format!("ndcli-{dead}-3"));
+    let live = named.add(format!("{}{me}-999-a11fe000", support::PREFIX));
+    let other = named.add(format!("ndsweep{dead}-0"));
+
+    let exe = std::env::current_exe().expect("this test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "namespace_guard_removes_namespace_even_on_panic",
+            "--exact",
+            "--test-threads",
+            "1",
+        ])
+        .output()
+        .expect("running the test binary again");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the next run failed: {stderr}");
+
+    assert!(
+        !support::netns_exists(&stale),
+        "{stale} survived the next run"
+    );
+    assert!(
+        !support::netns_exists(&stale_cli),
+        "{stale_cli} survived the next run"
+    );
+    assert!(
+        support::netns_exists(&live),
+        "{live} of a live process was removed"
+    );
+    assert!(
+        support::netns_exists(&other),
+        "{other} is not a test namespace"
+    );
+}
+
+/// The sweep called directly: a dead owner's namespace goes, a live one's
+/// stays, and the removed names are returned.
+#[test]
+fn sweep_removes_only_dead_owners_namespaces() {
+    support::require_root();
+    let dead = dead_pid();
+    let mut named = Named(Vec::new());
+    let stale = named.add(format!("{}{dead}-1-5eedf00d", support::PREFIX));
+    let live = named.add(format!(
+        "{}{}-998-a11fe000",
+        support::PREFIX,
+        std::process::id()
+    ));
+    let removed = support::sweep_stale_namespaces();
+    assert!(!support::netns_exists(&stale), "{stale} was not removed");
+    // A concurrent sweep (another test's first NetNs) may have been first.
+    assert!(removed.iter().all(|n| n != &live), "{removed:?}");
+    assert!(support::netns_exists(&live), "{live} was removed");
+}
+
+/// Liveness survives PID reuse: a process that started after a namespace
+/// was made is not the one that made it.
+#[test]
+fn owner_liveness_checks_start_time() {
+    use std::time::{Duration, SystemTime};
+    let me = std::process::id();
+    let now = SystemTime::now();
+    assert!(support::owner_alive(me, now), "this process is alive");
+    assert!(
+        !support::owner_alive(me, now - Duration::from_secs(3600)),
+        "this process started after a namespace made an hour ago: a reused PID"
+    );
+    assert!(!support::owner_alive(dead_pid(), now), "a dead process");
+    // PID 1 started at boot, before any test namespace.
+    assert!(support::owner_alive(1, now));
+
+    assert_eq!(support::owner_pid("ndtest-1234-5-abcdef01"), Some(1234));
+    assert_eq!(support::owner_pid("ndcli-77-0"), Some(77));
+    for other in [
+        "ndtest-",
+        "ndtest-x1-2",
+        "ndtest-12",
+        "ndtest--1-2",
+        "ndtest-0-1",
+        "netns1",
+        "ndcli-+5-1",
+    ] {
+        assert_eq!(support::owner_pid(other), None, "{other}");
+    }
+}

@@ -19,6 +19,11 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_netdev");
 
+/// netdev-linux's namespace helpers, for their sweep of the namespaces
+/// interrupted runs left behind (this file's and the kernel tests').
+#[path = "../../netdev-linux/tests/support/mod.rs"]
+mod support;
+
 /// Prefix of the namespaces these tests make, so leftovers are easy to
 /// recognise (`ip netns | grep ndcli-`).
 const PREFIX: &str = "ndcli-";
@@ -62,6 +67,7 @@ struct NetNs {
 impl NetNs {
     fn new() -> NetNs {
         require_root();
+        support::sweep_stale_namespaces_once();
         let name = format!(
             "{PREFIX}{}-{}",
             std::process::id(),
@@ -438,6 +444,66 @@ fn bad_names_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A rejected argument as long as the kernel allows (128 KiB) is named,
+/// not repeated: every usage error that quotes it shows a short escaped
+/// prefix and its length, and exits 2.
+#[test]
+fn long_rejected_arguments_are_cut_and_escaped() {
+    const LEN: usize = 131_000;
+    let long = "a".repeat(LEN);
+    let escape = format!("\x1b[31m{}", "b".repeat(LEN));
+    let dashed = format!("--{long}");
+    let json = format!("--json={long}");
+    let cases: Vec<(Vec<&str>, &str, usize)> = vec![
+        (vec!["show", &long], "is 131000 bytes long", LEN),
+        (vec!["stats", "lo", &long], "is 131000 bytes long", LEN),
+        (vec![&long], "unrecognized subcommand", LEN),
+        (vec!["list", &long], "unexpected argument", LEN),
+        (
+            vec!["watch", "--timeout", &long],
+            "not a number of seconds",
+            LEN,
+        ),
+        (vec!["watch", "--count", &long], "invalid value", LEN),
+        (vec!["show", "lo", &dashed], "unexpected argument", LEN + 2),
+        (vec![&json, "list"], "unexpected value", LEN),
+        (vec!["show", &escape], "is 131005 bytes long", LEN + 5),
+        (vec![&escape], "unrecognized subcommand", LEN + 5),
+    ];
+    for (args, why, len) in cases {
+        let what = format!(
+            "netdev {:?}",
+            args.iter()
+                .map(|a| &a[..a.len().min(12)])
+                .collect::<Vec<_>>()
+        );
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        assert!(out.stdout.is_empty(), "{what}");
+        let err = text(&out.stderr);
+        assert!(
+            out.stderr.len() < 1024,
+            "{what}: {} bytes of stderr: {}...",
+            out.stderr.len(),
+            &err[..300]
+        );
+        assert!(err.starts_with("error: "), "{what}: {err}");
+        assert!(err.contains(why), "{what} does not say {why:?}: {err}");
+        assert!(err.contains(&format!("... ({len} bytes)")), "{what}: {err}");
+        let run = if args.iter().any(|a| a.contains('b')) {
+            "bbbbbbbb"
+        } else {
+            "aaaaaaaa"
+        };
+        assert!(err.contains(run), "{what} shows no prefix: {err}");
+        assert!(!err.contains(&run.repeat(5)), "{what}: {err}");
+        assert!(!out.stderr.contains(&0x1b), "{what} wrote an escape: {err}");
+        if args.iter().any(|a| a.contains('\x1b')) {
+            assert!(err.contains("\\u{1b}[31m"), "{what}: {err}");
+        }
+    }
+}
+
 #[test]
 fn help_documents_json_fields_and_version_prints() {
     let out = Command::new(BIN).arg("--version").output().unwrap();
@@ -761,4 +827,12 @@ fn a_name_that_is_not_utf8_fails_no_listing() {
         // Shown with U+FFFD for the bytes that are not UTF-8.
         assert!(stdout.contains("x\u{fffd}\u{fffd}"), "{args:?}:\n{stdout}");
     }
+}
+
+/// The namespaces these tests leave when interrupted are among those the
+/// sweep removes.
+#[test]
+fn namespace_prefix_is_swept() {
+    assert!(support::SWEPT_PREFIXES.contains(&PREFIX));
+    assert_eq!(support::owner_pid(&format!("{PREFIX}42-0")), Some(42));
 }

@@ -7,8 +7,15 @@
 //! panics with its stderr. Not being root is a failure, not a skip: a check
 //! that silently did not run must never look like a pass.
 //!
-//! Included by the kernel tests with `mod support;` and by the benchmark
-//! example with `#[path]`, so it depends on nothing but dev-dependencies.
+//! Included by the kernel tests with `mod support;`, and by the benchmark
+//! examples and `netdev`'s CLI tests with `#[path]`, so it depends on
+//! nothing but dev-dependencies.
+//!
+//! A run that is interrupted (Ctrl-C, SIGKILL, a crash) never reaches the
+//! guards' `Drop` and leaves its namespaces behind, with every device in
+//! them. So the first namespace a process creates starts with a sweep
+//! ([`sweep_stale_namespaces`]) that removes the test namespaces whose
+//! owning process is gone.
 
 // Each includer uses a different subset of these helpers.
 #![allow(dead_code)]
@@ -19,13 +26,22 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Once;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::sched::{setns, CloneFlags};
 
 /// Prefix of every namespace these helpers create, so a leftover one (from
 /// a process killed with SIGKILL) is recognisable: `ip netns | grep ndtest-`.
 pub const PREFIX: &str = "ndtest-";
+
+/// Prefixes of every namespace the project's tests create, each followed by
+/// the creating process's PID and a `-`: [`PREFIX`] here, `ndcli-` in
+/// `netdev/tests/cli.rs`. The sweep removes those whose process is gone.
+pub const SWEPT_PREFIXES: &[&str] = &[PREFIX, "ndcli-"];
+
+/// Where `ip netns` keeps the namespaces it names.
+const NETNS_DIR: &str = "/run/netns";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -93,6 +109,7 @@ impl NetNs {
     /// and brings its loopback device up. Panics when not root.
     pub fn new() -> NetNs {
         require_root();
+        sweep_stale_namespaces_once();
         let name = unique_name();
         run("ip", &["netns", "add", &name]);
         // From here on Drop removes it, even if the next step panics.
@@ -231,6 +248,136 @@ impl Drop for Entered<'_> {
             eprintln!("warning: returning to the original network namespace: {e}");
         }
     }
+}
+
+/// Runs [`sweep_stale_namespaces`] once per process (the first
+/// [`NetNs::new`] calls it), reporting what it removed on stderr.
+pub fn sweep_stale_namespaces_once() {
+    static SWEEP: Once = Once::new();
+    SWEEP.call_once(|| {
+        let removed = sweep_stale_namespaces();
+        if !removed.is_empty() {
+            eprintln!(
+                "removed {} namespace(s) left by interrupted test runs: {}",
+                removed.len(),
+                removed.join(" ")
+            );
+        }
+    });
+}
+
+/// Removes the test namespaces (names starting with one of
+/// [`SWEPT_PREFIXES`], then a PID) whose creating process no longer runs
+/// ([`owner_alive`]), with `ip netns delete`, which also destroys the
+/// devices inside. Returns the names it removed. Namespaces of live
+/// processes (this one, another test run going on at the same time) and
+/// names of any other form are left alone. Failures are warnings: a sweep
+/// running concurrently in another process may remove one first.
+pub fn sweep_stale_namespaces() -> Vec<String> {
+    let entries = match std::fs::read_dir(NETNS_DIR) {
+        Ok(entries) => entries,
+        // No namespace was ever named on this machine.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            eprintln!("warning: cannot list {NETNS_DIR}: {e}");
+            return Vec::new();
+        }
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let Some(pid) = owner_pid(&name) else {
+            continue;
+        };
+        // The namespace's own inode (the bind mount's target, nsfs) was
+        // made when the namespace was named, so its mtime is when the
+        // owner created it.
+        let Ok(created) = entry.path().metadata().and_then(|m| m.modified()) else {
+            continue; // removed meanwhile
+        };
+        if owner_alive(pid, created) {
+            continue;
+        }
+        match Command::new("ip").args(["netns", "delete", &name]).output() {
+            Ok(out) if out.status.success() => removed.push(name),
+            Ok(_) if !entry.path().exists() => {} // another sweep was first
+            Ok(out) => eprintln!(
+                "warning: ip netns delete {name} (stale, pid {pid} is gone) failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => eprintln!("warning: cannot run ip netns delete {name}: {e}"),
+        }
+    }
+    removed
+}
+
+/// The PID in a test namespace's name (`ndtest-PID-...`, `ndcli-PID-...`),
+/// or `None` for a name of another form.
+pub fn owner_pid(name: &str) -> Option<u32> {
+    let rest = SWEPT_PREFIXES.iter().find_map(|p| name.strip_prefix(p))?;
+    let (pid, _) = rest.split_once('-')?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok().filter(|&pid| pid > 0)
+}
+
+/// How much later than the namespace its owner's start may appear and
+/// still be the owner: the boot time in `/proc/stat` is whole seconds.
+const START_SLACK: Duration = Duration::from_secs(2);
+
+/// `USER_HZ`, the unit of `/proc/PID/stat`'s start time: 100 on every
+/// architecture this project builds for (it is part of the kernel ABI,
+/// independent of the kernel's `HZ`).
+const USER_HZ: u64 = 100;
+
+/// Whether the process that created a namespace at `created` may still
+/// run: a process with that PID exists and started before the namespace
+/// was made (within [`START_SLACK`]). A PID reused by a later process
+/// therefore does not keep a dead run's namespace alive, and a process
+/// whose start cannot be read counts as alive (never delete what might be
+/// in use).
+///
+/// PIDs are those of the PID namespace this runs in, which is the test
+/// processes' one unless `/run/netns` is shared with a container that has
+/// its own: do not share it that way with test runs.
+pub fn owner_alive(pid: u32, created: SystemTime) -> bool {
+    let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
+        Err(_) => return true,
+    };
+    match process_start(&stat) {
+        Some(started) => started <= created + START_SLACK,
+        None => true,
+    }
+}
+
+/// When the process whose `/proc/PID/stat` is `stat` started (wall clock):
+/// boot time plus field 22, `starttime`, in `USER_HZ` ticks since boot.
+fn process_start(stat: &str) -> Option<SystemTime> {
+    // Field 2, the command, is in parentheses and may hold spaces and
+    // parentheses itself: count fields after the last ')'. That is field
+    // 3, so `starttime` (22) is the 20th from there.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let btime: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let since_boot = Duration::from_secs(ticks / USER_HZ)
+        + Duration::from_millis((ticks % USER_HZ) * 1000 / USER_HZ);
+    Some(UNIX_EPOCH + Duration::from_secs(btime) + since_boot)
+}
+
+/// Whether `ip netns` has a namespace named `name`.
+pub fn netns_exists(name: &str) -> bool {
+    Path::new(NETNS_DIR).join(name).exists()
 }
 
 /// Parses the JSON of `ip -j link` into `(ifindex, name)` pairs, in the

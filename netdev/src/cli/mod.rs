@@ -17,6 +17,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::error::{ContextValue, Error as ClapError};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
@@ -145,18 +146,128 @@ enum Command {
 /// A name the user typed, checked before it reaches any system call, so a
 /// bad one is a usage error that says what is wrong with it. Every name the
 /// OS allows passes: the tool only reads existing devices, and one whose
-/// name holds a control character must still be reachable.
+/// name holds a control character must still be reachable. The library's
+/// message quotes the name; here it is quoted as [`echo`] shows it (clap
+/// shows the value too).
 fn interface_name(s: &str) -> Result<String, String> {
     netdev::validate_os_name(s)
         .map(|()| s.to_owned())
-        .map_err(|e| e.kind().to_string())
+        .map_err(|e| {
+            let why = e.kind().to_string();
+            let debug = format!("{s:?}");
+            if why.contains(&debug) {
+                why.replace(&debug, &format!("\"{}\"", echo(s)))
+            } else {
+                why.replace(s, &echo(s))
+            }
+        })
 }
 
+/// A number of seconds; clap shows the rejected value itself.
 fn seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a duration"))
+        .map_err(|_| "not a number of seconds".to_owned())?;
+    Duration::try_from_secs_f64(secs).map_err(|_| "not a duration".to_owned())
+}
+
+/// How many characters of an argument a usage error repeats. Arguments can
+/// be as long as the kernel allows (128 KiB each), and clap repeats a
+/// rejected one in full, some errors twice.
+const ECHO_CHARS: usize = 32;
+
+/// An argument as error messages show it: escaped ([`format::Escaped`]:
+/// control characters cannot reach the terminal) and, when longer than
+/// [`ECHO_CHARS`] characters, cut, with its full length.
+fn echo(arg: &str) -> String {
+    match arg.char_indices().nth(ECHO_CHARS) {
+        None => format::escape(arg).into_owned(),
+        Some((cut, _)) => format!("{}... ({} bytes)", format::Escaped(&arg[..cut]), arg.len()),
+    }
+}
+
+/// Rewrites what a usage error repeats of the command line (the rejected
+/// argument or value, and tips that quote it) as [`echo`] shows it; clap's
+/// own words stay. `args` are the arguments the error is about.
+fn shorten_echoes(e: &mut ClapError, args: &[String]) {
+    // The arguments that would not be repeated as they are.
+    let unsafe_args: Vec<(&str, String)> = args
+        .iter()
+        .map(|a| (a.as_str(), echo(a)))
+        .filter(|(a, shown)| a != shown)
+        .collect();
+    let fix = |text: &str| {
+        let mut text = text.to_owned();
+        for (arg, shown) in &unsafe_args {
+            text = text.replace(arg, shown);
+        }
+        text
+    };
+    // A value that is part of an argument (`--json=VALUE`'s) is shown
+    // like an argument.
+    let fix_value = |value: &str| {
+        let fixed = fix(value);
+        if fixed == value {
+            echo(value)
+        } else {
+            fixed
+        }
+    };
+    let fixed: Vec<_> = e
+        .context()
+        .filter_map(|(kind, value)| {
+            let new = match value {
+                ContextValue::String(s) => ContextValue::String(fix_value(s)),
+                ContextValue::Strings(v) => {
+                    ContextValue::Strings(v.iter().map(|s| fix_value(s)).collect())
+                }
+                // Styled text (usage, tips) is rebuilt only if it quotes an
+                // argument, then without its styles.
+                ContextValue::StyledStr(s) => ContextValue::StyledStr(fix_styled(s, fix)),
+                ContextValue::StyledStrs(v) => {
+                    ContextValue::StyledStrs(v.iter().map(|s| fix_styled(s, fix)).collect())
+                }
+                _ => return None,
+            };
+            (new != *value).then_some((kind, new))
+        })
+        .collect();
+    for (kind, value) in fixed {
+        e.insert(kind, value);
+    }
+}
+
+/// `s` with `fix` applied to its text; as it was (styles and all) when
+/// that changes nothing.
+fn fix_styled(
+    s: &clap::builder::StyledStr,
+    fix: impl Fn(&str) -> String,
+) -> clap::builder::StyledStr {
+    let plain = s.to_string();
+    let fixed = fix(&plain);
+    if fixed == plain {
+        s.clone()
+    } else {
+        fixed.into()
+    }
+}
+
+/// Parses the command line; a usage error (exit 2) repeats no more than a
+/// short, escaped prefix of any argument.
+fn parse_args<I, T>(args: I) -> Result<Cli, ClapError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    Cli::try_parse_from(&args).map_err(|mut e| {
+        let text: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        shorten_echoes(&mut e, &text);
+        e
+    })
 }
 
 /// Why a command stopped.
@@ -289,7 +400,7 @@ impl Ctx {
 /// Runs the tool with the process's arguments; returns its exit status.
 pub(crate) fn main() -> ExitCode {
     // clap prints help, version and usage errors itself, exiting 0 or 2.
-    let cli = Cli::parse();
+    let cli = parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
     logger::init();
     let registry = Registry::new();
     if let Err(e) = netdev::register_platform(&registry) {
@@ -342,6 +453,21 @@ mod tests {
         let e = Cli::try_parse_from(["netdev", "stats", "x234567890123456"]).unwrap_err();
         assert!(e.to_string().contains("16 bytes long"), "{e}");
         assert!(Cli::try_parse_from(["netdev", "show"]).is_err());
+    }
+
+    #[test]
+    fn echo_escapes_and_cuts() {
+        assert_eq!(echo("eth0"), "eth0");
+        assert_eq!(echo("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        let long = "é".repeat(40);
+        assert_eq!(
+            echo(&long),
+            format!("{}... (80 bytes)", "é".repeat(ECHO_CHARS))
+        );
+        let e = parse_args(["netdev", "show", &"x".repeat(5000)]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let text = e.to_string();
+        assert!(text.len() < 400 && text.contains("(5000 bytes)"), "{text}");
     }
 
     #[test]
