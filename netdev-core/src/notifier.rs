@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -91,6 +91,30 @@ pub trait ChangeSource: Send + 'static {
 
     /// A handle that interrupts a blocked `read_changes`.
     fn waker(&self) -> Waker;
+
+    /// A descriptor that polls readable when [`ChangeSource::try_read_changes`]
+    /// would find something. A source that has one is read by whichever
+    /// thread gets there first: the notifier thread, or a caller of
+    /// `Registry::wait_for_change` that finds changes already queued (a
+    /// kernel queues the notification of a change before the call that
+    /// made it returns), which then needs no hand-off between threads.
+    /// `None` (the default): only the notifier thread reads, through
+    /// `read_changes`.
+    fn ready_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// Called once on the notifier thread before it first reads, for
+    /// per-thread settings the platform wants (the Linux source keeps the
+    /// thread from preempting the thread that made a change).
+    fn on_reader_thread(&mut self) {}
+
+    /// Appends the changes queued now to `out`, without blocking. Called
+    /// only on sources that have a [`ChangeSource::ready_fd`].
+    fn try_read_changes(&mut self, out: &mut Vec<Change>) -> io::Result<()> {
+        let _ = out;
+        Ok(())
+    }
 }
 
 /// How a class asks for a notifier: a key naming the source (classes with
@@ -169,15 +193,80 @@ pub(crate) struct Hooks {
     pub(crate) retire: Box<dyn FnMut(usize) -> Option<Arc<Notifier>> + Send>,
 }
 
+/// The reading side of a notifier: the source and what applies its
+/// changes, under one lock so that changes are applied in the order they
+/// were read, whichever thread reads them.
+struct Pump {
+    key: &'static str,
+    source: Box<dyn ChangeSource>,
+    dispatch: Dispatch,
+    batch: Vec<Change>,
+    errors: RateLimit,
+}
+
+impl Pump {
+    /// Applies what a read gave. A read error means events may have been
+    /// lost: it is applied as [`Change::Overflow`] (so caches resync), and
+    /// reported to the caller (true) unless it was a plain overflow, so
+    /// the thread can back off.
+    fn finish(&mut self, read: io::Result<()>) -> bool {
+        let failed = match read {
+            Ok(()) => false,
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                self.batch.push(Change::Overflow);
+                false
+            }
+            Err(e) => {
+                if let Some(suppressed) = self.errors.allow() {
+                    log::warn!(
+                        "{} notifier: read failed: {e}{}",
+                        self.key,
+                        RateLimit::suffix(suppressed)
+                    );
+                }
+                // An error we cannot interpret may have lost events too;
+                // resynchronise rather than guess.
+                self.batch.push(Change::Overflow);
+                true
+            }
+        };
+        if !self.batch.is_empty() {
+            (self.dispatch)(&mut self.batch);
+            self.batch.clear();
+        }
+        failed
+    }
+
+    /// Reads and applies what is queued now, without blocking.
+    fn pump_ready(&mut self) -> bool {
+        let r = self.source.try_read_changes(&mut self.batch);
+        self.finish(r)
+    }
+}
+
 /// A running notifier thread, owned by the registry. Devices that need it
 /// hold a [`NotifierUse`]; when the last one goes, the thread lingers, then
 /// retires itself.
 pub(crate) struct Notifier {
     key: &'static str,
     shared: Arc<Shared>,
+    pump: Arc<Mutex<Pump>>,
+    /// The source reads without blocking (it has a ready descriptor), so
+    /// waiting callers may pump it too.
+    shared_reads: bool,
     waker: Waker,
     thread: Option<JoinHandle<()>>,
     thread_id: ThreadId,
+}
+
+/// How the notifier thread waits for its source.
+enum WaitOn {
+    /// Polls the source's ready descriptor (a duplicate, so no lock is
+    /// held while waiting) and its own wake-up socket, then reads without
+    /// blocking under the pump's lock.
+    Ready { fd: OwnedFd, wake: UnixStream },
+    /// Blocks in `read_changes` under the pump's lock.
+    Blocking,
 }
 
 impl Notifier {
@@ -187,8 +276,33 @@ impl Notifier {
         linger: Duration,
         hooks: Hooks,
     ) -> io::Result<Notifier> {
-        let mut source = (spec.open)()?;
-        let waker = source.waker();
+        let source = (spec.open)()?;
+        let ready = source
+            .ready_fd()
+            .map(|fd| fd.try_clone_to_owned())
+            .transpose()?;
+        let (wait_on, waker): (WaitOn, Waker) = match ready {
+            Some(fd) => {
+                let (tx, rx) = UnixStream::pair()?;
+                tx.set_nonblocking(true)?;
+                rx.set_nonblocking(true)?;
+                let waker: Waker = Arc::new(move || {
+                    // A full buffer already means "wake up".
+                    let _ = io::Write::write(&mut &tx, &[1]);
+                });
+                (WaitOn::Ready { fd, wake: rx }, waker)
+            }
+            None => (WaitOn::Blocking, source.waker()),
+        };
+        let shared_reads = matches!(wait_on, WaitOn::Ready { .. });
+        let key = spec.key;
+        let pump = Arc::new(Mutex::new(Pump {
+            key,
+            source,
+            dispatch: hooks.dispatch,
+            batch: Vec::new(),
+            errors: RateLimit::new(5, Duration::from_secs(60)),
+        }));
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             users: AtomicUsize::new(0),
@@ -197,20 +311,56 @@ impl Notifier {
             idle_since: Mutex::new(None),
             linger,
         });
-        let shared2 = shared.clone();
-        let key = spec.key;
+        let (shared2, pump2, retire) = (shared.clone(), pump.clone(), hooks.retire);
         let thread = std::thread::Builder::new()
             .name(format!("netdev-notify-{key}"))
-            .spawn(move || run(key, &mut *source, &shared2, hooks))?;
+            .spawn(move || run(key, &pump2, &shared2, wait_on, retire))?;
         let thread_id = thread.thread().id();
         log::debug!("{key} notifier started");
         Ok(Notifier {
             key,
             shared,
+            pump,
+            shared_reads,
             waker,
             thread: Some(thread),
             thread_id,
         })
+    }
+
+    /// Reads and applies the changes queued now, if the source allows it
+    /// and no other thread is at it: a caller about to wait for a change
+    /// that is already queued then sees it without waking the notifier
+    /// thread and being woken by it in turn.
+    ///
+    /// If the notifier thread holds the source (it is applying a change
+    /// right now, most likely the one the caller waits for), waits up to
+    /// `patience` for it to finish instead: the lock's brief spin usually
+    /// catches its release without the caller going to sleep. The lock is
+    /// held only around non-blocking reads and their application, never
+    /// while the thread waits for the source.
+    pub(crate) fn try_pump(&self, patience: Duration) {
+        if !self.shared_reads {
+            return;
+        }
+        // The thread holds the lock only for a few microseconds of reading
+        // and applying (never while it waits): spin that long first, as a
+        // sleep and a wake-up cost more than the whole critical section.
+        const SPIN: Duration = Duration::from_micros(20);
+        let start = Instant::now();
+        let guard = loop {
+            if let Some(g) = self.pump.try_lock() {
+                break Some(g);
+            }
+            let spent = start.elapsed();
+            if spent >= SPIN.min(patience) {
+                break self.pump.try_lock_for(patience.saturating_sub(spent));
+            }
+            std::hint::spin_loop();
+        };
+        if let Some(mut pump) = guard {
+            pump.pump_ready();
+        }
     }
 
     pub(crate) fn key(&self) -> &'static str {
@@ -253,10 +403,15 @@ impl Notifier {
 }
 
 /// The notifier thread's loop.
-fn run(key: &'static str, source: &mut dyn ChangeSource, shared: &Shared, mut hooks: Hooks) {
-    let mut errors = RateLimit::new(5, Duration::from_secs(60));
+fn run(
+    key: &'static str,
+    pump: &Mutex<Pump>,
+    shared: &Shared,
+    wait_on: WaitOn,
+    mut retire: Box<dyn FnMut(usize) -> Option<Arc<Notifier>> + Send>,
+) {
     let mut backoff = Backoff::new();
-    let mut batch = Vec::new();
+    pump.lock().source.on_reader_thread();
     while !shared.stop.load(Ordering::Acquire) {
         let idle_since = *shared.idle_since.lock();
         let timeout = match idle_since {
@@ -264,7 +419,7 @@ fn run(key: &'static str, source: &mut dyn ChangeSource, shared: &Shared, mut ho
             Some(since) => {
                 let left = shared.linger.saturating_sub(since.elapsed());
                 if left.is_zero() {
-                    if let Some(me) = (hooks.retire)(shared as *const Shared as usize) {
+                    if let Some(me) = retire(shared as *const Shared as usize) {
                         // Dropping our own handle from this thread does
                         // not join (see Drop); the loop ends on `stop`.
                         drop(me);
@@ -277,36 +432,67 @@ fn run(key: &'static str, source: &mut dyn ChangeSource, shared: &Shared, mut ho
                 Some(left)
             }
         };
-        batch.clear();
-        match source.read_changes(&mut batch, timeout) {
-            Ok(()) => backoff.reset(),
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => batch.push(Change::Overflow),
-            Err(e) => {
-                if let Some(suppressed) = errors.allow() {
-                    log::warn!(
-                        "{key} notifier: read failed: {e}{}",
-                        RateLimit::suffix(suppressed)
-                    );
+        let failed = match &wait_on {
+            WaitOn::Ready { fd, wake } => match wait_ready(fd, wake, timeout) {
+                Ok(false) => continue,
+                Ok(true) => {
+                    let mut p = pump.lock();
+                    if shared.stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    p.pump_ready()
                 }
-                // An error we cannot interpret may have lost events too;
-                // resynchronise rather than guess, then back off so a
-                // persistent error does not turn into a busy loop.
-                batch.push(Change::Overflow);
-                if !shared.stop.load(Ordering::Acquire) {
-                    (hooks.dispatch)(&mut batch);
+                Err(e) => {
+                    let mut p = pump.lock();
+                    p.finish(Err(e))
                 }
-                sleep_unless_stopped(shared, backoff.step());
-                continue;
+            },
+            WaitOn::Blocking => {
+                let mut p = pump.lock();
+                let mut batch = std::mem::take(&mut p.batch);
+                let r = p.source.read_changes(&mut batch, timeout);
+                p.batch = batch;
+                if shared.stop.load(Ordering::Acquire) {
+                    break;
+                }
+                p.finish(r)
             }
-        }
-        if shared.stop.load(Ordering::Acquire) {
-            break;
-        }
-        if !batch.is_empty() {
-            (hooks.dispatch)(&mut batch);
+        };
+        if failed {
+            // A persistent error must not turn into a busy loop of
+            // resynchronisations.
+            sleep_unless_stopped(shared, backoff.step());
+        } else {
+            backoff.reset();
         }
     }
     log::debug!("{key} notifier stopped");
+}
+
+/// Waits until `fd` is readable (true), or `wake` was written to or
+/// `timeout` passed (false).
+fn wait_ready(fd: &OwnedFd, wake: &UnixStream, timeout: Option<Duration>) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let timeout = match timeout {
+        None => PollTimeout::NONE,
+        // Beyond poll's range: wait as long as it can; the loop calls again.
+        Some(t) => PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX),
+    };
+    let mut fds = [
+        PollFd::new(fd.as_fd(), PollFlags::POLLIN),
+        PollFd::new(wake.as_fd(), PollFlags::POLLIN),
+    ];
+    match poll(&mut fds, timeout) {
+        Ok(_) => {}
+        Err(nix::errno::Errno::EINTR) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    let ready = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+    if ready(&fds[1]) {
+        let mut buf = [0u8; 64];
+        while matches!(io::Read::read(&mut &*wake, &mut buf), Ok(n) if n > 0) {}
+    }
+    Ok(ready(&fds[0]))
 }
 
 fn sleep_unless_stopped(shared: &Shared, total: Duration) {

@@ -279,7 +279,9 @@ impl Registry {
         let hooks = Hooks {
             dispatch: Box::new(move |batch| {
                 if let Some(reg) = dispatch_to.upgrade() {
-                    let _applying = reg.applying.read();
+                    // Recursive: a waiting caller pumping the notifier has
+                    // checked that no writer of its own thread holds it.
+                    let _applying = reg.applying.read_recursive();
                     for change in batch.drain(..) {
                         reg.apply_change(key, &change);
                         reg.subscribers.publish(&change);
@@ -369,7 +371,18 @@ impl Registry {
     /// Blocks until the global change sequence differs from `seen` or
     /// `timeout` passes; returns its value then (equal to `seen` on
     /// timeout).
+    ///
+    /// Before it sleeps, the caller applies changes already queued by the
+    /// OS itself (when the platform's source allows it and the notifier
+    /// thread is not at it): a program that changes a device and then
+    /// waits to see the change sees it without a hand-off between threads
+    /// (see `examples/bench_system.rs` in netdev-linux, row 4).
     pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> u64 {
+        let now = self.inner.global.get();
+        if now != seen {
+            return now;
+        }
+        self.inner.pump_notifiers(timeout);
         self.inner.global.wait_for_change(seen, timeout)
     }
 
@@ -547,6 +560,20 @@ impl fmt::Debug for NotifierUse {
 }
 
 impl RegistryInner {
+    /// Reads and applies what the running notifiers' sources have queued,
+    /// from the calling thread (see [`Registry::wait_for_change`]).
+    fn pump_notifiers(&self, patience: Duration) {
+        // Held by this very thread (hold_changes, then a wait): applying
+        // would deadlock, and the caller asked for nothing to be applied.
+        if self.applying.try_read().is_none() {
+            return;
+        }
+        let notifiers: Vec<Arc<Notifier>> = self.state.lock().notifiers.values().cloned().collect();
+        for n in &notifiers {
+            n.try_pump(patience);
+        }
+    }
+
     /// Removes the notifier `key` from the registry if it is the one with
     /// `id` and no device uses it, and returns it for the caller to drop
     /// outside the lock (dropping it stops its thread).

@@ -803,3 +803,147 @@ fn held_changes_wait_and_are_applied_after() {
     assert!(sub.recv_timeout(LONG).is_some());
     assert_eq!(dev.mtu().unwrap(), 1400);
 }
+
+/// A source with a ready descriptor, as the Linux one has: records of
+/// (ifindex, mtu) written to a socket pair by the test, read without
+/// blocking by whichever thread gets there first.
+mod ready_source {
+    use std::io::{self, Read, Write};
+    use std::os::fd::{AsFd, BorrowedFd};
+    use std::os::unix::net::UnixStream;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use netdev_core::{Change, ChangeSource, ChangeSourceSpec, LinkInfo, Waker};
+    use parking_lot::Mutex;
+
+    pub struct Ready {
+        rx: UnixStream,
+        pending: Vec<u8>,
+        pub thread_names: Arc<Mutex<Vec<String>>>,
+    }
+
+    pub fn spec(thread_names: Arc<Mutex<Vec<String>>>) -> (ChangeSourceSpec, UnixStream) {
+        let (tx, rx) = UnixStream::pair().unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let rx = Arc::new(Mutex::new(Some(rx)));
+        let spec = ChangeSourceSpec {
+            key: "ready",
+            open: Arc::new(move || {
+                let rx = rx.lock().take().expect("opened once");
+                Ok(Box::new(Ready {
+                    rx,
+                    pending: Vec::new(),
+                    thread_names: thread_names.clone(),
+                }) as Box<dyn ChangeSource>)
+            }),
+        };
+        (spec, tx)
+    }
+
+    pub fn send(tx: &mut UnixStream, ifindex: u32, mtu: u32) {
+        let mut rec = [0u8; 8];
+        rec[..4].copy_from_slice(&ifindex.to_ne_bytes());
+        rec[4..].copy_from_slice(&mtu.to_ne_bytes());
+        tx.write_all(&rec).unwrap();
+    }
+
+    impl ChangeSource for Ready {
+        fn read_changes(&mut self, _: &mut Vec<Change>, _: Option<Duration>) -> io::Result<()> {
+            unreachable!("a source with a ready descriptor is read without blocking")
+        }
+        fn waker(&self) -> Waker {
+            Arc::new(|| {})
+        }
+        fn ready_fd(&self) -> Option<BorrowedFd<'_>> {
+            Some(self.rx.as_fd())
+        }
+        fn on_reader_thread(&mut self) {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            self.thread_names.lock().push(name);
+        }
+        fn try_read_changes(&mut self, out: &mut Vec<Change>) -> io::Result<()> {
+            let mut buf = [0u8; 64];
+            match self.rx.read(&mut buf) {
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            while self.pending.len() >= 8 {
+                let rec: Vec<u8> = self.pending.drain(..8).collect();
+                out.push(Change::LinkChanged {
+                    ifindex: u32::from_ne_bytes(rec[..4].try_into().unwrap()),
+                    name: None,
+                    info: LinkInfo {
+                        mtu: Some(u32::from_ne_bytes(rec[4..].try_into().unwrap())),
+                        ..LinkInfo::default()
+                    },
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A class whose notifier is the ready source above.
+struct ReadyClass {
+    kernel: Arc<Kernel>,
+    spec: netdev_core::ChangeSourceSpec,
+}
+
+impl netdev_core::NetdevClass for ReadyClass {
+    fn type_name(&self) -> &str {
+        "ready"
+    }
+    fn construct(
+        &self,
+        name: &str,
+        state: &Arc<netdev_core::DeviceState>,
+    ) -> netdev_core::Result<Box<dyn netdev_core::DeviceBackend>> {
+        // Borrow the mock class's backend for the device itself.
+        MockClass::new("tmp", &self.kernel, None).construct(name, state)
+    }
+    fn change_source(&self) -> Option<netdev_core::ChangeSourceSpec> {
+        Some(self.spec.clone())
+    }
+}
+
+#[test]
+fn waiting_callers_apply_queued_changes_in_order() {
+    let kernel = Kernel::new();
+    let ifindex = kernel.add("eth0");
+    let names = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let (spec, mut tx) = ready_source::spec(names.clone());
+    let reg = Registry::new();
+    reg.register(Arc::new(ReadyClass {
+        kernel: kernel.clone(),
+        spec,
+    }))
+    .unwrap();
+    let dev = reg.open("eth0", "ready").unwrap();
+    // Changes arrive while this thread waits for them: the notifier thread
+    // and this one both read the source; every change must be applied
+    // once, in order.
+    let producer = std::thread::spawn(move || {
+        for mtu in 1000..3000 {
+            ready_source::send(&mut tx, ifindex, mtu);
+            if mtu % 64 == 0 {
+                std::thread::yield_now();
+            }
+        }
+        tx
+    });
+    let mut last = 0;
+    let mut seen = reg.seq();
+    while last < 2999 {
+        seen = reg.wait_for_change(seen, LONG);
+        let mtu = dev.mtu().unwrap();
+        assert!(mtu >= last, "MTU went back from {last} to {mtu}");
+        last = mtu;
+    }
+    let _tx = producer.join().unwrap();
+    assert_eq!(dev.mtu().unwrap(), 2999);
+    let names = names.lock();
+    assert_eq!(names.len(), 1);
+    assert!(names[0].starts_with("netdev-notify-"), "{names:?}");
+}

@@ -5,7 +5,7 @@
 //! is dropped silently.
 
 use std::io::{self, Read as _, Write as _};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
@@ -193,6 +193,30 @@ impl ChangeSource for RtnlSource {
                 return Ok(());
             }
         }
+    }
+
+    fn ready_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.sock.as_fd())
+    }
+
+    /// `SCHED_BATCH`: same share of the CPU, but no preemption on wake-up.
+    /// The kernel wakes the notifier thread on the CPU of the thread that
+    /// changed a device, before its system call returns; preempting it
+    /// there delays the caller by two context switches, while a caller
+    /// that goes on to `wait_for_change` applies the queued change itself
+    /// (see `Registry::wait_for_change`). Failure only costs latency.
+    fn on_reader_thread(&mut self) {
+        if let Err(e) = crate::sys::sched::set_batch_policy() {
+            log::debug!("rtnetlink notifier: SCHED_BATCH refused: {e}");
+        }
+    }
+
+    /// One datagram, if one is queued: a caller waiting for its change
+    /// gets it without a second "anything else?" receive (which would
+    /// find nothing for a lone change), and the notifier thread's poll
+    /// tells it when more is waiting.
+    fn try_read_changes(&mut self, out: &mut Vec<Change>) -> io::Result<()> {
+        self.read_one(out).map(drop)
     }
 
     fn waker(&self) -> Waker {

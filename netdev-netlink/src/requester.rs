@@ -339,6 +339,55 @@ impl Requester {
         }
     }
 
+    /// Like [`Requester::transact`], handing the first reply to `parse`
+    /// where it lies in the receive buffer (`None` for a bare ack) instead
+    /// of copying it into a [`Response`]: no allocation and no copy per
+    /// transaction, for callers that decode the reply at once. Further
+    /// replies to the same request are consumed and ignored.
+    ///
+    /// Errors as for [`Requester::transact`]; `parse` is not called when
+    /// the peer answered with an error.
+    pub fn transact_with<T>(
+        &mut self,
+        t: &mut dyn Transport,
+        request: &mut MsgBuilder,
+        parse: impl for<'m> FnOnce(Option<Msg<'m>>) -> T,
+    ) -> io::Result<T> {
+        let mut parse = Some(parse);
+        loop {
+            let id = self.matcher.start(request);
+            if let Err(e) = t.send(&[IoSlice::new(request.finish()?)]) {
+                self.matcher.abandon(id);
+                return Err(e);
+            }
+            let mut out = None;
+            let mut result = Ok(());
+            let end = self.wait(t, &[id], false, |_, msg, d| match d {
+                Disposition::Reply(_) | Disposition::FinalReply(_) => {
+                    if let Some(f) = parse.take() {
+                        out = Some(f(Some(msg)));
+                    }
+                }
+                Disposition::Complete(_, r) => result = r,
+                Disposition::Ignored(_) => {}
+            });
+            match end {
+                // Answers lost after ours arrived change nothing for us.
+                Err(e) if self.lost.is_some_and(|lost| lost(&e)) && out.is_none() => {
+                    log::debug!("netlink answer lost ({e}), sending the request again");
+                }
+                Err(e) if out.is_none() => return Err(e),
+                _ => {
+                    result.map_err(io::Error::from)?;
+                    return Ok(match out {
+                        Some(v) => v,
+                        None => parse.take().expect("not called without a reply")(None),
+                    });
+                }
+            }
+        }
+    }
+
     /// Runs a dump: sends `request` with `NLM_F_REQUEST | NLM_F_DUMP` and
     /// calls `each` on every message of the answer, as it arrives (no
     /// copy). Returns how many there were.

@@ -198,6 +198,44 @@ fn get_without_ack_ends_at_its_reply_and_errors_keep_errno() {
 }
 
 #[test]
+fn transact_with_decodes_in_place_and_skips_parse_on_errors() {
+    let mut t = peer(|reqs| {
+        let h = reqs[0];
+        match h.msg_type {
+            // A late reply among strays.
+            RTM_GETLINK if h.seq % 3 == 1 => vec![
+                Step::Stall,
+                dgram(&[link(h.seq + 50, 0, 9)]),
+                dgram(&[link(h.seq, 0, 7)]),
+            ],
+            RTM_GETLINK if h.seq % 3 == 2 => vec![dgram(&[error(h.seq, ENODEV)])],
+            _ => vec![dgram(&[ack(h.seq)])],
+        }
+    });
+    let mut r = asynchronous();
+    let got = r
+        .transact_with(&mut t, &mut request(RTM_GETLINK, 0, 0), |m| {
+            m.map(|m| index_of(&m))
+        })
+        .unwrap();
+    assert_eq!(got, Some(7), "the reply to our seq, not the stray");
+    let mut called = false;
+    let e = r
+        .transact_with(&mut t, &mut request(RTM_GETLINK, 0, 0), |_| called = true)
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(ENODEV));
+    assert!(!called, "no parse for an error answer");
+    // A bare ack: parse sees None.
+    let got = r
+        .transact_with(&mut t, &mut request(RTM_SETLINK, NLM_F_ACK, 1), |m| {
+            m.is_none()
+        })
+        .unwrap();
+    assert!(got);
+    assert_eq!(r.matcher().outstanding_count(), 0);
+}
+
+#[test]
 fn batch_answered_out_of_order_interleaved_over_several_datagrams() {
     // Request k (0-based in the batch): k % 3 == 0 a GET answered with a
     // link, 1 a SET acked, 2 a SET refused with EINVAL. The peer answers

@@ -51,6 +51,22 @@ impl Socket {
         Ok(requester.transact(io, request)?.into_first())
     }
 
+    /// Like [`Socket::transact`], decoding the reply with `parse` where it
+    /// lies in the receive buffer (`None` for a bare ack): no copy and no
+    /// allocation per transaction (see
+    /// [`Requester::transact_with`](super::Requester::transact_with)).
+    pub fn transact_with<T>(
+        &mut self,
+        request: &mut MsgBuilder,
+        parse: impl for<'m> FnOnce(Option<super::Msg<'m>>) -> T,
+    ) -> io::Result<T> {
+        if wants_ack(self.protocol(), &request.header()) {
+            request.add_flags(NLM_F_ACK);
+        }
+        let (io, requester) = self.parts();
+        requester.transact_with(io, request, parse)
+    }
+
     /// Runs every transaction, batching as many requests per `sendmsg` as
     /// the receive buffer can answer (rcvbuf / 4096, at most the iovec
     /// limit, about a page of requests), and fills in each outcome. Each

@@ -22,5 +22,6 @@ pub(crate) mod ifreq;
 pub(crate) mod netlink;
 pub(crate) mod packet;
 pub(crate) mod ring;
+pub(crate) mod sched;
 pub(crate) mod strict;
 pub(crate) mod tun;
