@@ -444,6 +444,24 @@ fn bad_names_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+#[test]
+fn huge_watch_timeouts_do_not_panic() {
+    let ns = NetNs::new();
+    ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+    // 1e19 s is a valid Duration but no Instant can be that far ahead:
+    // it means "no deadline". --count 0 ends at once either way.
+    for timeout in ["1e19", "9e18"] {
+        let out = ns.netdev(&["watch", "--timeout", timeout, "--count", "0"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--timeout {timeout}: {}",
+            text(&out.stderr)
+        );
+        assert!(!text(&out.stderr).contains("panicked"));
+    }
+}
+
 /// A rejected argument as long as the kernel allows (128 KiB) is named,
 /// not repeated: every usage error that quotes it shows a short escaped
 /// prefix and its length, and exits 2.
