@@ -29,11 +29,11 @@ fuzz_target!(|data: &[u8]| {
             match &change {
                 Change::LinkRemoved { ifindex, name } => {
                     assert!(link.deleted && link.family == 0);
-                    assert_eq!((*ifindex, name.as_str()), (link.ifindex, link.name));
+                    assert_eq!((*ifindex, name.as_str()), (link.ifindex, &*link.name));
                 }
                 Change::LinkChanged { ifindex, name, .. } => {
                     assert_eq!(*ifindex, link.ifindex);
-                    assert_eq!(name.as_deref(), Some(link.name));
+                    assert_eq!(name.as_deref(), Some(&*link.name));
                 }
                 other => panic!("a link message became {other:?}"),
             }
