@@ -88,7 +88,25 @@ pub fn validate_os_name(name: &str) -> Result<(), Error> {
 pub struct Escaped<'a>(pub &'a str);
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || c == '\\'
+    c.is_control() || c == '\\' || is_invisible_format(c)
+}
+
+/// Unicode format characters (category Cf) and separators a terminal does
+/// not show but obeys: bidirectional overrides (U+202E turns `eth0` into
+/// what reads as another name), zero-width characters, line and paragraph
+/// separators.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 impl fmt::Display for Escaped<'_> {
@@ -190,5 +208,12 @@ mod tests {
         assert_eq!(escape("a\\b"), "a\\\\b");
         assert_eq!(escape("tab\there"), "tab\\there");
         assert_eq!(Escaped("é\u{7}").to_string(), "é\\u{7}");
+        // Invisible but obeyed: a right-to-left override, a zero-width
+        // space.
+        assert_eq!(escape("a\u{202e}b\u{200b}"), "a\\u{202e}b\\u{200b}");
+        assert!(
+            matches!(escape("日本"), Cow::Borrowed(_)),
+            "printable stays"
+        );
     }
 }
