@@ -7,3 +7,5 @@
 //! final shape.
 
 #![warn(missing_docs)]
+
+pub mod proto;
