@@ -246,3 +246,88 @@ fn too_large(n: usize, record: usize) -> ProtoError {
         max: super::MAX_MESSAGE_LEN,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use netdev_netlink::{Disposition, Matcher};
+
+    use super::super::{Request, UNIX_FAMILY_ID};
+    use super::*;
+
+    /// A client's matcher takes the reply as the final answer to its
+    /// request: the reply echoes sequence number and port id and is not
+    /// multi-part.
+    #[test]
+    fn a_client_matcher_pairs_the_reply_with_its_request() {
+        let mut matcher = Matcher::new(Some(77));
+        let mut request = MsgBuilder::default();
+        Request::GetBridges
+            .encode(&mut request, UNIX_FAMILY_ID, 0)
+            .unwrap();
+        let id = matcher.start(&mut request);
+        let sent = request.finish().unwrap().to_vec();
+
+        // The daemon's side.
+        let (seq, got) = Request::parse(&sent, UNIX_FAMILY_ID).unwrap();
+        assert_eq!(got, Request::GetBridges);
+        let pid = Msg::parse(&sent).unwrap().pid();
+        assert_eq!((seq, pid), (id.seq(), 77));
+        let mut b = MsgBuilder::default();
+        let reply = Reply::ifindexes(vec![3, 5]);
+        let bytes = reply.encode(&mut b, UNIX_FAMILY_ID, seq, pid).unwrap();
+
+        let msg = Msg::parse(bytes).unwrap();
+        assert_eq!(matcher.on_message(&msg), Disposition::FinalReply(id));
+        assert_eq!(Reply::decode(&msg, UNIX_FAMILY_ID), Ok((seq, reply)));
+    }
+
+    #[test]
+    fn errno_bounds() {
+        let mut b = MsgBuilder::default();
+        for errno in [0, 1, 22, MAX_ERRNO] {
+            let bytes = Reply::error(errno)
+                .encode(&mut b, UNIX_FAMILY_ID, 1, 0)
+                .unwrap();
+            assert_eq!(
+                Reply::parse(bytes, UNIX_FAMILY_ID),
+                Ok((1, Reply::error(errno)))
+            );
+        }
+        for errno in [MAX_ERRNO + 1, u32::MAX] {
+            let err = Reply::error(errno)
+                .encode(&mut b, UNIX_FAMILY_ID, 1, 0)
+                .unwrap_err();
+            assert!(matches!(err, ProtoError::Build(Error::BadValue { .. })));
+        }
+    }
+
+    #[test]
+    fn an_error_may_come_with_data_and_keeps_it() {
+        let reply = Reply {
+            errno: 5,
+            data: ReplyData::McGroup(1),
+        };
+        let mut b = MsgBuilder::default();
+        let bytes = reply.encode(&mut b, UNIX_FAMILY_ID, 9, 0).unwrap();
+        assert_eq!(Reply::parse(bytes, UNIX_FAMILY_ID), Ok((9, reply)));
+    }
+
+    #[test]
+    fn too_large_reports_the_message_length() {
+        let e = too_large(MAX_FDB_ENTRIES + 1, FDB_ENTRY_LEN);
+        assert_eq!(
+            e,
+            ProtoError::TooLarge {
+                len: 32 + (MAX_FDB_ENTRIES + 1) * FDB_ENTRY_LEN,
+                max: super::super::MAX_MESSAGE_LEN
+            }
+        );
+        assert!(matches!(
+            too_large(usize::MAX, 16),
+            ProtoError::TooLarge {
+                len: usize::MAX,
+                ..
+            }
+        ));
+    }
+}

@@ -301,3 +301,99 @@ impl Request {
         Self::decode(&single_msg(datagram)?, family)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use netdev_netlink::{Error, StringProblem};
+
+    use super::super::UNIX_FAMILY_ID;
+    use super::*;
+
+    #[test]
+    fn commands_map_to_their_wire_numbers() {
+        for cmd in 0..=u8::MAX {
+            match Command::from_wire(cmd) {
+                Some(c) => assert_eq!(c.to_wire(), cmd),
+                None => assert!(cmd == 0 || cmd > 9, "{cmd}"),
+            }
+        }
+        assert_eq!(Command::from_wire(7), Some(Command::FdbQuery));
+        assert_eq!(Command::GetPorts.to_string(), "GET_PORTS");
+    }
+
+    #[test]
+    fn names_and_their_validation() {
+        let r = Request::AddPort {
+            bridge: "br0".into(),
+            port: "eth0".into(),
+        };
+        assert_eq!(r.names(), ["br0", "eth0"]);
+        assert!(r.validate_names().is_ok());
+        let r = Request::DelPort {
+            bridge: "br0".into(),
+            port: "x/../../etc".into(),
+        };
+        let err = r.validate_names().unwrap_err();
+        assert!(err.to_string().contains("'/'"), "{err}");
+        assert!(Request::GetBridges.validate_names().is_ok());
+        let r = Request::FdbQuery {
+            bridge: "-rf".into(),
+            count: 1,
+            skip: 0,
+        };
+        assert!(r.validate_names().is_err());
+    }
+
+    #[test]
+    fn a_name_with_a_nul_cannot_be_sent() {
+        let r = Request::AddBridge {
+            name: "br\0evil".into(),
+        };
+        let err = r
+            .encode(&mut MsgBuilder::default(), UNIX_FAMILY_ID, 1)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ProtoError::Build(Error::BadString {
+                problem: StringProblem::InteriorNul(2),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_builder_is_reused_cleanly() {
+        let mut b = MsgBuilder::default();
+        let long = Request::FdbQuery {
+            bridge: "a-long-bridge".into(),
+            count: 9,
+            skip: 9,
+        };
+        long.encode(&mut b, UNIX_FAMILY_ID, 1).unwrap();
+        let short = Request::GetBridges;
+        let reused = short.encode(&mut b, UNIX_FAMILY_ID, 2).unwrap().to_vec();
+        let fresh = short
+            .encode(&mut MsgBuilder::default(), UNIX_FAMILY_ID, 2)
+            .unwrap()
+            .to_vec();
+        assert_eq!(reused, fresh);
+        // A failed encode does not poison the next one.
+        let bad = Request::DelBridge { name: "\0".into() };
+        assert!(bad.encode(&mut b, UNIX_FAMILY_ID, 3).is_err());
+        assert_eq!(short.encode(&mut b, UNIX_FAMILY_ID, 2).unwrap(), fresh);
+    }
+
+    #[test]
+    fn any_genl_version_is_accepted() {
+        let mut b = MsgBuilder::default();
+        let mut bytes = Request::GetBridges
+            .encode(&mut b, UNIX_FAMILY_ID, 4)
+            .unwrap()
+            .to_vec();
+        bytes[17] = 0; // version 0
+        assert_eq!(
+            Request::parse(&bytes, UNIX_FAMILY_ID),
+            Ok((4, Request::GetBridges))
+        );
+    }
+}
