@@ -9,11 +9,13 @@
 
 use brcompat::proto::{
     FdbEntry, ProtoError, Reply, ReplyData, Request, MAX_ATTRS, MAX_FDB_ENTRIES, MAX_IFINDEXES,
-    MAX_MESSAGE_LEN, UNIX_FAMILY_ID,
+    MAX_MESSAGE_LEN,
 };
 use netdev_netlink::{Error, Msg, MsgBuilder, Part, StringProblem};
 
-const FAMILY: u16 = UNIX_FAMILY_ID;
+mod common;
+use common::{encode_reply, encode_request, FAMILY};
+
 const NLM_F_REQUEST: u16 = 1;
 
 /// An `nlmsghdr`: length, type, flags, sequence number, port id.
@@ -32,18 +34,6 @@ fn nlmsghdr(len: u32, msg_type: u16, flags: u16, seq: u32, pid: u32) -> Vec<u8> 
 /// `nla_type`.
 fn nla(len: u16, ty: u16) -> Vec<u8> {
     [len.to_ne_bytes(), ty.to_ne_bytes()].concat()
-}
-
-fn encode_request(r: &Request, seq: u32) -> Vec<u8> {
-    r.encode(&mut MsgBuilder::default(), FAMILY, seq)
-        .unwrap()
-        .to_vec()
-}
-
-fn encode_reply(r: &Reply, seq: u32, pid: u32) -> Vec<u8> {
-    r.encode(&mut MsgBuilder::default(), FAMILY, seq, pid)
-        .unwrap()
-        .to_vec()
 }
 
 /// Checks both directions: `request` encodes to `golden`, `golden` decodes

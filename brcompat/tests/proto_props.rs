@@ -4,12 +4,12 @@
 //! FDB records and paging keep their invariants.
 
 use brcompat::proto::{
-    fdb_page, FdbEntry, Reply, ReplyData, Request, FDB_ENTRY_LEN, MAX_FDB_ENTRIES, UNIX_FAMILY_ID,
+    fdb_page, FdbEntry, Reply, ReplyData, Request, FDB_ENTRY_LEN, MAX_FDB_ENTRIES,
 };
-use netdev_netlink::MsgBuilder;
 use proptest::prelude::*;
 
-const FAMILY: u16 = UNIX_FAMILY_ID;
+mod common;
+use common::{encode_reply, encode_request, FAMILY};
 
 /// Any text a request can carry: no NUL, any other character.
 fn name() -> impl Strategy<Value = String> {
@@ -55,18 +55,6 @@ fn reply() -> impl Strategy<Value = Reply> {
         any::<u32>().prop_map(ReplyData::McGroup),
     ];
     (0u32..=4095, data).prop_map(|(errno, data)| Reply { errno, data })
-}
-
-fn encode_request(r: &Request, seq: u32) -> Vec<u8> {
-    r.encode(&mut MsgBuilder::default(), FAMILY, seq)
-        .unwrap()
-        .to_vec()
-}
-
-fn encode_reply(r: &Reply, seq: u32, pid: u32) -> Vec<u8> {
-    r.encode(&mut MsgBuilder::default(), FAMILY, seq, pid)
-        .unwrap()
-        .to_vec()
 }
 
 /// Decodes `bytes` both ways; what decodes must survive a round trip.

@@ -122,7 +122,12 @@ pub const MAX_FDB_ENTRIES: usize = (MAX_MESSAGE_LEN - REPLY_OVERHEAD) / FDB_ENTR
 pub const MAX_IFINDEXES: usize = (MAX_MESSAGE_LEN - REPLY_OVERHEAD) / 4;
 
 /// `nlmsghdr` + `genlmsghdr` + `ERR_CODE` (8) + a data attribute header.
-const REPLY_OVERHEAD: usize = 16 + 4 + 8 + 4;
+pub(super) const REPLY_OVERHEAD: usize = 16 + 4 + 8 + 4;
+
+// The limits are the largest that fit.
+const _: () = assert!(REPLY_OVERHEAD + MAX_FDB_ENTRIES * FDB_ENTRY_LEN <= MAX_MESSAGE_LEN);
+const _: () = assert!(REPLY_OVERHEAD + (MAX_FDB_ENTRIES + 1) * FDB_ENTRY_LEN > MAX_MESSAGE_LEN);
+const _: () = assert!(REPLY_OVERHEAD + (MAX_IFINDEXES + 1) * 4 > MAX_MESSAGE_LEN);
 
 /// The records a `FDB_QUERY` with `count` and `skip` answers, as a range of
 /// indexes into the `available` records of the bridge (those of its VLAN):
@@ -213,8 +218,6 @@ mod tests {
     fn limits_fit_a_reply() {
         assert_eq!(MAX_FDB_ENTRIES, 4094);
         assert_eq!(MAX_IFINDEXES, 16376);
-        assert!(REPLY_OVERHEAD + MAX_FDB_ENTRIES * FDB_ENTRY_LEN <= MAX_MESSAGE_LEN);
-        assert!(REPLY_OVERHEAD + (MAX_FDB_ENTRIES + 1) * FDB_ENTRY_LEN > MAX_MESSAGE_LEN);
     }
 
     #[test]

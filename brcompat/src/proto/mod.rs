@@ -9,6 +9,27 @@
 //! client move the bytes; this module only says what they mean. Malformed
 //! input is a [`ProtoError`], never a panic.
 //!
+//! ```
+//! use brcompat::proto::{Reply, Request, UNIX_FAMILY_ID};
+//! use netdev_netlink::{Header, MsgBuilder};
+//!
+//! // The client: `brctl addif br0 eth0`.
+//! let request = Request::AddPort { bridge: "br0".into(), port: "eth0".into() };
+//! let mut b = MsgBuilder::default();
+//! let datagram = request.encode(&mut b, UNIX_FAMILY_ID, 42)?.to_vec();
+//!
+//! // The daemon: decode, check the names, answer with the same seq and port.
+//! let (seq, got) = Request::parse(&datagram, UNIX_FAMILY_ID)?;
+//! assert_eq!((seq, &got), (42, &request));
+//! got.validate_names()?;
+//! let pid = Header::parse(&datagram)?.pid;
+//! let answer = Reply::ok().encode(&mut b, UNIX_FAMILY_ID, seq, pid)?.to_vec();
+//!
+//! // The client again.
+//! assert_eq!(Reply::parse(&answer, UNIX_FAMILY_ID)?, (42, Reply::ok()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Framing
 //!
 //! Every message is one generic Netlink message: an `nlmsghdr` (16 bytes:

@@ -4,7 +4,7 @@
 use netdev_netlink::{policy_table, Error, Msg, MsgBuilder, Part, Policy};
 
 use super::error::ProtoError;
-use super::fdb::{FdbEntry, FDB_ENTRY_LEN, MAX_FDB_ENTRIES, MAX_IFINDEXES};
+use super::fdb::{FdbEntry, FDB_ENTRY_LEN, MAX_FDB_ENTRIES, MAX_IFINDEXES, REPLY_OVERHEAD};
 use super::{
     finish, open_genl, single_msg, Command, BRC_GENL_A_ERR_CODE, BRC_GENL_A_FDB_DATA,
     BRC_GENL_A_IFINDEXES, BRC_GENL_A_MAX, BRC_GENL_A_MC_GROUP, BRC_GENL_C_DP_RESULT, VERSION,
@@ -240,9 +240,7 @@ impl Reply {
 /// The error for a list of `n` records of `record` bytes that cannot fit.
 fn too_large(n: usize, record: usize) -> ProtoError {
     ProtoError::TooLarge {
-        len: n
-            .saturating_mul(record)
-            .saturating_add(super::NLMSG_HDRLEN + 16),
+        len: n.saturating_mul(record).saturating_add(REPLY_OVERHEAD),
         max: super::MAX_MESSAGE_LEN,
     }
 }
