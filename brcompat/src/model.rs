@@ -29,53 +29,27 @@ use std::fmt;
 
 use netdev_core::Escaped;
 
-/// Longest name, in bytes (`IFNAMSIZ - 1`).
-pub const MAX_NAME_LEN: usize = 15;
-
 /// Checks a bridge, port or interface name taken from a person, a request or
-/// a file: 1 to 15 bytes; no `/`, `:`, whitespace or control characters; not
-/// starting with `-` (it would read as an option on a command line); not
-/// `.` or `..`.
+/// a file: the rules of [`netdev_core::validate_name`] (1 to 15 bytes; no
+/// `/`, `:`, whitespace or control characters; not `.` or `..`), and not
+/// starting with `-` (it would read as an option on a command line).
 ///
 /// The error says which rule failed.
 pub fn validate_name(name: &str) -> Result<(), ConfigError> {
-    let bad = |reason: &str| {
-        Err(ConfigError::InvalidName {
-            name: name.to_owned(),
-            reason: reason.to_owned(),
-        })
+    let invalid = |reason: String| ConfigError::InvalidName {
+        name: name.to_owned(),
+        reason,
     };
-    if name.is_empty() {
-        return bad("it is empty");
-    }
-    if name.len() > MAX_NAME_LEN {
-        return Err(ConfigError::InvalidName {
-            name: name.to_owned(),
-            reason: format!(
-                "it is {} bytes long, the maximum is {MAX_NAME_LEN}",
-                name.len()
-            ),
-        });
-    }
-    if name == "." || name == ".." {
-        return bad("it is reserved");
+    if let Err(e) = netdev_core::validate_name(name) {
+        return Err(invalid(match e.kind() {
+            netdev_core::ErrorKind::InvalidName(why) => why.clone(),
+            _ => e.to_string(),
+        }));
     }
     if name.starts_with('-') {
-        return bad("it starts with '-'");
-    }
-    for c in name.chars() {
-        if c == '/' {
-            return bad("it contains a '/'");
-        }
-        if c == ':' {
-            return bad("it contains a ':' (reserved for interface aliases)");
-        }
-        if c.is_whitespace() {
-            return bad("it contains whitespace");
-        }
-        if c.is_control() {
-            return bad("it contains a control character");
-        }
+        return Err(invalid(format!(
+            "{name:?} starts with '-' (it would read as an option)"
+        )));
     }
     Ok(())
 }
@@ -249,20 +223,13 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::InvalidName { name, reason } => {
-                write!(f, "invalid name {name:?}: {reason}")
-            }
+            ConfigError::InvalidName { reason, .. } => write!(f, "invalid name: {reason}"),
             ConfigError::InvalidVlan(v) => write!(f, "invalid VLAN {v}: must be 1 to 4095"),
             ConfigError::BridgeExists { name } => {
                 write!(f, "bridge {} already exists", Escaped(name))
             }
-            ConfigError::NameInUse { name, bridge } => write!(
-                f,
-                "{} is already a port of bridge {}",
-                Escaped(name),
-                Escaped(bridge)
-            ),
-            ConfigError::AlreadyAttached { name, bridge } => write!(
+            ConfigError::NameInUse { name, bridge }
+            | ConfigError::AlreadyAttached { name, bridge } => write!(
                 f,
                 "{} is already a port of bridge {}",
                 Escaped(name),
@@ -1017,7 +984,7 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn v(n: u32) -> VlanId {
@@ -1029,8 +996,8 @@ mod tests {
     }
 
     /// br0 with eth0, bond0 = {eth1, eth2}, fake bridge vlan10 (tag 10) with
-    /// eth3 on VLAN 10.
-    fn sample() -> Config {
+    /// eth3 on VLAN 10 (the store's documented example too).
+    pub(crate) fn sample() -> Config {
         let mut c = Config::new();
         c.add_bridge("br0").unwrap();
         c.add_interface("br0", "eth0").unwrap();
@@ -1042,34 +1009,14 @@ mod tests {
 
     #[test]
     fn names_are_validated_with_reasons() {
-        for ok in [
-            "eth0",
-            "br-int",
-            "veth_a.100",
-            "a",
-            "123456789012345",
-            "é",
-            "a=b",
-            "a%b",
-        ] {
+        // netdev-core's rules (tested there), and no leading '-'.
+        for ok in ["eth0", "br-int", "a-", "a=b", "a%b", "é"] {
             validate_name(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
         }
-        for (bad, why) in [
-            ("", "empty"),
-            ("1234567890123456", "16 bytes"),
-            ("ééééééééé", "18 bytes"),
-            ("a/b", "'/'"),
-            ("a b", "whitespace"),
-            ("a\u{a0}b", "whitespace"),
-            ("a\u{1}b", "control"),
-            ("a\u{7f}", "control"),
-            ("-eth0", "'-'"),
-            ("eth0:1", "':'"),
-            (".", "reserved"),
-            ("..", "reserved"),
-        ] {
+        for (bad, why) in [("-eth0", "starts with '-'"), ("a/b", "'/'"), ("", "empty")] {
             let e = validate_name(bad).unwrap_err();
             assert_eq!(e.errno(), libc::EINVAL);
+            assert!(e.to_string().starts_with("invalid name: "), "{e}");
             assert!(e.to_string().contains(why), "{bad:?}: {e}");
         }
         // Operations refuse bad names before anything else.

@@ -41,15 +41,7 @@ fn v(n: u32) -> VlanId {
 }
 
 /// The configuration of the module documentation's example.
-fn example() -> Config {
-    let mut c = Config::new();
-    c.add_bridge("br0").unwrap();
-    c.add_interface("br0", "eth0").unwrap();
-    c.add_port("br0", "bond0", &["eth1", "eth2"], None).unwrap();
-    c.add_fake_bridge("vlan10", "br0", v(10)).unwrap();
-    c.add_interface("vlan10", "eth3").unwrap();
-    c
-}
+use crate::model::tests::sample as example;
 
 const EXAMPLE: &str = "\
 # brcompat configuration (see the brcompat crate's store module).
