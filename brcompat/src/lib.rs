@@ -8,4 +8,6 @@
 
 #![warn(missing_docs)]
 
+pub mod model;
 pub mod proto;
+pub mod store;
