@@ -7,3 +7,6 @@
 //! final shape.
 
 #![warn(missing_docs)]
+
+pub mod transport;
+mod sys;
