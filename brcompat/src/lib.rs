@@ -8,5 +8,5 @@
 
 #![warn(missing_docs)]
 
-pub mod transport;
 mod sys;
+pub mod transport;

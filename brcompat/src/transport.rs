@@ -145,7 +145,10 @@ impl fmt::Display for Error {
                 path.display(),
                 describe(source)
             ),
-            Error::Oversized { len: Some(len), max } => {
+            Error::Oversized {
+                len: Some(len),
+                max,
+            } => {
                 write!(f, "datagram of {len} bytes exceeds the maximum of {max}")
             }
             Error::Oversized { len: None, max } => {
@@ -368,11 +371,22 @@ impl Connection {
     }
 
     /// Closes a connection whose peer [`Access::check`] refused, with a
-    /// log line, after sending it `reply` (say, an `EPERM` answer) if one
-    /// is given and it fits in the peer's queue at once.
+    /// log line, after sending it `reply` (say, an `EPERM` answer to its
+    /// request) if one is given and it fits in the peer's queue at once.
+    ///
+    /// What the peer already sent is read and discarded first: closing a
+    /// socket with unread data makes the peer's next receive fail with
+    /// `ECONNRESET` instead of delivering the reply (Linux).
     pub fn refuse(mut self, refused: &Refused, reply: Option<&[u8]>) {
         log::warn!("{refused}: closing the connection");
         if let Some(reply) = reply {
+            let mut scrap = [0u8; 512];
+            for _ in 0..64 {
+                match self.recv_raw(&mut scrap, Some(Duration::ZERO)) {
+                    Ok((0, _)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
             self.send_timeout = Some(Duration::ZERO);
             if let Err(e) = self.send(&[IoSlice::new(reply)]) {
                 log::debug!("refusal not delivered: {e}");
@@ -435,9 +449,7 @@ pub fn connect(path: impl AsRef<Path>, timeout: Option<Duration>) -> Result<Conn
                 std::thread::sleep(Duration::from_millis(5));
             }
             Err(Errno::EINPROGRESS) => {
-                if !wait_for(fd.as_fd(), PollFlags::POLLOUT, remaining(deadline))
-                    .map_err(fail)?
-                {
+                if !wait_for(fd.as_fd(), PollFlags::POLLOUT, remaining(deadline)).map_err(fail)? {
                     return Err(fail(Errno::ETIMEDOUT.into()));
                 }
                 match socket::getsockopt(&fd, socket::sockopt::SocketError) {
