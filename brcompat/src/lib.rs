@@ -8,5 +8,6 @@
 
 #![warn(missing_docs)]
 
+pub mod brctl;
 mod sys;
 pub mod transport;
