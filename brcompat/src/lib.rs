@@ -8,6 +8,9 @@
 
 #![warn(missing_docs)]
 
+pub mod brctl;
 pub mod model;
 pub mod proto;
 pub mod store;
+mod sys;
+pub mod transport;
