@@ -590,6 +590,13 @@ pub enum Error {
     /// brcompat's own: the daemon could not be reached; the text is one
     /// line (`cannot connect to brcompatd at PATH: ...`).
     Daemon(String),
+    /// brcompat's own: the host's network devices, which `show` needs for
+    /// names and addresses, could not be listed; one line
+    /// (`cannot list network devices: ...`).
+    Devices(String),
+    /// brcompat's own: the command line's options (`--socket PATH`) are
+    /// wrong; one line.
+    Usage(String),
 }
 
 impl Error {
@@ -703,6 +710,10 @@ impl Error {
                 c.name()
             )),
             Error::Daemon(text) => Output::stderr(format!("{}\n", e(text))),
+            Error::Devices(text) => {
+                Output::stderr(format!("cannot list network devices: {}\n", e(text)))
+            }
+            Error::Usage(text) => Output::stderr(format!("brctl: {}\n", e(text))),
         }
     }
 

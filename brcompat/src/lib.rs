@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod brctl;
+pub mod client;
 pub mod model;
 pub mod proto;
 pub mod store;
