@@ -246,11 +246,20 @@ impl Client {
         }
     }
 
-    /// Sends `request` after checking its names; a reply with an errno is
+    /// Sends `request` after checking its names with
+    /// [`validate_request_name`]; a reply with an errno is
     /// [`Error::Refused`].
     fn call(&mut self, request: &Request) -> Result<ReplyData, Error> {
+        self.call_checked(request, validate_request_name)
+    }
+
+    fn call_checked(
+        &mut self,
+        request: &Request,
+        check: fn(&str) -> Result<(), netdev_core::Error>,
+    ) -> Result<ReplyData, Error> {
         for name in request.names() {
-            validate_request_name(name).map_err(|source| Error::InvalidName {
+            check(name).map_err(|source| Error::InvalidName {
                 name: name.to_owned(),
                 source,
             })?;
@@ -275,9 +284,13 @@ impl Client {
     }
 
     /// A call answered with ifindexes, each positive.
-    fn call_ifindexes(&mut self, request: &Request) -> Result<Vec<u32>, Error> {
+    fn call_ifindexes(
+        &mut self,
+        request: &Request,
+        check: fn(&str) -> Result<(), netdev_core::Error>,
+    ) -> Result<Vec<u32>, Error> {
         let command = request.command();
-        match self.call(request)? {
+        match self.call_checked(request, check)? {
             ReplyData::Ifindexes(list) => list
                 .into_iter()
                 .map(|i| {
@@ -323,15 +336,29 @@ impl Client {
     /// `GET_BRIDGES`: the ifindexes of every bridge's network device, real
     /// and fake bridges alike, in the daemon's order.
     pub fn bridges(&mut self) -> Result<Vec<u32>, Error> {
-        self.call_ifindexes(&Request::GetBridges)
+        self.call_ifindexes(&Request::GetBridges, validate_request_name)
     }
 
     /// `GET_PORTS`: the ifindexes of `bridge`'s ports, in the daemon's
     /// order. A name that is no bridge is refused with `ENODEV`.
     pub fn ports(&mut self, bridge: &str) -> Result<Vec<u32>, Error> {
-        self.call_ifindexes(&Request::GetPorts {
+        let request = Request::GetPorts {
             bridge: bridge.into(),
-        })
+        };
+        self.call_ifindexes(&request, validate_request_name)
+    }
+
+    /// [`Client::ports`] of a bridge whose name the OS reported (an
+    /// ifindex of [`Client::bridges`] looked up among the host's devices),
+    /// checked only against the rules the OS itself applies
+    /// ([`netdev_core::validate_os_name`]): the kernel lets a device name
+    /// hold control characters, and such a bridge must still be listed.
+    /// Names people typed go through [`Client::ports`].
+    pub fn ports_of_listed(&mut self, bridge: &str) -> Result<Vec<u32>, Error> {
+        let request = Request::GetPorts {
+            bridge: bridge.into(),
+        };
+        self.call_ifindexes(&request, netdev_core::validate_os_name)
     }
 
     /// One `FDB_QUERY`: at most `count` records of `bridge` after the

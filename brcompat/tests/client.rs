@@ -270,3 +270,15 @@ fn the_socket_path_defaults() {
         std::path::PathBuf::from("/x.sock")
     );
 }
+
+#[test]
+fn names_the_os_reported_may_hold_control_characters() {
+    let d = FakeDaemon::start(|_| Some(Reply::ifindexes(vec![4])));
+    let mut c = connect(&d);
+    let odd = "c\u{1b}[7mx";
+    assert!(matches!(c.ports(odd), Err(Error::InvalidName { .. })));
+    assert_eq!(c.ports_of_listed(odd).unwrap(), [4]);
+    // Still nothing the OS itself refuses.
+    assert!(matches!(c.ports_of_listed("a/b"), Err(Error::InvalidName { .. })));
+    assert_eq!(d.requests().len(), 1);
+}

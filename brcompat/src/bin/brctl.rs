@@ -287,7 +287,7 @@ impl Session {
         }
         let mut infos = Vec::with_capacity(names.len());
         for name in names {
-            let ports = match self.client.ports(&name) {
+            let ports = match self.client.ports_of_listed(&name) {
                 Ok(p) => p,
                 // Deleted since the list was read.
                 Err(e) if e.daemon_errno().is_some() => continue,
