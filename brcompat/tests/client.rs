@@ -279,6 +279,9 @@ fn names_the_os_reported_may_hold_control_characters() {
     assert!(matches!(c.ports(odd), Err(Error::InvalidName { .. })));
     assert_eq!(c.ports_of_listed(odd).unwrap(), [4]);
     // Still nothing the OS itself refuses.
-    assert!(matches!(c.ports_of_listed("a/b"), Err(Error::InvalidName { .. })));
+    assert!(matches!(
+        c.ports_of_listed("a/b"),
+        Err(Error::InvalidName { .. })
+    ));
     assert_eq!(d.requests().len(), 1);
 }

@@ -12,6 +12,7 @@
 
 use std::fs;
 use std::io::IoSlice;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ use std::time::Duration;
 use brcompat::proto::{Reply, Request, UNIX_FAMILY_ID};
 use brcompat::transport::{Connection, Listener};
 use netdev_netlink::{Header, MsgBuilder};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 /// Answers one request: `Some(reply)`, or `None` to say nothing.
 pub type Handler = dyn FnMut(&Request) -> Option<Reply> + Send;
@@ -118,7 +120,11 @@ fn accept_loop(
                 let (stop, log, handler) = (stop.clone(), log.clone(), handler.clone());
                 workers.push(thread::spawn(move || serve(&conn, &stop, &log, &handler)));
             }
-            Ok(None) => thread::sleep(Duration::from_millis(1)),
+            // Wait for the next one (or for the time to look at `stop`).
+            Ok(None) => {
+                let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+                let _ = nix::poll::poll(&mut fds, PollTimeout::from(50u8));
+            }
             Err(e) => panic!("fake daemon: accept: {e}"),
         }
     }
