@@ -45,7 +45,7 @@ mod linux {
     use std::time::{Duration, Instant};
 
     use brcompat::client::Client;
-    use brcompat::proto::{fdb_page, FdbEntry, Reply, Request};
+    use brcompat::proto::{FdbEntry, Reply};
 
     use super::fake_daemon::FakeDaemon;
     use super::support::{self, NetNs};
@@ -109,16 +109,6 @@ mod linux {
                 }
             })
             .collect()
-    }
-
-    fn fdb_daemon(n: usize) -> FakeDaemon {
-        let records = table(n);
-        FakeDaemon::start(move |r| match r {
-            Request::FdbQuery { count, skip, .. } => Some(Reply::fdb(
-                records[fdb_page(*count, *skip, records.len())].to_vec(),
-            )),
-            _ => Some(Reply::ok()),
-        })
     }
 
     struct Row {
@@ -269,7 +259,7 @@ mod linux {
             assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
             kernel_entries = n;
 
-            let d = fdb_daemon(n);
+            let d = FakeDaemon::serving_fdb(table(n));
             let mut c = Client::connect(d.path(), Some(Duration::from_secs(5))).unwrap();
             let lib = median(
                 (0..FDB_ROUNDS)

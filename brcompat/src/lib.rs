@@ -3,8 +3,11 @@
 //! the brcompat generic-netlink wire format, applied to the switch's
 //! configuration.
 //!
-//! Not implemented yet: this crate is a placeholder so the workspace has its
-//! final shape.
+//! Here: the wire protocol ([`proto`]), the daemon's Unix-socket transport
+//! ([`transport`]), the configuration model and file store ([`model`],
+//! [`store`]), the client library ([`client`]) and what bridge-utils'
+//! `brctl` prints ([`brctl`]), which the `brctl` binary puts together. The
+//! daemon `brcompatd` is not in this crate yet.
 
 #![warn(missing_docs)]
 

@@ -16,46 +16,24 @@
 
 #![cfg(target_os = "linux")]
 
+mod brctl_fixtures;
 mod fake_daemon;
 #[path = "../../netdev-linux/tests/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use brcompat::brctl::{self, Output};
 use brcompat::proto::{fdb_page, FdbEntry, Reply, Request};
+use brctl_fixtures::{args, dir, fixture, timer_in};
 use fake_daemon::FakeDaemon;
 use support::NetNs;
 
 const BRCTL: &str = env!("CARGO_BIN_EXE_brctl");
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/brctl")
-}
-
-fn fixture(name: &str) -> Output {
-    let read = |ext: &str| {
-        fs::read_to_string(fixtures().join(format!("{name}.{ext}")))
-            .unwrap_or_else(|e| panic!("fixture {name}.{ext}: {e}"))
-    };
-    Output {
-        stdout: read("out"),
-        stderr: read("err"),
-        status: read("rc").trim().parse().unwrap(),
-    }
-}
-
-fn fixture_args(name: &str) -> Vec<String> {
-    let text = fs::read_to_string(fixtures().join(format!("{name}.args"))).unwrap();
-    if text == "\n" && name == "no-args" {
-        return Vec::new();
-    }
-    text.lines().map(str::to_owned).collect()
-}
 
 /// Runs the built `brctl` with `args`, an empty environment but for
 /// `LC_ALL=C` and `env`, in namespace `ns` if given.
@@ -264,11 +242,7 @@ impl Bench {
     /// Runs the fixture's case and compares.
     fn case(&mut self, name: &str) {
         let socket = self.socket().to_str().unwrap().to_owned();
-        let got = run_brctl(
-            Some(&self.ns),
-            &[("BRCOMPAT_SOCKET", &socket)],
-            &fixture_args(name),
-        );
+        let got = run_brctl(Some(&self.ns), &[("BRCOMPAT_SOCKET", &socket)], &args(name));
         let want = expected(name);
         assert_eq!(
             got.stdout, want.stdout,
@@ -296,18 +270,6 @@ fn move_port(m: &mut Model, from: Option<&str>, to: Option<&str>, port: &str) {
     if let Some(to) = to {
         m.bridges.get_mut(to).unwrap().push(port.to_owned());
     }
-}
-
-/// The ageing timer `brctl` printed for the learned address.
-fn learned_ageing() -> u32 {
-    let out = fixture("showmacs-br0").stdout;
-    let line = out
-        .lines()
-        .find(|l| l.contains("02:00:00:00:01:0b"))
-        .expect("the learned address is in the fixture");
-    let timer = line.rsplit('\t').next().unwrap().trim();
-    let (s, cs) = timer.split_once('.').unwrap();
-    s.parse::<u32>().unwrap() * 100 + cs.parse::<u32>().unwrap()
 }
 
 #[test]
@@ -406,7 +368,7 @@ fn replays_the_capture_script_byte_for_byte() {
         b.case(name);
     }
     // What the kernel bridge learned in the capture.
-    let ageing = learned_ageing();
+    let ageing = timer_in(&fixture("showmacs-br0").stdout, "02:00:00:00:01:0b");
     b.with_model(|m| {
         let entry = |last2, last, port, is_local, ageing_ticks| FdbEntry {
             mac: [2, 0, 0, 0, last2, last],
@@ -453,7 +415,7 @@ fn replays_the_capture_script_byte_for_byte() {
     b.case("addif-control-chars");
 
     // Every fixture but `stp-on` (brcompat has no STP) was replayed.
-    let all = fs::read_dir(fixtures())
+    let all = fs::read_dir(dir())
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -468,7 +430,7 @@ fn replays_the_capture_script_byte_for_byte() {
 
 #[test]
 fn commands_brcompat_lacks_say_so() {
-    let got = run_brctl(None, &[], &fixture_args("stp-on"));
+    let got = run_brctl(None, &[], &args("stp-on"));
     assert_eq!(
         got,
         Output {
@@ -546,12 +508,7 @@ fn showmacs_of_ten_thousand_records() {
             }
         })
         .collect();
-    let d = FakeDaemon::start(move |r| match r {
-        Request::FdbQuery { count, skip, .. } => Some(Reply::fdb(
-            records[fdb_page(*count, *skip, records.len())].to_vec(),
-        )),
-        _ => Some(Reply::error(libc::EINVAL as u32)),
-    });
+    let d = FakeDaemon::serving_fdb(records);
     let socket = d.path().to_str().unwrap().to_owned();
     let got = run_brctl(
         None,

@@ -4,37 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::PathBuf;
+
+mod brctl_fixtures;
+
+use brctl_fixtures::{args, dir, fixture, timer_in};
 
 use brcompat::brctl::{
     parse_args, render_invocation, show_all, show_selected, showmacs, BridgeId, BridgeInfo, Error,
     FdbEntry, Lookup, Output, Request,
 };
-
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/brctl")
-}
-
-fn fixture(name: &str) -> Output {
-    let read = |ext: &str| {
-        fs::read_to_string(dir().join(format!("{name}.{ext}")))
-            .unwrap_or_else(|e| panic!("fixture {name}.{ext}: {e}"))
-    };
-    Output {
-        stdout: read("out"),
-        stderr: read("err"),
-        status: read("rc").trim().parse().unwrap(),
-    }
-}
-
-fn args(name: &str) -> Vec<String> {
-    let text = fs::read_to_string(dir().join(format!("{name}.args"))).unwrap();
-    // printf '%s\n' with no arguments still writes one empty line.
-    if text == "\n" && name == "no-args" {
-        return Vec::new();
-    }
-    text.lines().map(str::to_owned).collect()
-}
 
 /// What our code prints for a command line that needs no daemon.
 fn local(name: &str) -> Output {
@@ -71,14 +49,6 @@ fn br1(ifaces: &[&str]) -> BridgeInfo {
 
 fn ok() -> Output {
     Output::default()
-}
-
-/// The ageing timer (in 1/100 s) brctl printed for `mac_text`.
-fn timer_in(out: &str, mac_text: &str) -> u32 {
-    let line = out.lines().find(|l| l.contains(mac_text)).unwrap();
-    let t = line.rsplit('\t').next().unwrap().trim();
-    let (s, cs) = t.split_once('.').unwrap();
-    s.parse::<u32>().unwrap() * 100 + cs.parse::<u32>().unwrap()
 }
 
 /// Every case whose output brcompat reproduces exactly.

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use brcompat::client::{self, Client, Error, FDB_PAGE};
-use brcompat::proto::{fdb_page, Command, FdbEntry, Reply, Request};
+use brcompat::proto::{Command, FdbEntry, Reply, Request};
 use fake_daemon::{FakeDaemon, TempDir};
 
 const TIMEOUT: Option<Duration> = Some(Duration::from_secs(5));
@@ -167,21 +167,10 @@ fn table(n: usize) -> Vec<FdbEntry> {
         .collect()
 }
 
-/// A daemon serving `n` records with the protocol's paging.
-fn fdb_daemon(n: usize) -> FakeDaemon {
-    let records = table(n);
-    FakeDaemon::start(move |r| match r {
-        Request::FdbQuery { count, skip, .. } => Some(Reply::fdb(
-            records[fdb_page(*count, *skip, records.len())].to_vec(),
-        )),
-        _ => Some(Reply::error(libc::EINVAL as u32)),
-    })
-}
-
 #[test]
 fn fdb_pages_read_each_record_once() {
     for n in [0, 1, 255, 256, 257, 512, 10_000] {
-        let d = fdb_daemon(n);
+        let d = FakeDaemon::serving_fdb(table(n));
         let mut c = connect(&d);
         let got = c.fdb("br0").unwrap();
         assert_eq!(got, table(n), "n = {n}");

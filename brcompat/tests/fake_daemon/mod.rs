@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use brcompat::proto::{Reply, Request, UNIX_FAMILY_ID};
+use brcompat::proto::{fdb_page, FdbEntry, Reply, Request, UNIX_FAMILY_ID};
 use brcompat::transport::{Connection, Listener};
 use netdev_netlink::{Header, MsgBuilder};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -79,6 +79,17 @@ impl FakeDaemon {
             acceptor: Some(acceptor),
             _dir: dir,
         }
+    }
+
+    /// A daemon serving `records` as one bridge's forwarding database
+    /// with the protocol's paging, and `EINVAL` to every other request.
+    pub fn serving_fdb(records: Vec<FdbEntry>) -> FakeDaemon {
+        FakeDaemon::start(move |r| match r {
+            Request::FdbQuery { count, skip, .. } => Some(Reply::fdb(
+                records[fdb_page(*count, *skip, records.len())].to_vec(),
+            )),
+            _ => Some(Reply::error(libc::EINVAL as u32)),
+        })
     }
 
     /// The socket's path.
