@@ -523,3 +523,43 @@ fn showmacs_of_ten_thousand_records() {
     assert_eq!(lines[n], "  5\t02:00:00:00:27:0f\tno\t\t  12.34");
     assert_eq!(d.requests().len(), n.div_ceil(256) + 1);
 }
+
+#[test]
+fn addif_and_delif_act_on_each_interface_until_one_fails() {
+    // As bridge-utils 1.7: `brctl addif br0 v1 v2 v3` adds each in turn
+    // and stops at the first failure.
+    let d = FakeDaemon::start(|r| {
+        Some(match r {
+            Request::AddPort { port, .. } if port == "v2" => Reply::error(libc::EBUSY as u32),
+            _ => Reply::ok(),
+        })
+    });
+    let socket = d.path().to_str().unwrap().to_owned();
+    let env = [("BRCOMPAT_SOCKET", socket.as_str())];
+    let argv = |a: &[&str]| -> Vec<String> { a.iter().map(|s| s.to_string()).collect() };
+    let got = run_brctl(None, &env, &argv(&["delif", "br0", "v1", "v2"]));
+    assert_eq!(got, Output::default());
+    let got = run_brctl(None, &env, &argv(&["addif", "br0", "v1", "v2", "v3"]));
+    assert_eq!(
+        got.stderr,
+        "device v2 is already a member of a bridge; can't add it to bridge br0.\n"
+    );
+    assert_eq!(got.status, 1);
+    let port = |add: bool, p: &str| {
+        let (bridge, port) = ("br0".to_owned(), p.to_owned());
+        if add {
+            Request::AddPort { bridge, port }
+        } else {
+            Request::DelPort { bridge, port }
+        }
+    };
+    assert_eq!(
+        d.requests(),
+        [
+            port(false, "v1"),
+            port(false, "v2"),
+            port(true, "v1"),
+            port(true, "v2")
+        ]
+    );
+}

@@ -51,18 +51,50 @@ fn run(args: Vec<OsString>) -> Output {
         Ok(other) => return brctl::render_invocation(&other).unwrap_or_default(),
         Err(e) => return e.render(),
     };
-    if let Some(bad) = first_invalid_name(&request) {
-        return Error::for_invalid_name(&request, bad).render();
-    }
     let path = client::socket_path(socket.as_deref());
-    let client = match Client::connect(&path, Some(client::DEFAULT_TIMEOUT)) {
-        Ok(c) => c,
-        Err(e) => return Error::Daemon(e.to_string()).render(),
-    };
-    let mut session = Session { client, host: None };
-    match session.execute(&request) {
-        Ok(out) => out,
-        Err(e) => e.render(),
+    let mut session: Option<Session> = None;
+    // `brctl addif BR IF...` and `delif` act on each interface in turn and
+    // stop at the first that fails.
+    for request in each_interface(request, &args) {
+        if let Some(bad) = first_invalid_name(&request) {
+            return Error::for_invalid_name(&request, bad).render();
+        }
+        let s = match &mut session {
+            Some(s) => s,
+            None => match Client::connect(&path, Some(client::DEFAULT_TIMEOUT)) {
+                Ok(client) => session.insert(Session { client, host: None }),
+                Err(e) => return Error::Daemon(e.to_string()).render(),
+            },
+        };
+        match s.execute(&request) {
+            Ok(out) if out == Output::default() => {}
+            Ok(out) => return out,
+            Err(e) => return e.render(),
+        }
+    }
+    Output::default()
+}
+
+/// `addif`/`delif` with several interfaces (`args[2..]`) as one request
+/// per interface; any other request alone.
+fn each_interface(request: Request, args: &[String]) -> Vec<Request> {
+    let devices = args.get(2..).unwrap_or_default();
+    match request {
+        Request::Addif { bridge, .. } => devices
+            .iter()
+            .map(|d| Request::Addif {
+                bridge: bridge.clone(),
+                device: d.clone(),
+            })
+            .collect(),
+        Request::Delif { bridge, .. } => devices
+            .iter()
+            .map(|d| Request::Delif {
+                bridge: bridge.clone(),
+                device: d.clone(),
+            })
+            .collect(),
+        other => vec![other],
     }
 }
 
@@ -405,6 +437,30 @@ mod tests {
             take_socket_option(os(&["--socket"])).unwrap_err(),
             Error::Usage("option --socket needs a path".into())
         );
+    }
+
+    #[test]
+    fn addif_and_delif_take_several_interfaces() {
+        let args: Vec<String> = ["addif", "br0", "v1", "v2"].map(String::from).to_vec();
+        let r = Request::Addif {
+            bridge: "br0".into(),
+            device: "v1".into(),
+        };
+        assert_eq!(
+            each_interface(r, &args),
+            [
+                Request::Addif {
+                    bridge: "br0".into(),
+                    device: "v1".into()
+                },
+                Request::Addif {
+                    bridge: "br0".into(),
+                    device: "v2".into()
+                }
+            ]
+        );
+        let show = Request::Show(vec!["a".into(), "b".into()]);
+        assert_eq!(each_interface(show.clone(), &[]), [show]);
     }
 
     #[test]
