@@ -3,12 +3,14 @@
 //! the brcompat generic-netlink wire format, applied to the switch's
 //! configuration.
 //!
-//! Not implemented yet: this crate is a placeholder so the workspace has its
-//! final shape.
+//! The daemon is [`daemon`] (binary `brcompatd`), the wire format
+//! [`proto`], the configuration [`model`] and its storage [`store`], the
+//! Unix-socket [`transport`], and what `brctl` prints [`brctl`].
 
 #![warn(missing_docs)]
 
 pub mod brctl;
+pub mod daemon;
 pub mod model;
 pub mod proto;
 pub mod store;
