@@ -4,10 +4,9 @@
 //! truncated, oversized and unknown requests (each answered `EINVAL` with
 //! its sequence number, the daemon serving on). Unprivileged.
 
-use std::fs;
+mod daemon_support;
+
 use std::io;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use brcompat::daemon::{Daemon, DaemonOptions, MAX_FDB_ENTRIES};
 use brcompat::model::{Change, VlanId};
 use brcompat::proto::{Reply, ReplyData, Request, UNIX_FAMILY_ID};
 use brcompat::store::{ConfigBackend, FdbEntry, FdbSource, FileStore};
+use daemon_support::{addbr, addif, delbr, delif, fdb, ports, TempDir};
 use netdev::{EthAddr, Netdev, Registry};
 use netdev_netlink::MsgBuilder;
 
@@ -23,29 +23,6 @@ const EEXIST: u32 = libc::EEXIST as u32;
 const ENXIO: u32 = libc::ENXIO as u32;
 const ENODEV: u32 = libc::ENODEV as u32;
 const EBUSY: u32 = libc::EBUSY as u32;
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "brcompat-handler-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// An FDB of fixed entries, answering a page as the trait asks: the
 /// entries of one bridge and VLAN, `skip` then at most `max`.
@@ -82,8 +59,8 @@ struct Fixture {
 
 impl Fixture {
     fn new(fdb: TableFdb, devices: &[&str]) -> Fixture {
-        let dir = TempDir::new();
-        let backend = Arc::new(FileStore::open(dir.0.join("brcompat.conf")).unwrap());
+        let dir = TempDir::new("handler");
+        let backend = Arc::new(FileStore::open(dir.config()).unwrap());
         let registry = Registry::new();
         netdev_dummy::register(&registry).unwrap();
         let devices = devices
@@ -142,37 +119,6 @@ impl Fixture {
 
     fn apply(&self, c: Change) {
         self.backend.apply(&c).unwrap();
-    }
-}
-
-fn addbr(name: &str) -> Request {
-    Request::AddBridge { name: name.into() }
-}
-fn delbr(name: &str) -> Request {
-    Request::DelBridge { name: name.into() }
-}
-fn addif(bridge: &str, port: &str) -> Request {
-    Request::AddPort {
-        bridge: bridge.into(),
-        port: port.into(),
-    }
-}
-fn delif(bridge: &str, port: &str) -> Request {
-    Request::DelPort {
-        bridge: bridge.into(),
-        port: port.into(),
-    }
-}
-fn ports(bridge: &str) -> Request {
-    Request::GetPorts {
-        bridge: bridge.into(),
-    }
-}
-fn fdb(bridge: &str, count: u64, skip: u64) -> Request {
-    Request::FdbQuery {
-        bridge: bridge.into(),
-        count,
-        skip,
     }
 }
 

@@ -7,10 +7,10 @@
 
 #![cfg(target_os = "linux")]
 
-use std::fs;
+mod daemon_support;
+
 use std::io::IoSlice;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -19,32 +19,9 @@ use brcompat::daemon::{Daemon, DaemonOptions, Server, ServerOptions, StopHandle}
 use brcompat::proto::{Reply, Request, UNIX_FAMILY_ID};
 use brcompat::store::{ConfigBackend, EmptyFdb, FileStore};
 use brcompat::transport::{self, Connection, Listener};
+use daemon_support::{addbr, addif, delif, Client, TempDir, TIMEOUT};
 use netdev::{Netdev, Registry};
-use netdev_netlink::{MsgBuilder, PeerModel, Requester};
-
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "brcompat-socket-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use netdev_netlink::MsgBuilder;
 
 /// A daemon serving `dummy` devices on a socket in its own directory.
 struct Running {
@@ -56,7 +33,7 @@ struct Running {
 
 impl Running {
     fn start(devices: &[String]) -> Running {
-        let dir = TempDir::new();
+        let dir = TempDir::new("socket");
         let backend = Arc::new(FileStore::open(dir.0.join("brcompat.conf")).unwrap());
         let registry = Registry::new();
         netdev_dummy::register(&registry).unwrap();
@@ -86,11 +63,11 @@ impl Running {
     }
 
     fn sock(&self) -> PathBuf {
-        self.dir.0.join("brcompat.sock")
+        self.dir.sock()
     }
 
     fn config_path(&self) -> PathBuf {
-        self.dir.0.join("brcompat.conf")
+        self.dir.config()
     }
 
     /// Stops the server and returns its daemon.
@@ -106,54 +83,6 @@ impl Drop for Running {
             self.stop.stop();
             let _ = t.join();
         }
-    }
-}
-
-/// A client speaking the protocol through a `Requester`.
-struct Client {
-    conn: Connection,
-    requester: Requester,
-    builder: MsgBuilder,
-}
-
-impl Client {
-    fn connect(path: &Path) -> Client {
-        Client {
-            conn: transport::connect(path, Some(TIMEOUT)).unwrap(),
-            requester: Requester::new(
-                PeerModel::Asynchronous {
-                    timeout: Some(TIMEOUT),
-                },
-                None,
-            ),
-            builder: MsgBuilder::default(),
-        }
-    }
-
-    fn ask(&mut self, r: &Request) -> Reply {
-        r.encode(&mut self.builder, UNIX_FAMILY_ID, 0).unwrap();
-        let resp = self
-            .requester
-            .transact(&mut self.conn, &mut self.builder)
-            .unwrap();
-        assert_eq!(resp.len(), 1, "one reply per request");
-        Reply::decode(&resp.first().unwrap(), UNIX_FAMILY_ID)
-            .unwrap()
-            .1
-    }
-}
-
-fn addif(bridge: &str, port: &str) -> Request {
-    Request::AddPort {
-        bridge: bridge.into(),
-        port: port.into(),
-    }
-}
-
-fn delif(bridge: &str, port: &str) -> Request {
-    Request::DelPort {
-        bridge: bridge.into(),
-        port: port.into(),
     }
 }
 
@@ -190,10 +119,7 @@ fn idle_and_stuck_clients_do_not_block_others() {
     assert!(sent > 10, "the stuck client's queue filled after {sent}");
 
     let mut c = Client::connect(&d.sock());
-    assert_eq!(
-        c.ask(&Request::AddBridge { name: "br0".into() }),
-        Reply::ok()
-    );
+    assert_eq!(c.ask(&addbr("br0")), Reply::ok());
     assert_eq!(c.ask(&addif("br0", "eth0")), Reply::ok());
     assert_eq!(c.ask(&Request::QueryMc).errno, libc::EOPNOTSUPP as u32);
 
@@ -241,10 +167,7 @@ fn fifty_clients_times_one_hundred_pairs_lose_nothing() {
     let names: Vec<String> = (0..CLIENTS).map(|i| format!("p{i}")).collect();
     let mut d = Running::start(&names);
     let mut c = Client::connect(&d.sock());
-    assert_eq!(
-        c.ask(&Request::AddBridge { name: "br0".into() }),
-        Reply::ok()
-    );
+    assert_eq!(c.ask(&addbr("br0")), Reply::ok());
     let threads: Vec<_> = names
         .iter()
         .cloned()
