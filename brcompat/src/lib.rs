@@ -3,16 +3,17 @@
 //! the brcompat generic-netlink wire format, applied to the switch's
 //! configuration.
 //!
-//! Here: the wire protocol ([`proto`]), the daemon's Unix-socket transport
-//! ([`transport`]), the configuration model and file store ([`model`],
-//! [`store`]), the client library ([`client`]) and what bridge-utils'
-//! `brctl` prints ([`brctl`]), which the `brctl` binary puts together. The
-//! daemon `brcompatd` is not in this crate yet.
+//! Here: the daemon [`daemon`] (binary `brcompatd`), the wire protocol
+//! ([`proto`]), the daemon's Unix-socket transport ([`transport`]), the
+//! configuration model and file store ([`model`], [`store`]), the client
+//! library ([`client`]) and what bridge-utils' `brctl` prints ([`brctl`]),
+//! which the `brctl` binary puts together.
 
 #![warn(missing_docs)]
 
 pub mod brctl;
 pub mod client;
+pub mod daemon;
 pub mod model;
 pub mod proto;
 pub mod store;

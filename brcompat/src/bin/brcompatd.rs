@@ -1,0 +1,168 @@
+//! `brcompatd`: the bridge-compatibility daemon (see `brcompat::daemon`).
+//!
+//! Exit status: 0 after a clean shutdown (SIGTERM, SIGINT), 1 when it
+//! cannot start (one line on stderr: the socket or the configuration is in
+//! use, a file cannot be read...), 2 for a usage error.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use brcompat::daemon::{Daemon, DaemonOptions, Server, ServerOptions};
+use brcompat::store::{ConfigBackend, EmptyFdb, FileStore};
+use brcompat::transport::{self, Access, ListenerOptions};
+use clap::{Parser, ValueEnum};
+use log::{LevelFilter, Log, Metadata, Record};
+
+/// Where the configuration lives unless `--config` says otherwise: state
+/// the daemon rewrites, so under `/var/lib` rather than `/etc`.
+const DEFAULT_CONFIG: &str = "/var/lib/brcompat/brcompat.conf";
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Backend {
+    /// The configuration in a text file (`--config`), written on every
+    /// change before it is acknowledged.
+    Embedded,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Level {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl From<Level> for LevelFilter {
+    fn from(l: Level) -> LevelFilter {
+        match l {
+            Level::Off => LevelFilter::Off,
+            Level::Error => LevelFilter::Error,
+            Level::Warn => LevelFilter::Warn,
+            Level::Info => LevelFilter::Info,
+            Level::Debug => LevelFilter::Debug,
+            Level::Trace => LevelFilter::Trace,
+        }
+    }
+}
+
+/// Bridge-compatibility daemon: answers brctl-style requests (add/delete
+/// bridge and interface, list bridges and ports, read the forwarding
+/// database) on a Unix socket, keeps the switch configuration, and removes
+/// ports whose network device disappeared.
+#[derive(Debug, Parser)]
+#[command(name = "brcompatd", version)]
+struct Args {
+    /// The socket clients connect to.
+    #[arg(long, value_name = "PATH", default_value = transport::DEFAULT_PATH)]
+    socket: PathBuf,
+    /// The configuration file (its directory is created if missing).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Where the configuration lives.
+    #[arg(long, value_enum, default_value = "embedded")]
+    backend: Backend,
+    /// Also serve the members of this group (name or gid); root is always
+    /// served. The socket file becomes mode 0660, owned by the group.
+    #[arg(long, value_name = "NAME|GID")]
+    group: Option<String>,
+    /// Check every SECS seconds for ports whose network device is gone and
+    /// remove them (0: only when the kernel reports a removal).
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    prune_timeout: u64,
+    /// How much to log on stderr.
+    #[arg(long, value_enum, default_value = "info")]
+    log_level: Level,
+}
+
+struct Stderr;
+
+impl Log for Stderr {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let level = record.level().as_str().to_ascii_lowercase();
+            // Not eprintln!: a closed stderr must not become a panic.
+            let _ = writeln!(std::io::stderr(), "brcompatd: {level}: {}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "brcompatd: {message}");
+    ExitCode::from(1)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if log::set_logger(&Stderr).is_ok() {
+        log::set_max_level(args.log_level.into());
+    }
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let access = match &args.group {
+        None => Access::RootOnly,
+        Some(spec) => Access::group(spec).map_err(|e| e.to_string())?,
+    };
+    let backend: Arc<dyn ConfigBackend> = match args.backend {
+        Backend::Embedded => {
+            if let Some(dir) = args.config.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            }
+            Arc::new(FileStore::open(&args.config).map_err(|e| e.to_string())?)
+        }
+    };
+    let registry = netdev::Registry::new();
+    netdev::register_platform(&registry).map_err(|e| e.to_string())?;
+    // Subscribed before the daemon opens any device (which starts the
+    // notifier), so no removal goes unseen.
+    let events = match registry.subscribe() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::warn!("no change events ({e}): relying on the periodic check");
+            None
+        }
+    };
+    let daemon = Daemon::new(
+        backend,
+        registry,
+        Arc::new(EmptyFdb),
+        DaemonOptions::default(),
+    );
+    let listener = ListenerOptions::new(&args.socket)
+        .group(access.gid())
+        .bind()
+        .map_err(|e| e.to_string())?;
+    let options = ServerOptions {
+        access,
+        prune_interval: (args.prune_timeout > 0).then(|| Duration::from_secs(args.prune_timeout)),
+    };
+    let server = Server::new(daemon, listener, events, options)
+        .map_err(|e| format!("starting the event loop: {e}"))?;
+    server
+        .stop_on_signals()
+        .map_err(|e| format!("installing signal handlers: {e}"))?;
+    log::info!(
+        "serving on {} with configuration {}",
+        args.socket.display(),
+        args.config.display()
+    );
+    server.run().map_err(|e| format!("event loop: {e}"))?;
+    log::info!("stopped");
+    Ok(())
+}
