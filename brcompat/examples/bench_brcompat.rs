@@ -403,14 +403,15 @@ mod linux {
 
         let (mut lib, mut proc_, mut kernel) =
             (Cycle::default(), Cycle::default(), Cycle::default());
-        let (mut spawn_true, mut floor) = (Vec::new(), Vec::new());
+        let (mut spawn_true, mut spawn_version, mut floor) = (Vec::new(), Vec::new(), Vec::new());
         for r in 0..rounds {
-            for k in 0..5 {
-                match (r + k) % 5 {
+            for k in 0..6 {
+                match (r + k) % 6 {
                     0 => lib.run("br0", "dv0", |a| lib_op(&mut client, a)),
                     1 => proc_.run("br1", "dv1", |a| spawn(&our_brctl, a, &env)),
                     2 => kernel.run("kb0", "kv0", |a| spawn(&kernel_brctl, a, &[])),
                     3 => spawn_true.push(time(|| spawn(true_, &[], &[]))),
+                    4 => spawn_version.push(time(|| spawn(&our_brctl, &["-V"], &[]))),
                     _ => floor.push(time(|| durable_write(&dir.0, r))),
                 }
             }
@@ -419,6 +420,7 @@ mod linux {
         drop(daemon);
         let floor = median(floor);
         let spawn_true = median(spawn_true);
+        let spawn_version = median(spawn_version);
 
         let mut rows = Vec::new();
         for (verb, l, p, k) in [
@@ -451,6 +453,13 @@ mod linux {
             ms(spawn_true),
             ms(floor),
             spawn_true.as_secs_f64() / floor.as_secs_f64(),
+        ));
+
+        rows.push(info(
+            "spawn our brctl -V (no daemon) / /bin/true",
+            ms(spawn_version),
+            ms(spawn_true),
+            spawn_version.as_secs_f64() / spawn_true.as_secs_f64(),
         ));
 
         // showmacs: the real daemon code, in a thread, with an in-memory
