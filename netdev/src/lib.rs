@@ -35,6 +35,8 @@
 
 pub use netdev_core::*;
 
+pub mod logger;
+
 // One backend file per OS, chosen here and nowhere else.
 cfg_if::cfg_if! {
     if #[cfg(target_os = "linux")] {

@@ -14,7 +14,7 @@ use brcompat::daemon::{Daemon, DaemonOptions, Server, ServerOptions};
 use brcompat::store::{ConfigBackend, EmptyFdb, FileStore};
 use brcompat::transport::{self, Access, ListenerOptions};
 use clap::{Parser, ValueEnum};
-use log::{LevelFilter, Log, Metadata, Record};
+use log::LevelFilter;
 
 /// Where the configuration lives unless `--config` says otherwise: state
 /// the daemon rewrites, so under `/var/lib` rather than `/etc`.
@@ -79,24 +79,6 @@ struct Args {
     log_level: Level,
 }
 
-struct Stderr;
-
-impl Log for Stderr {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let level = record.level().as_str().to_ascii_lowercase();
-            // Not eprintln!: a closed stderr must not become a panic.
-            let _ = writeln!(std::io::stderr(), "brcompatd: {level}: {}", record.args());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     let _ = writeln!(std::io::stderr(), "brcompatd: {message}");
     ExitCode::from(1)
@@ -104,9 +86,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if log::set_logger(&Stderr).is_ok() {
-        log::set_max_level(args.log_level.into());
-    }
+    netdev::logger::init_stderr("brcompatd", args.log_level.into());
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(message),
