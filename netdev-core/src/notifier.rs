@@ -436,7 +436,13 @@ fn run(
             WaitOn::Ready { fd, wake } => match wait_ready(fd, wake, timeout) {
                 Ok(false) => continue,
                 Ok(true) => {
-                    let mut p = pump.lock();
+                    // A caller of wait_for_change is reading: do not queue
+                    // up on the lock, or its release costs that caller a
+                    // wake-up system call; look again shortly.
+                    let Some(mut p) = pump.try_lock() else {
+                        std::thread::sleep(Duration::from_micros(20));
+                        continue;
+                    };
                     if shared.stop.load(Ordering::Acquire) {
                         break;
                     }
