@@ -521,9 +521,9 @@ mod linux {
             /// `block_status` (offset 8) of a V3 block.
             fn status(&self, i: usize) -> &std::sync::atomic::AtomicU32 {
                 let off = if self.v3 { 8 } else { 0 };
-                // SAFETY: `i < nr`, so the word lies in the page-aligned
-                // mapping at a multiple of 4; kernel and reader access it
-                // atomically.
+                // `i < nr`, so the word lies in the page-aligned mapping at
+                // a multiple of 4; kernel and reader access it atomically.
+                // SAFETY: in bounds, aligned, only accessed atomically.
                 unsafe { &*self.base.add(i * self.slot + off).cast() }
             }
 

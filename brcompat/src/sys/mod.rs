@@ -51,9 +51,9 @@ extern "C" fn on_stop_signal(signo: libc::c_int) {
 pub(crate) fn install_stop_signals(pipe_fd: BorrowedFd<'_>) -> io::Result<()> {
     STOP_FD.store(pipe_fd.as_raw_fd(), Ordering::Relaxed);
     for signo in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed `sigaction` is a valid starting value (empty
-        // mask, no flags); the handler only calls async-signal-safe
-        // functions and reads an atomic.
+        // A zeroed `sigaction` is a valid starting value (empty mask, no
+        // flags); the handler only calls async-signal-safe functions.
+        // SAFETY: valid sigaction built above; handler is async-signal-safe.
         let rc = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction =

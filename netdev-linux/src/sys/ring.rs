@@ -243,10 +243,10 @@ impl RxRing {
     fn status_word(&self, i: usize) -> &AtomicU32 {
         assert!(i < self.block_nr, "block {i} of {}", self.block_nr);
         // The mapping is page aligned and `block_size` and `status_offset`
-        // multiples of 4 (checked in `map_slots`), so the word is aligned.
-        // SAFETY: `i < block_nr` and `status_offset + 4 <= block_size`: the
-        // word lies inside the mapping, aligned (above); the kernel and this
-        // type only access it atomically.
+        // multiples of 4 (checked in `map_slots`), so the word is aligned;
+        // `i < block_nr` and `status_offset + 4 <= block_size` put it inside
+        // the mapping; the kernel and this type only access it atomically.
+        // SAFETY: in bounds and aligned (above), only accessed atomically.
         unsafe {
             &*self
                 .base
