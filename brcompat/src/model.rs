@@ -40,18 +40,13 @@ pub fn validate_name(name: &str) -> Result<(), ConfigError> {
         name: name.to_owned(),
         reason,
     };
-    if let Err(e) = netdev_core::validate_name(name) {
-        return Err(invalid(match e.kind() {
+    // One rule for names in requests and in the configuration.
+    crate::proto::validate_request_name(name).map_err(|e| {
+        invalid(match e.kind() {
             netdev_core::ErrorKind::InvalidName(why) => why.clone(),
             _ => e.to_string(),
-        }));
-    }
-    if name.starts_with('-') {
-        return Err(invalid(format!(
-            "{name:?} starts with '-' (it would read as an option)"
-        )));
-    }
-    Ok(())
+        })
+    })
 }
 
 /// A VLAN ID of an access port or fake bridge: 1 to 4095.

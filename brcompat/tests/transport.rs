@@ -10,13 +10,15 @@
 use std::fs;
 use std::io::IoSlice;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod temp_dir;
+use temp_dir::TempDir;
 
 use brcompat::transport::{self, Access, Error, Listener, ListenerOptions};
 use netdev_netlink::{
@@ -27,35 +29,6 @@ use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr};
 const NOBODY: u32 = 65534;
 /// Set in a child process: connect to this socket path and report.
 const CHILD_ENV: &str = "BRCOMPAT_TEST_CHILD_SOCKET";
-
-/// A fresh directory (mode 0755, so `nobody` can reach a socket in it),
-/// removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "brcompat-transport-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir(&p).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
-        TempDir(p)
-    }
-
-    fn sock(&self) -> PathBuf {
-        self.0.join("brcompat.sock")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Accepts one connection, waiting up to 5 s.
 fn accept(l: &Listener) -> transport::Connection {
@@ -71,7 +44,7 @@ fn accept(l: &Listener) -> transport::Connection {
 
 #[test]
 fn socket_file_is_0600_and_removed_on_drop() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let l = Listener::bind(dir.sock()).unwrap();
     let meta = fs::symlink_metadata(dir.sock()).unwrap();
     assert_eq!(meta.mode() & 0o7777, 0o600);
@@ -91,7 +64,7 @@ fn socket_file_is_0600_and_removed_on_drop() {
 
 #[test]
 fn group_option_makes_0660_with_that_group() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let _l = ListenerOptions::new(dir.sock())
         .group(Some(NOBODY))
         .bind()
@@ -102,7 +75,7 @@ fn group_option_makes_0660_with_that_group() {
 
 #[test]
 fn a_live_daemon_is_not_robbed() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let first = Listener::bind(dir.sock()).unwrap();
     let e = Listener::bind(dir.sock()).unwrap_err();
     assert_eq!(
@@ -123,7 +96,7 @@ fn a_live_daemon_is_not_robbed() {
 
 #[test]
 fn a_stale_socket_file_is_replaced() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     {
         // A dead daemon: its socket file outlives its socket.
         let fd = socket::socket(
@@ -150,7 +123,7 @@ fn a_stale_socket_file_is_replaced() {
 
 #[test]
 fn something_else_at_the_path_is_left_alone() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     fs::write(dir.sock(), b"precious").unwrap();
     let e = Listener::bind(dir.sock()).unwrap_err();
     assert_eq!(e.errno(), libc::EEXIST, "{e}");
@@ -159,7 +132,7 @@ fn something_else_at_the_path_is_left_alone() {
 
 #[test]
 fn no_daemon_is_one_clear_error() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let start = Instant::now();
     let e = transport::connect(dir.sock(), Some(Duration::from_secs(5))).unwrap_err();
     assert_eq!(
@@ -174,7 +147,7 @@ fn no_daemon_is_one_clear_error() {
 
 #[test]
 fn peer_credentials_of_our_own_client_are_ours() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let l = Listener::bind(dir.sock()).unwrap();
     let c = transport::connect(dir.sock(), Some(Duration::from_secs(1))).unwrap();
     let server = accept(&l);
@@ -246,7 +219,7 @@ fn access_child_entry() {
 
 #[test]
 fn a_peer_without_permission_is_refused() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     // 0660 with group nobody, so the child can connect at all.
     let l = ListenerOptions::new(dir.sock())
         .group(Some(NOBODY))
@@ -274,7 +247,7 @@ fn a_peer_without_permission_is_refused() {
 
 #[test]
 fn a_member_of_the_group_is_admitted() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let l = ListenerOptions::new(dir.sock())
         .group(Some(NOBODY))
         .bind()
@@ -301,7 +274,7 @@ fn a_member_of_the_group_is_admitted() {
 
 #[test]
 fn a_socket_mode_0600_keeps_others_out_entirely() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let _l = Listener::bind(dir.sock()).unwrap();
     let out = spawn_nobody_client(&dir.sock()).wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&out.stdout);
@@ -316,7 +289,7 @@ fn a_socket_mode_0600_keeps_others_out_entirely() {
 
 #[test]
 fn oversized_datagrams_are_errors_not_crashes() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let l = ListenerOptions::new(dir.sock())
         .max_datagram(100)
         .bind()
@@ -375,7 +348,7 @@ fn request_reply_through_a_requester() {
     const FAMILY: u16 = 0x20;
     const CMD_ECHO: u8 = 1;
     const CMD_FAIL: u8 = 2;
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let l = Listener::bind(dir.sock()).unwrap();
     let server = thread::spawn(move || {
         let conn = accept(&l);
@@ -436,7 +409,7 @@ fn request_reply_through_a_requester() {
 
 #[test]
 fn a_silent_daemon_times_out_instead_of_hanging() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("transport");
     let l = Listener::bind(dir.sock()).unwrap();
     let mut c = transport::connect(dir.sock(), Some(Duration::from_secs(1))).unwrap();
     let _server = accept(&l);

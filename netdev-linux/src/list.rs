@@ -6,16 +6,14 @@
 //! call opens a fresh Netlink socket, so the answer is about the network
 //! namespace of the calling thread at the time of the call.
 
-use std::io;
-
 use netdev_core::{Error, ErrorKind, EthAddr, Flags, Result};
 
 use crate::netlink::{MsgBuilder, Socket, NETLINK_ROUTE};
 use crate::rtnl::{dumplink_request, flags_from_iff, parse_link};
 
-/// How often a dump the kernel flagged inconsistent (the link table changed
-/// while it was read) is tried again before giving up.
-const DUMP_ATTEMPTS: usize = 5;
+/// How often a dump the kernel flagged inconsistent (the table changed
+/// while it was read) is tried before giving up.
+pub(crate) const DUMP_ATTEMPTS: usize = 5;
 
 /// One link as a dump reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,49 +50,36 @@ pub fn list_links() -> Result<Vec<LinkSummary>> {
 
 /// Like [`list_links`], on `sock` (whose namespace it lists).
 pub(crate) fn list_links_on(sock: &mut Socket, req: &mut MsgBuilder) -> Result<Vec<LinkSummary>> {
-    let ctx = |e: Error| e.with_op("list_links");
+    retry_interrupted("link", || dump_once(sock, req)).map_err(|e| e.with_op("list_links"))
+}
+
+/// Runs `dump` until the kernel does not flag it inconsistent (`EINTR`:
+/// the `what` table changed while it was read), at most
+/// [`DUMP_ATTEMPTS`] times.
+pub(crate) fn retry_interrupted<T>(what: &str, mut dump: impl FnMut() -> Result<T>) -> Result<T> {
     let mut attempt = 1;
     loop {
-        match dump_once(sock, req) {
-            Ok(links) => return Ok(links),
-            Err(Failure::Interrupted) if attempt < DUMP_ATTEMPTS => attempt += 1,
-            Err(Failure::Interrupted) => {
-                return Err(ctx(Error::from_errno(libc::EINTR).with_detail(format!(
-                    "the link table changed during {DUMP_ATTEMPTS} dumps in a row"
-                ))))
+        match dump() {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) && attempt < DUMP_ATTEMPTS => {
+                attempt += 1;
             }
-            Err(Failure::Other(e)) => return Err(ctx(e)),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+                return Err(e.with_detail(format!(
+                    "the {what} table changed during {DUMP_ATTEMPTS} dumps in a row"
+                )))
+            }
+            r => return r,
         }
     }
 }
 
-/// Why one dump failed: the kernel's "the table changed, dump again"
-/// (retried), or anything else (reported).
-enum Failure {
-    Interrupted,
-    Other(Error),
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Failure {
-        // The dump reports an inconsistent table with this kind and no
-        // errno; converted to a core error it would read as a plain EIO.
-        if e.kind() == io::ErrorKind::Interrupted {
-            Failure::Interrupted
-        } else {
-            Failure::Other(e.into())
-        }
-    }
-}
-
-fn dump_once(sock: &mut Socket, req: &mut MsgBuilder) -> Result<Vec<LinkSummary>, Failure> {
+fn dump_once(sock: &mut Socket, req: &mut MsgBuilder) -> Result<Vec<LinkSummary>> {
     dumplink_request(req);
     let mut dump = sock.dump(req)?;
     let mut links = Vec::new();
     while let Some(msg) = dump.next_msg() {
         let msg = msg?;
-        let l = parse_link(&msg)
-            .map_err(|e| Failure::Other(Error::new(ErrorKind::Malformed(e.to_string()))))?;
+        let l = parse_link(&msg).map_err(|e| Error::new(ErrorKind::Malformed(e.to_string())))?;
         links.push(LinkSummary {
             ifindex: l.ifindex,
             name: l.name.into_owned(),

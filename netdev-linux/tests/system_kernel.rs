@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use netdev_core::{ErrorKind, EthAddr, Flags, Ipv4Net, Ipv6Net, Netdev, Registry};
 use serde_json::Value;
-use support::NetNs;
+use support::{eventually, NetNs};
 
 /// A namespace with a veth pair v0/v1, both up, and a registry whose
 /// `system` class lives in that namespace.
@@ -49,7 +49,7 @@ fn ip_flags(link: &Value) -> Vec<String> {
 /// mounts the namespace's own sysfs).
 fn sysfs(ns: &NetNs, dev: &str, attr: &str) -> u64 {
     let path = format!("/sys/class/net/{dev}/{attr}");
-    let out = support::run("ip", &["netns", "exec", ns.name(), "cat", &path]);
+    let out = ns.exec("cat", &[&path]);
     out.trim()
         .parse()
         .unwrap_or_else(|e| panic!("{path}: {out:?}: {e}"))
@@ -80,14 +80,6 @@ fn traffic_over_the_pair(ns: &NetNs, count: u32) -> NetNs {
     ];
     support::run("ip", &args);
     peer
-}
-
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]
@@ -249,7 +241,7 @@ fn features_match_ethtool_and_sysfs() {
     .trim()
     .parse()
     .unwrap();
-    let ethtool = support::run("ip", &["netns", "exec", ns.name(), "ethtool", "v0"]);
+    let ethtool = ns.exec("ethtool", &["v0"]);
     assert!(
         ethtool.contains(&format!("Speed: {speed}Mb/s")),
         "ethtool and sysfs disagree? {ethtool}"

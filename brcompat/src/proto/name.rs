@@ -18,7 +18,7 @@ pub fn validate_request_name(name: &str) -> Result<(), Error> {
     validate_name(name)?;
     if name.starts_with('-') {
         return Err(Error::new(ErrorKind::InvalidName(format!(
-            "{name:?} starts with '-'"
+            "{name:?} starts with '-' (it would read as an option)"
         ))));
     }
     Ok(())

@@ -4,12 +4,13 @@
 // Each includer uses a different subset.
 #![allow(dead_code)]
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
+
+#[path = "../temp_dir/mod.rs"]
+mod temp_dir;
+pub use temp_dir::TempDir;
 
 use brcompat::proto::{Reply, Request, UNIX_FAMILY_ID};
 use brcompat::transport::{self, Connection};
@@ -17,39 +18,6 @@ use netdev_netlink::{MsgBuilder, PeerModel, Requester};
 
 /// How long a client waits for the daemon.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A fresh directory (mode 0755, so `nobody` can reach a socket in it),
-/// removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(what: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "brcompat-{what}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir(&p).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
-        TempDir(p)
-    }
-
-    pub fn sock(&self) -> PathBuf {
-        self.0.join("brcompat.sock")
-    }
-
-    pub fn config(&self) -> PathBuf {
-        self.0.join("brcompat.conf")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 pub fn addbr(name: &str) -> Request {
     Request::AddBridge { name: name.into() }

@@ -10,14 +10,17 @@
 // Each includer uses a different subset.
 #![allow(dead_code)]
 
-use std::fs;
 use std::io::IoSlice;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+#[path = "../temp_dir/mod.rs"]
+mod temp_dir;
+pub use temp_dir::TempDir;
 
 use brcompat::proto::{fdb_page, FdbEntry, Reply, Request, UNIX_FAMILY_ID};
 use brcompat::transport::{Connection, Listener};
@@ -26,29 +29,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 /// Answers one request: `Some(reply)`, or `None` to say nothing.
 pub type Handler = dyn FnMut(&Request) -> Option<Reply> + Send;
-
-/// A fresh directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "brcompat-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The daemon; stops (and removes its socket) on drop.
 pub struct FakeDaemon {

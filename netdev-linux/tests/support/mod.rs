@@ -81,6 +81,19 @@ fn unique_name() -> String {
     )
 }
 
+/// Waits until `cond` holds (the notifier applies events asynchronously);
+/// fails the test after 10 s.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Runs `program args...`, panicking with its stderr unless it exits 0;
 /// returns stdout.
 pub fn run(program: &str, args: &[&str]) -> String {
@@ -131,6 +144,14 @@ impl NetNs {
     /// Runs `ip -n NAME args...` and returns its stdout.
     pub fn ip(&self, args: &[&str]) -> String {
         let mut v = vec!["-n", &self.name];
+        v.extend_from_slice(args);
+        run("ip", &v)
+    }
+
+    /// Runs `program args...` inside the namespace (`ip netns exec`) and
+    /// returns its stdout.
+    pub fn exec(&self, program: &str, args: &[&str]) -> String {
+        let mut v = vec!["netns", "exec", &self.name, program];
         v.extend_from_slice(args);
         run("ip", &v)
     }
