@@ -446,6 +446,17 @@ impl Datapath {
         busy
     }
 
+    /// Forwards what is waiting now (a bounded number of batches, so a
+    /// flood cannot hold a query forever), so that counters and addresses
+    /// a query reports include every frame received before it was asked.
+    fn catch_up(&mut self) {
+        for _ in 0..16 {
+            if !self.poll_ports() {
+                break;
+            }
+        }
+    }
+
     fn timers(&mut self) {
         let now = Instant::now();
         if now >= self.next_expire {
@@ -630,6 +641,7 @@ impl Datapath {
                 let _ = reply.send(closed);
             }
             Command::Ports { bridge, reply } => {
+                self.catch_up();
                 let r = self.bridge_mut(&bridge).map(|b| {
                     let mut v = Vec::new();
                     for (no, p) in b.ports.iter_mut().enumerate() {
@@ -653,6 +665,7 @@ impl Datapath {
                 let _ = reply.send(r);
             }
             Command::Fdb { bridge, reply } => {
+                self.catch_up();
                 let now = self.options.clock.now();
                 let r = self.bridge_mut(&bridge).map(|b| fdb_records(b, now));
                 let _ = reply.send(r);
