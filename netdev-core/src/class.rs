@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::addr::{Ipv4Net, Ipv6Net};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::eth_addr::EthAddr;
 use crate::features::FeatureSet;
 use crate::flags::Flags;
 use crate::notifier::ChangeSourceSpec;
-use crate::packet::RxQueueBackend;
+use crate::offload::Offload;
+use crate::packet::{RxQueueBackend, RxQueueOptions};
 use crate::state::DeviceState;
 use crate::stats::Stats;
 
@@ -177,6 +178,65 @@ pub trait DeviceBackend: Send + Sync + 'static {
     /// Opens a receive queue for one handle.
     fn open_rx(&self) -> Result<Box<dyn RxQueueBackend>> {
         Err(Error::not_supported())
+    }
+
+    /// Opens a receive queue as `options` say. The default ignores what
+    /// the backend cannot honour ([`RxQueueOptions::offload`]: complete
+    /// frames are always correct) and opens [`DeviceBackend::open_rx`].
+    fn open_rx_with(&self, options: &RxQueueOptions) -> Result<Box<dyn RxQueueBackend>> {
+        let _ = options;
+        self.open_rx()
+    }
+
+    /// Sends `frames` with their offload metadata (`offloads[i]` for
+    /// `frames[i]`; the caller checked the lengths match), with the
+    /// contract of [`DeviceBackend::send_batch`]. The default completes
+    /// each frame in software ([`crate::offload::segment`]: the checksum,
+    /// TCP segmentation) and sends the result with
+    /// [`DeviceBackend::send_batch`]; a frame counts as sent when all its
+    /// segments were. A frame that cannot be completed (a GSO type other
+    /// than TCP, malformed headers) is an error naming it.
+    fn send_batch_offload(&self, frames: &[&[u8]], offloads: &[Offload]) -> Result<usize> {
+        if offloads.iter().all(Offload::is_none) {
+            return self.send_batch(frames);
+        }
+        let mut buf = Vec::new();
+        let mut lens = Vec::new();
+        for (i, (frame, off)) in frames.iter().zip(offloads).enumerate() {
+            if off.is_none() {
+                match self.send_batch(&[frame])? {
+                    0 => return Ok(i),
+                    _ => continue,
+                }
+            }
+            buf.clear();
+            lens.clear();
+            if let Err(e) = crate::offload::segment(frame, off, &mut buf, &mut lens) {
+                return Err(Error::new(ErrorKind::InvalidInput(e.to_string()))
+                    .with_detail(format!("frame {i} of the batch, {} bytes", frame.len())));
+            }
+            let mut segs = Vec::with_capacity(lens.len());
+            let mut at = 0;
+            for len in &lens {
+                segs.push(&buf[at..at + len]);
+                at += len;
+            }
+            let mut sent = 0;
+            while sent < segs.len() {
+                match self.send_batch(&segs[sent..])? {
+                    0 if sent == 0 => return Ok(i),
+                    0 => {
+                        // Some segments are out: finish the frame rather
+                        // than send its start twice on a retry.
+                        if !self.send_wait(Some(Duration::from_millis(10)))? {
+                            break;
+                        }
+                    }
+                    n => sent += n,
+                }
+            }
+        }
+        Ok(frames.len())
     }
 
     /// Sends the frames in order, stopping at the first one that cannot be

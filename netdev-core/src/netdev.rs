@@ -19,7 +19,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::eth_addr::EthAddr;
 use crate::features::{FeatureSet, LinkSpeed};
 use crate::flags::Flags;
-use crate::packet::{frame_error, RxQueue};
+use crate::offload::Offload;
+use crate::packet::{frame_error, RxQueue, RxQueueOptions};
 use crate::registry::{NotifierUse, RegistryInner};
 use crate::state::{
     CacheFields, CarrierField, DeviceState, FeaturesField, FlagsField, IfindexField, In4Field,
@@ -359,6 +360,43 @@ impl Netdev {
     pub fn open_rx(&self) -> Result<RxQueue> {
         let backend = self.call("rxq_construct", |b| b.open_rx())?;
         Ok(RxQueue::new(backend, self.dev.clone()))
+    }
+
+    /// Opens a receive queue as `options` say (see [`RxQueueOptions`]).
+    pub fn open_rx_with(&self, options: &RxQueueOptions) -> Result<RxQueue> {
+        let backend = self.call("rxq_construct", |b| b.open_rx_with(options))?;
+        Ok(RxQueue::new(backend, self.dev.clone()))
+    }
+
+    /// Sends `frames` with their offload metadata (`offloads[i]` for
+    /// `frames[i]`, as an offload receive queue delivered them), with the
+    /// contract of [`Netdev::send_batch`]. A device that can take the
+    /// metadata gets it (the kernel then segments, or the next device
+    /// does); for the others each frame is completed in software first
+    /// (checksum, TCP segmentation: [`crate::offload::segment`]).
+    pub fn send_batch_offload(&self, frames: &[&[u8]], offloads: &[Offload]) -> Result<usize> {
+        const OP: &str = "send";
+        if frames.len() != offloads.len() {
+            let e = Error::new(ErrorKind::InvalidInput(format!(
+                "{} frames but {} offload records",
+                frames.len(),
+                offloads.len()
+            )));
+            return self.context(OP, Err(e));
+        }
+        if frames.is_empty() {
+            return Ok(0);
+        }
+        if let Some((i, f)) = frames.iter().enumerate().find(|(_, f)| f.len() < 14) {
+            let e = Error::new(ErrorKind::InvalidInput(
+                "frame shorter than an Ethernet header".into(),
+            ));
+            return self.context(OP, Err(frame_error(e, i, f.len())));
+        }
+        match self.call(OP, |b| b.send_batch_offload(frames, offloads)) {
+            Err(e) if e.kind() == &ErrorKind::WouldBlock => Ok(0),
+            r => r,
+        }
     }
 
     /// Sends `frames` in order; returns how many were queued. Fewer than all

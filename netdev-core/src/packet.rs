@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::netdev::Device;
+use crate::offload::Offload;
 
 /// One received frame inside a [`PacketBatch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,10 @@ pub struct Packet<'a> {
     /// The frame's length on the wire; larger than `data.len()` when the
     /// frame did not fit its slot.
     pub orig_len: usize,
+    /// What is left to do for the frame (a checksum, segmentation):
+    /// [`Offload::NONE`] unless the queue was opened with
+    /// [`RxQueueOptions::offload`].
+    pub offload: Offload,
 }
 
 impl Packet<'_> {
@@ -37,6 +42,8 @@ pub struct PacketBatch {
     buf: Vec<u8>,
     slot_size: usize,
     lens: Vec<(usize, usize)>,
+    /// Parallel to `lens`; all [`Offload::NONE`] unless a backend sets one.
+    offloads: Vec<Offload>,
 }
 
 impl PacketBatch {
@@ -54,6 +61,7 @@ impl PacketBatch {
             buf: vec![0; capacity * slot_size],
             slot_size,
             lens: Vec::with_capacity(capacity),
+            offloads: Vec::with_capacity(capacity),
         }
     }
 
@@ -85,6 +93,7 @@ impl PacketBatch {
     /// Forgets the frames (keeps the memory).
     pub fn clear(&mut self) {
         self.lens.clear();
+        self.offloads.clear();
     }
 
     /// Frame `i`, if present.
@@ -94,6 +103,7 @@ impl PacketBatch {
         Some(Packet {
             data: &self.buf[start..start + len],
             orig_len,
+            offload: self.offloads.get(i).copied().unwrap_or_default(),
         })
     }
 
@@ -120,11 +130,17 @@ impl PacketBatch {
     /// is `orig_len`, of which `stored` bytes were written (clamped to the
     /// slot size). Returns false, recording nothing, if the batch is full.
     pub fn commit(&mut self, stored: usize, orig_len: usize) -> bool {
+        self.commit_offload(stored, orig_len, Offload::NONE)
+    }
+
+    /// Like [`PacketBatch::commit`], for a frame with offload metadata.
+    pub fn commit_offload(&mut self, stored: usize, orig_len: usize, offload: Offload) -> bool {
         if self.is_full() {
             return false;
         }
         let stored = stored.min(self.slot_size);
         self.lens.push((stored, orig_len.max(stored)));
+        self.offloads.push(offload);
         true
     }
 
@@ -155,6 +171,33 @@ impl fmt::Debug for PacketBatch {
 /// overflow, and no caller means "wait 500 billion years, then give up".
 pub(crate) fn bounded_timeout(timeout: Option<Duration>) -> Option<Duration> {
     timeout.filter(|t| std::time::Instant::now().checked_add(*t).is_some())
+}
+
+/// How [`crate::Netdev::open_rx_with`] opens a receive queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RxQueueOptions {
+    /// Receive frames as the device has them, with their [`Offload`]
+    /// metadata: a checksum still to complete, a TCP segment of up to
+    /// 64 KiB still to cut (give the batch slots of 65 KiB or more). For
+    /// forwarding to another device with [`crate::Netdev::send_batch_offload`],
+    /// which saves the kernel the segmentation and the switch the copies.
+    /// A backend that cannot do it delivers complete frames
+    /// ([`Offload::NONE`]), which is always correct.
+    pub offload: bool,
+}
+
+impl RxQueueOptions {
+    /// The defaults: complete frames.
+    pub fn new() -> RxQueueOptions {
+        RxQueueOptions::default()
+    }
+
+    /// These options with [`RxQueueOptions::offload`] set to `on`.
+    pub fn with_offload(mut self, on: bool) -> RxQueueOptions {
+        self.offload = on;
+        self
+    }
 }
 
 /// The backend half of a receive queue, owned by one [`RxQueue`].
