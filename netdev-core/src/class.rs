@@ -197,46 +197,7 @@ pub trait DeviceBackend: Send + Sync + 'static {
     /// segments were. A frame that cannot be completed (a GSO type other
     /// than TCP, malformed headers) is an error naming it.
     fn send_batch_offload(&self, frames: &[&[u8]], offloads: &[Offload]) -> Result<usize> {
-        if offloads.iter().all(Offload::is_none) {
-            return self.send_batch(frames);
-        }
-        let mut buf = Vec::new();
-        let mut lens = Vec::new();
-        for (i, (frame, off)) in frames.iter().zip(offloads).enumerate() {
-            if off.is_none() {
-                match self.send_batch(&[frame])? {
-                    0 => return Ok(i),
-                    _ => continue,
-                }
-            }
-            buf.clear();
-            lens.clear();
-            if let Err(e) = crate::offload::segment(frame, off, &mut buf, &mut lens) {
-                return Err(Error::new(ErrorKind::InvalidInput(e.to_string()))
-                    .with_detail(format!("frame {i} of the batch, {} bytes", frame.len())));
-            }
-            let mut segs = Vec::with_capacity(lens.len());
-            let mut at = 0;
-            for len in &lens {
-                segs.push(&buf[at..at + len]);
-                at += len;
-            }
-            let mut sent = 0;
-            while sent < segs.len() {
-                match self.send_batch(&segs[sent..])? {
-                    0 if sent == 0 => return Ok(i),
-                    0 => {
-                        // Some segments are out: finish the frame rather
-                        // than send its start twice on a retry.
-                        if !self.send_wait(Some(Duration::from_millis(10)))? {
-                            break;
-                        }
-                    }
-                    n => sent += n,
-                }
-            }
-        }
-        Ok(frames.len())
+        send_batch_in_software(self, frames, offloads)
     }
 
     /// Sends the frames in order, stopping at the first one that cannot be
@@ -290,4 +251,68 @@ impl DeviceInfo {
             ..DeviceInfo::default()
         }
     }
+}
+
+/// The default of [`DeviceBackend::send_batch_offload`], for backends
+/// that take offload metadata only on some paths: completes each frame in
+/// software ([`crate::offload::segment`]) and sends it with `backend`'s
+/// [`DeviceBackend::send_batch`].
+pub fn send_batch_in_software<B: DeviceBackend + ?Sized>(
+    backend: &B,
+    frames: &[&[u8]],
+    offloads: &[Offload],
+) -> Result<usize> {
+    // As `send_batch`: an error only for the first frame of the call;
+    // after that, the count so far (the caller retries the rest, and the
+    // error shows then).
+    let sent_or = |i: usize, e: Error| if i == 0 { Err(e) } else { Ok(i) };
+    let mut buf = Vec::new();
+    let mut lens = Vec::new();
+    let mut i = 0;
+    while i < frames.len() {
+        let run = offloads[i..].iter().take_while(|o| o.is_none()).count();
+        if run > 0 {
+            let n = match backend.send_batch(&frames[i..i + run]) {
+                Ok(n) => n,
+                Err(e) => return sent_or(i, e),
+            };
+            i += n;
+            if n < run {
+                return Ok(i);
+            }
+            continue;
+        }
+        buf.clear();
+        lens.clear();
+        if let Err(e) = crate::offload::segment(frames[i], &offloads[i], &mut buf, &mut lens) {
+            let e = Error::new(ErrorKind::InvalidInput(e.to_string()))
+                .with_detail(format!("frame {i} of the batch, {} bytes", frames[i].len()));
+            return sent_or(i, e);
+        }
+        let mut segs = Vec::with_capacity(lens.len());
+        let mut at = 0;
+        for len in &lens {
+            segs.push(&buf[at..at + len]);
+            at += len;
+        }
+        let mut sent = 0;
+        while sent < segs.len() {
+            match backend.send_batch(&segs[sent..]) {
+                Ok(0) if sent == 0 => return Ok(i),
+                // Some segments are out: finish the frame rather than send
+                // its start twice on a retry; give up on the rest if the
+                // device stays full.
+                Ok(0) => {
+                    if !backend.send_wait(Some(Duration::from_millis(10)))? {
+                        break;
+                    }
+                }
+                Ok(n) => sent += n,
+                Err(e) if sent == 0 => return sent_or(i, e),
+                Err(_) => break,
+            }
+        }
+        i += 1;
+    }
+    Ok(frames.len())
 }

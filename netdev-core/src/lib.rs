@@ -54,7 +54,7 @@ mod seq;
 pub mod state;
 
 pub use addr::{Ipv4Net, Ipv6Net};
-pub use class::{DeviceBackend, DeviceInfo, NetdevClass};
+pub use class::{send_batch_in_software, DeviceBackend, DeviceInfo, NetdevClass};
 pub use error::{errno_of, Error, ErrorKind, Result};
 pub use eth_addr::EthAddr;
 pub use features::{Duplex, FeatureSet, Features, LinkSpeed};

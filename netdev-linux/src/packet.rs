@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use log::debug;
-use netdev_core::{Error, ErrorKind, PacketBatch, Result, RxQueueBackend};
+use netdev_core::{Error, ErrorKind, Offload, PacketBatch, Result, RxQueueBackend};
 use parking_lot::Mutex;
 
 use crate::sys::packet::{self as sys, MmsgRecv, MmsgSend};
@@ -401,6 +401,10 @@ pub struct PacketTx {
     fd: OwnedFd,
     ifindex: u32,
     mmsg: Mutex<MmsgSend>,
+    /// Each frame sent starts with a `virtio_net_hdr` (`PACKET_VNET_HDR`).
+    vnet: bool,
+    /// The headers of the batch being sent (vnet senders).
+    prefixes: Mutex<Vec<[u8; Offload::LEN]>>,
 }
 
 impl PacketTx {
@@ -411,12 +415,28 @@ impl PacketTx {
         // Protocol 0, bound with 0: the socket is tied to the interface for
         // sending but registers no receive hook, so the kernel does not
         // copy every frame of the interface to it.
+        PacketTx::open_inner(ifindex, false)
+    }
+
+    /// Like [`PacketTx::open`], for frames with offload metadata
+    /// ([`PacketTx::send_batch_offload`]): the kernel completes checksums
+    /// and cuts TCP segments (or the device does, or the next one).
+    pub fn open_offload(ifindex: u32) -> io::Result<PacketTx> {
+        PacketTx::open_inner(ifindex, true)
+    }
+
+    fn open_inner(ifindex: u32, vnet: bool) -> io::Result<PacketTx> {
         let fd = sys::socket(0)?;
+        if vnet {
+            sys::enable_vnet_hdr(fd.as_fd())?;
+        }
         sys::bind(fd.as_fd(), ifindex, 0)?;
         Ok(PacketTx {
             fd,
             ifindex,
             mmsg: Mutex::new(MmsgSend::new()),
+            vnet,
+            prefixes: Mutex::new(Vec::new()),
         })
     }
 
@@ -437,10 +457,41 @@ impl PacketTx {
     /// "no room" is `Ok(count)`, a refused frame (`EMSGSIZE`, `ENETDOWN`,
     /// ...) an error naming it when it is the first of the call.
     pub fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {
+        if self.vnet {
+            let none = vec![Offload::NONE; frames.len()];
+            return self.send_batch_offload(frames, &none);
+        }
+        self.send_inner(frames, None)
+    }
+
+    /// Sends the frames with their offload metadata (`offloads[i]` for
+    /// `frames[i]`), as [`PacketTx::send_batch`] does. On a sender opened
+    /// without offload ([`PacketTx::open`]) this is `InvalidInput`.
+    pub fn send_batch_offload(&self, frames: &[&[u8]], offloads: &[Offload]) -> Result<usize> {
+        if !self.vnet {
+            return Err(Error::new(ErrorKind::InvalidInput(
+                "this sender was opened without offload".into(),
+            )));
+        }
+        let mut prefixes = self.prefixes.lock();
+        prefixes.clear();
+        prefixes.extend(offloads.iter().map(Offload::to_bytes));
+        self.send_inner(frames, Some(&prefixes))
+    }
+
+    fn send_inner(
+        &self,
+        frames: &[&[u8]],
+        prefixes: Option<&[[u8; Offload::LEN]]>,
+    ) -> Result<usize> {
         let mut mmsg = self.mmsg.lock();
         let mut sent = 0;
         while sent < frames.len() {
-            match mmsg.send(self.fd.as_fd(), &frames[sent..]) {
+            let r = match prefixes {
+                Some(p) => mmsg.send_prefixed(self.fd.as_fd(), &frames[sent..], &p[sent..]),
+                None => mmsg.send(self.fd.as_fd(), &frames[sent..]),
+            };
+            match r {
                 Ok(0) => break,
                 Ok(n) => {
                     sent += n;

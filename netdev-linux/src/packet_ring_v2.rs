@@ -37,7 +37,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use log::debug;
-use netdev_core::{PacketBatch, Result, RxQueueBackend};
+use netdev_core::{Offload, PacketBatch, Result, RxQueueBackend};
 
 use crate::packet::{
     bind_for_rx, count_drops, insert_vlan_tag, poll_ring, skip_outgoing, vlan_from_auxdata,
@@ -213,6 +213,9 @@ pub struct PacketRingV2Rxq {
     filter_in_userspace: bool,
     /// An error `wait` took from the socket, reported by the next receive.
     pending_error: Option<i32>,
+    /// Every slot holds a `virtio_net_hdr` right before the frame
+    /// (`PACKET_VNET_HDR`): frames keep their offload metadata.
+    vnet: bool,
     /// Frames the kernel dropped so far (its counter resets when read).
     dropped: u64,
     /// True when the last receive that found frames came after the last
@@ -236,7 +239,20 @@ impl PacketRingV2Rxq {
         config: RingV2Config,
         restore_vlan: bool,
     ) -> io::Result<PacketRingV2Rxq> {
-        PacketRingV2Rxq::open_inner(ifindex, config, restore_vlan, false)
+        PacketRingV2Rxq::open_inner(ifindex, config, restore_vlan, false, false)
+    }
+
+    /// Like [`PacketRingV2Rxq::open_with`], receiving frames as the device
+    /// has them with their offload metadata (`PACKET_VNET_HDR`): a
+    /// checksum left to complete, a TCP segment of up to 64 KiB left to
+    /// cut. Slots must be large enough for such a frame (`config`'s frame
+    /// size of 128 KiB), or it arrives truncated.
+    pub fn open_offload(
+        ifindex: u32,
+        config: RingV2Config,
+        restore_vlan: bool,
+    ) -> io::Result<PacketRingV2Rxq> {
+        PacketRingV2Rxq::open_inner(ifindex, config, restore_vlan, false, true)
     }
 
     /// Like [`PacketRingV2Rxq::open`], but skips outgoing frames in
@@ -244,7 +260,7 @@ impl PacketRingV2Rxq {
     /// kernel could do it. For tests of that path.
     #[doc(hidden)]
     pub fn open_filtering_in_userspace(ifindex: u32) -> io::Result<PacketRingV2Rxq> {
-        PacketRingV2Rxq::open_inner(ifindex, RingV2Config::default(), true, true)
+        PacketRingV2Rxq::open_inner(ifindex, RingV2Config::default(), true, true, false)
     }
 
     fn open_inner(
@@ -252,11 +268,15 @@ impl PacketRingV2Rxq {
         config: RingV2Config,
         restore_vlan: bool,
         force_userspace: bool,
+        vnet: bool,
     ) -> io::Result<Self> {
         let (block_size, frame_size, frame_nr) = config.geometry()?;
         // Protocol 0 until bound: nothing is queued before the ring exists
         // and the socket is tied to `ifindex`.
         let fd = sys::socket(0)?;
+        if vnet {
+            sys::enable_vnet_hdr(fd.as_fd())?;
+        }
         ring::set_version_v2(fd.as_fd())?;
         ring::set_rx_ring_v2(fd.as_fd(), block_size, frame_size, frame_nr)?;
         let ring = RxRing::map_v2(fd.as_fd(), frame_size as usize, frame_nr as usize)?;
@@ -271,6 +291,7 @@ impl PacketRingV2Rxq {
             restore_vlan,
             filter_in_userspace,
             pending_error: None,
+            vnet,
             dropped: 0,
             flowing: false,
         })
@@ -321,6 +342,25 @@ impl PacketRingV2Rxq {
         let Some(slot) = batch.next_slot() else {
             return false;
         };
+        let mut offload = Offload::NONE;
+        if self.vnet {
+            // The kernel writes the header just before the frame.
+            let hdr = frame
+                .data_start
+                .checked_sub(Offload::LEN)
+                .and_then(|at| slot_bytes.get(at..frame.data_start))
+                .and_then(Offload::from_bytes);
+            match hdr {
+                Some(h) => offload = h,
+                None => {
+                    debug!(
+                        "ring slot {}: no room for the vnet header: skipped",
+                        self.next
+                    );
+                    return false;
+                }
+            }
+        }
         let mut stored = frame.snaplen.min(slot.len());
         let mut orig_len = frame.len.max(frame.snaplen);
         slot[..stored].copy_from_slice(&slot_bytes[frame.data_start..frame.data_start + stored]);
@@ -332,9 +372,14 @@ impl PacketRingV2Rxq {
                 &slot[..stored],
             ) {
                 (stored, orig_len) = insert_vlan_tag(slot, stored, orig_len, tag);
+                // The kernel's offsets count from the untagged frame.
+                match offload.shifted(4) {
+                    Some(o) => offload = o,
+                    None => return false,
+                }
             }
         }
-        batch.commit(stored, orig_len)
+        batch.commit_offload(stored, orig_len, offload)
     }
 }
 

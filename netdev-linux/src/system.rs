@@ -16,9 +16,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use netdev_core::{
-    ChangeSource, ChangeSourceSpec, DeviceBackend, DeviceInfo, DeviceState, Error, ErrorKind,
-    EthAddr, FeatureSet, Flags, Ipv4Net, Ipv6Net, LinkInfo, NetdevClass, Result, RxQueueBackend,
-    Stats,
+    send_batch_in_software, ChangeSource, ChangeSourceSpec, DeviceBackend, DeviceInfo, DeviceState,
+    Error, ErrorKind, EthAddr, FeatureSet, Flags, Ipv4Net, Ipv6Net, LinkInfo, NetdevClass, Offload,
+    Result, RxQueueBackend, RxQueueOptions, Stats,
 };
 use parking_lot::Mutex;
 
@@ -316,6 +316,7 @@ impl NetdevClass for SystemClass {
             socks,
             ifindex: 0,
             tx: OnceLock::new(),
+            tx_offload: OnceLock::new(),
             tap,
             options: self.options,
         };
@@ -383,6 +384,9 @@ pub(crate) struct SystemDevice {
     ifindex: u32,
     /// The AF_PACKET transmit socket, opened on first send.
     tx: OnceLock<PacketTx>,
+    /// A second sender for frames with offload metadata, opened on first
+    /// use: a `PACKET_VNET_HDR` socket wants the header on every frame.
+    tx_offload: OnceLock<PacketTx>,
     /// The tap this device created (class `tap` only).
     tap: Option<Arc<Tap>>,
     /// The class's options (receive queues follow them).
@@ -439,6 +443,15 @@ impl SystemDevice {
 
     fn link_by_name(&self, name: &str) -> Result<LinkState> {
         self.query(0, Some(name))
+    }
+
+    fn packet_tx_offload(&self) -> Result<&PacketTx> {
+        if let Some(tx) = self.tx_offload.get() {
+            return Ok(tx);
+        }
+        let ifindex = self.ifindex;
+        let tx = self.socks.in_ns(move || PacketTx::open_offload(ifindex))?;
+        Ok(self.tx_offload.get_or_init(|| tx))
     }
 
     fn packet_tx(&self) -> Result<&PacketTx> {
@@ -614,6 +627,10 @@ impl DeviceBackend for SystemDevice {
     }
 
     fn open_rx(&self) -> Result<Box<dyn RxQueueBackend>> {
+        self.open_rx_with(&RxQueueOptions::new())
+    }
+
+    fn open_rx_with(&self, queue: &RxQueueOptions) -> Result<Box<dyn RxQueueBackend>> {
         if let Some(tap) = &self.tap {
             return Ok(Box::new(TapRxq::new(tap.clone())));
         }
@@ -625,8 +642,21 @@ impl DeviceBackend for SystemDevice {
             ring_bytes: o.rx_ring_bytes,
             ring_frame_size: o.rx_ring_frame_size,
             rcvbuf: o.rx_rcvbuf,
+            offload: queue.offload,
         };
         self.socks.in_ns(move || open_rx_queue(ifindex, &options))
+    }
+
+    fn send_batch_offload(&self, frames: &[&[u8]], offloads: &[Offload]) -> Result<usize> {
+        if self.tap.is_some() {
+            // The tap is opened without `IFF_VNET_HDR`: complete frames.
+            return send_batch_in_software(self, frames, offloads);
+        }
+        if offloads.iter().all(Offload::is_none) {
+            return self.packet_tx()?.send_batch(frames);
+        }
+        self.packet_tx_offload()?
+            .send_batch_offload(frames, offloads)
     }
 
     fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use netdev::ratelimit::RateLimit;
-use netdev::{Change, ErrorKind, Flags, Netdev, PacketBatch, Registry, RxQueue, SavedFlags};
+use netdev::{
+    Change, ErrorKind, Flags, Netdev, Offload, PacketBatch, Registry, RxQueue, RxQueueOptions,
+    SavedFlags,
+};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::config::{PortConfig, PortKind, VlanMode};
@@ -70,7 +73,7 @@ fn open_one(
             None
         }
     };
-    let rxq = dev.open_rx()?;
+    let rxq = dev.open_rx_with(&RxQueueOptions::new().with_offload(options.offload))?;
     Ok(OpenPort {
         iface: iface.to_owned(),
         rxq,
@@ -78,6 +81,10 @@ fn open_one(
         dev,
     })
 }
+
+/// Receive slot size with offload: a 64 KiB TCP segment, its headers and
+/// a VLAN tag.
+const OFFLOAD_SLOT: usize = 64 * 1024 + 2048;
 
 /// A request from the [`crate::Switch`] handle.
 pub(crate) enum Command {
@@ -128,7 +135,7 @@ enum TxItem {
 
 #[derive(Default)]
 struct TxQueue {
-    items: Vec<TxItem>,
+    items: Vec<(TxItem, Offload)>,
     scratch: Vec<u8>,
 }
 
@@ -187,7 +194,18 @@ fn egress(tci: Option<u16>, vlan: u16, out: VlanMode) -> Egress {
     }
 }
 
-fn enqueue(port: &mut Port, index: usize, data: &[u8], how: Egress) {
+/// Queues frame `index` of the batch for `port`, transformed by `how`;
+/// false if its offload offsets cannot follow the transformation (the
+/// frame is not sent).
+fn enqueue(port: &mut Port, index: usize, data: &[u8], offload: Offload, how: Egress) -> bool {
+    let delta = match how {
+        Egress::AsIs | Egress::SetVid(_) => 0,
+        Egress::Push(_) => frame::VLAN_HLEN as i32,
+        Egress::Strip => -(frame::VLAN_HLEN as i32),
+    };
+    let Some(offload) = offload.shifted(delta) else {
+        return false;
+    };
     let item = match how {
         Egress::AsIs => TxItem::Rx(index),
         how => {
@@ -196,7 +214,8 @@ fn enqueue(port: &mut Port, index: usize, data: &[u8], how: Egress) {
             TxItem::Scratch(start, n)
         }
     };
-    port.tx.items.push(item);
+    port.tx.items.push((item, offload));
+    true
 }
 
 /// Forwards the frames of `batch`, received on port `ingress` of `bridge`:
@@ -252,8 +271,11 @@ fn forward(bridge: &mut Bridge, ingress: PortNo, batch: &PacketBatch, now: Durat
             {
                 let out = ports[usize::from(p)].as_mut().expect("checked above");
                 let how = egress(h.tci, vlan, out.config.vlan);
-                enqueue(out, i, pkt.data, how);
-                c.forwarded += 1;
+                if enqueue(out, i, pkt.data, pkt.offload, how) {
+                    c.forwarded += 1;
+                } else {
+                    c.dropped += 1;
+                }
             }
             _ => {
                 for (no, out) in ports.iter_mut().enumerate() {
@@ -262,7 +284,9 @@ fn forward(bridge: &mut Bridge, ingress: PortNo, batch: &PacketBatch, now: Durat
                         continue;
                     }
                     let how = egress(h.tci, vlan, out.config.vlan);
-                    enqueue(out, i, pkt.data, how);
+                    if !enqueue(out, i, pkt.data, pkt.offload, how) {
+                        out.counters.tx_dropped += 1;
+                    }
                 }
                 c.flooded += 1;
             }
@@ -299,16 +323,20 @@ fn flush(bridge: &str, port: &mut Port, batch: &PacketBatch) {
     let frames: Vec<&[u8]> = tx
         .items
         .iter()
-        .map(|item| match *item {
+        .map(|(item, _)| match *item {
             TxItem::Rx(i) => batch.get(i).map_or(&[][..], |p| p.data),
             TxItem::Scratch(s, n) => &tx.scratch[s..s + n],
         })
         .collect();
+    let offloads: Vec<Offload> = tx.items.iter().map(|(_, o)| *o).collect();
     let mut sent = 0;
     let mut refused = 0u64;
     let mut waited = false;
     while sent < frames.len() {
-        match open.dev.send_batch(&frames[sent..]) {
+        match open
+            .dev
+            .send_batch_offload(&frames[sent..], &offloads[sent..])
+        {
             Ok(n) if n > 0 => {
                 counters.tx_bytes += frames[sent..sent + n]
                     .iter()
@@ -373,7 +401,12 @@ impl Datapath {
         wake: UnixStream,
         events: netdev::Subscription,
     ) -> Datapath {
-        let batch = PacketBatch::new(options.batch_size, options.max_frame);
+        let slot = if options.offload {
+            options.max_frame.max(OFFLOAD_SLOT)
+        } else {
+            options.max_frame
+        };
+        let batch = PacketBatch::new(options.batch_size, slot);
         let now = Instant::now();
         Datapath {
             registry,

@@ -79,9 +79,18 @@ pub struct SwitchOptions {
     /// burst size).
     pub batch_size: usize,
     /// The largest frame forwarded, in bytes: 2048 (a 1500-byte MTU with
-    /// room for tags). Larger frames arrive truncated and are dropped,
-    /// counted in the port's `dropped`.
+    /// room for tags), raised to 66 KiB with [`SwitchOptions::offload`].
+    /// Larger frames arrive truncated and are dropped, counted in the
+    /// port's `dropped`.
     pub max_frame: usize,
+    /// Receive frames with their offload metadata and send them on with it
+    /// (`true`): a TCP segment of 64 KiB crosses the switch as one frame
+    /// and the kernel cuts it (or the receiving host never needs to), and
+    /// a checksum the sender left to the hardware is completed where it
+    /// must be. Ports whose device cannot take the metadata get complete
+    /// frames, made in software. `false` receives complete frames only,
+    /// with smaller receive rings.
+    pub offload: bool,
     /// How often a port whose device could not be opened (missing, gone)
     /// is tried again: 1 s. A notification that its device appeared tries
     /// at once.
@@ -99,6 +108,7 @@ impl Default for SwitchOptions {
             max_mac_entries: 8192,
             batch_size: 32,
             max_frame: 2048,
+            offload: true,
             retry_interval: Duration::from_secs(1),
             clock: Arc::new(MonotonicClock::new()),
         }

@@ -429,7 +429,7 @@ fn oversized_and_runt_frames_are_dropped_and_counted() {
     let mut lab = Lab::new(2);
     lab.apply(&bridge(&[("p1", VlanMode::Trunk), ("p2", VlanMode::Trunk)]));
     let mut big = frame(BCAST, mac(1), None, 1);
-    big.resize(3000, 0);
+    big.resize(70_000, 0);
     let dummy = lab.class.device("p1").unwrap();
     dummy.inject_rx(&big);
     dummy.inject_rx(&frame(BCAST, mac(1), None, 2)[..13]);

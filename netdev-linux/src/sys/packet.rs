@@ -95,6 +95,14 @@ pub(crate) fn enable_auxdata(fd: BorrowedFd<'_>) -> io::Result<()> {
     set_int_opt(fd, libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)
 }
 
+/// Makes every frame this socket receives (ring slot or `recvmsg`) start
+/// with a `struct virtio_net_hdr`, and every frame it sends start with
+/// one (`PACKET_VNET_HDR`): checksum and segmentation offload metadata
+/// travel with the frame. Must precede `PACKET_RX_RING`.
+pub(crate) fn enable_vnet_hdr(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_int_opt(fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1)
+}
+
 /// Stops the kernel from looping frames transmitted on the interface back
 /// to this socket (`PACKET_IGNORE_OUTGOING`, Linux 4.20+; older kernels
 /// answer `ENOPROTOOPT`).
@@ -443,10 +451,13 @@ pub(crate) fn parse_auxdata(mut buf: &[u8]) -> Option<Auxdata> {
 }
 
 /// The reusable arrays of a batched send: one `mmsghdr` and `iovec` per
-/// frame, allocated on the first call and reused.
+/// frame (two with a per-frame prefix, for `PACKET_VNET_HDR`), allocated on
+/// the first call and reused.
 pub(crate) struct MmsgSend {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
+    /// Iovecs per message the arrays are laid out for (1 or 2).
+    per_msg: usize,
 }
 
 // SAFETY: as for `MmsgRecv`: the raw pointers point into this struct's own
@@ -468,19 +479,68 @@ impl MmsgSend {
         MmsgSend {
             hdrs: Vec::new(),
             iovs: Vec::new(),
+            per_msg: 1,
         }
     }
 
-    fn reserve(&mut self, n: usize) {
-        if self.hdrs.len() >= n {
+    fn reserve(&mut self, n: usize, per_msg: usize) {
+        if self.hdrs.len() >= n && self.per_msg == per_msg {
             return;
         }
-        self.iovs.resize(n, NULL_IOVEC);
+        self.per_msg = per_msg;
+        self.iovs.resize(n * per_msg, NULL_IOVEC);
         self.hdrs.resize_with(n, zeroed_mmsghdr);
-        for i in 0..n {
+        for i in 0..self.hdrs.len() {
             let h = &mut self.hdrs[i].msg_hdr;
-            h.msg_iov = &mut self.iovs[i];
-            h.msg_iovlen = 1;
+            h.msg_iov = &mut self.iovs[i * per_msg];
+            h.msg_iovlen = per_msg as _;
+        }
+    }
+
+    /// Like [`MmsgSend::send`], each frame preceded by its `prefixes[i]`
+    /// (a `virtio_net_hdr` on a `PACKET_VNET_HDR` socket) in a second
+    /// iovec, so neither is copied here.
+    pub(crate) fn send_prefixed(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        frames: &[&[u8]],
+        prefixes: &[[u8; 10]],
+    ) -> io::Result<usize> {
+        let n = frames.len().min(prefixes.len()).min(MAX_VLEN);
+        if n == 0 {
+            return Ok(0);
+        }
+        self.reserve(n, 2);
+        for (i, (frame, prefix)) in frames[..n].iter().zip(&prefixes[..n]).enumerate() {
+            // The kernel only reads through these pointers (sendmmsg).
+            self.iovs[2 * i] = libc::iovec {
+                iov_base: prefix.as_ptr() as *mut libc::c_void,
+                iov_len: prefix.len(),
+            };
+            self.iovs[2 * i + 1] = libc::iovec {
+                iov_base: frame.as_ptr() as *mut libc::c_void,
+                iov_len: frame.len(),
+            };
+        }
+        self.sendmmsg(fd, n)
+    }
+
+    fn sendmmsg(&mut self, fd: BorrowedFd<'_>, n: usize) -> io::Result<usize> {
+        loop {
+            // `hdrs[..n]` point at their iovecs in `iovs` (owned by `self`,
+            // not reallocated since `reserve`), each at bytes the caller
+            // borrows to us for this call; the kernel only reads them and
+            // writes `msg_len`.
+            match syscall!(sendmmsg(
+                fd.as_raw_fd(),
+                self.hdrs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT
+            )) {
+                Ok(sent) => return Ok(sent as usize),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -493,28 +553,13 @@ impl MmsgSend {
         if n == 0 {
             return Ok(0);
         }
-        self.reserve(n);
+        self.reserve(n, 1);
         for (iov, frame) in self.iovs.iter_mut().zip(&frames[..n]) {
             // The kernel only reads through this pointer (sendmmsg).
             iov.iov_base = frame.as_ptr() as *mut libc::c_void;
             iov.iov_len = frame.len();
         }
-        loop {
-            // `hdrs[..n]` point at `iovs[..n]` (owned by `self`, not
-            // reallocated since `reserve`), each at one frame the caller
-            // borrows to us for this call; the kernel only reads the frames
-            // and writes `msg_len`.
-            match syscall!(sendmmsg(
-                fd.as_raw_fd(),
-                self.hdrs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT
-            )) {
-                Ok(sent) => return Ok(sent as usize),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        self.sendmmsg(fd, n)
     }
 }
 
