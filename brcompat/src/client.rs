@@ -30,8 +30,7 @@ use std::time::Duration;
 use netdev_netlink::{MsgBuilder, PeerModel, Requester};
 
 use crate::proto::{
-    validate_request_name, Command, FdbEntry, PortStats, Reply, ReplyData, Request,
-    UNIX_FAMILY_ID,
+    validate_request_name, Command, FdbEntry, PortStats, Reply, ReplyData, Request, UNIX_FAMILY_ID,
 };
 use crate::transport::{self, Connection};
 

@@ -132,6 +132,12 @@ fn run(args: &Args) -> Result<(), String> {
             FileStore::open(&args.config).map_err(|e| e.to_string())?
         }
     };
+    // Bound before the switch starts: a second daemon on the same socket
+    // stops here, before it touches any device.
+    let listener = ListenerOptions::new(&args.socket)
+        .group(access.gid())
+        .bind()
+        .map_err(|e| e.to_string())?;
     let registry = netdev::Registry::new();
     netdev::register_platform(&registry).map_err(|e| e.to_string())?;
     // Subscribed before the daemon or the switch opens any device (which
@@ -161,10 +167,6 @@ fn run(args: &Args) -> Result<(), String> {
         }
     };
     let daemon = Daemon::new(backend, registry, fdb, DaemonOptions::default());
-    let listener = ListenerOptions::new(&args.socket)
-        .group(access.gid())
-        .bind()
-        .map_err(|e| e.to_string())?;
     let options = ServerOptions {
         access,
         prune_interval: (args.prune_timeout > 0).then(|| Duration::from_secs(args.prune_timeout)),

@@ -218,7 +218,9 @@ fn fdb_source_filters_pages_and_counts() {
         .collect();
     assert!(learned.contains(&(EthAddr(a), 1)), "{all:?}");
     assert!(learned.contains(&(EthAddr(b), 2)), "{all:?}");
-    assert!(all.iter().all(|e| e.vlan == 0 && e.age < Duration::from_secs(60)));
+    assert!(all
+        .iter()
+        .all(|e| e.vlan == 0 && e.age < Duration::from_secs(60)));
     // Paging: skip and max over the same order.
     let page = fdb.entries("br0", 0, 1, 1).unwrap();
     assert_eq!(page, all[1..2]);

@@ -183,7 +183,10 @@ mod tests {
         s.name = "a-name-of-16-byt".into();
         assert!(s.to_bytes().is_none());
         s.name = "fifteen-bytes-x".into();
-        assert_eq!(PortStats::decode_all(&s.to_bytes().unwrap(), 0), Ok(vec![s]));
+        assert_eq!(
+            PortStats::decode_all(&s.to_bytes().unwrap(), 0),
+            Ok(vec![s])
+        );
         let mut b = sample().to_bytes().unwrap();
         b[..16].fill(b'a');
         assert!(matches!(
