@@ -19,7 +19,10 @@
 //! - the commands brcompat does not implement (`stp`, `setageing`, ...)
 //!   are listed in the help, as `brctl` lists them, but answer
 //!   [`Error::Unsupported`];
-//! - a daemon that cannot be reached is [`Error::Daemon`], one line.
+//! - a daemon that cannot be reached is [`Error::Daemon`], one line;
+//! - one extension, `showstats <bridge>` (per-port frame counters from the
+//!   daemon's switch, [`showstats`]), listed after `brctl`'s own commands
+//!   in the help ([`EXTENSIONS_HELP`]).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -94,10 +97,18 @@ pub enum Command {
     Showstp,
     /// `stp <bridge> {on|off}` (not in brcompat)
     Stp,
+    /// `showstats <bridge>` (a brcompat extension, not in `brctl`)
+    Showstats,
 }
 
-/// Name, number of arguments, help text: `brctl`'s command table.
-const COMMANDS: [(Command, &str, usize, &str); 16] = [
+/// The help's section for the commands brcompat adds to `brctl`'s,
+/// printed after them.
+pub const EXTENSIONS_HELP: &str =
+    "extensions (brcompat):\n\tshowstats \t<bridge>\t\tshow per-port frame counters\n";
+
+/// Name, number of arguments, help text: `brctl`'s command table, then
+/// brcompat's extensions.
+const COMMANDS: [(Command, &str, usize, &str); 17] = [
     (Command::Addbr, "addbr", 1, "<bridge>\t\tadd bridge"),
     (Command::Delbr, "delbr", 1, "<bridge>\t\tdelete bridge"),
     (
@@ -179,6 +190,12 @@ const COMMANDS: [(Command, &str, usize, &str); 16] = [
         "<bridge>\t\tshow bridge stp info",
     ),
     (Command::Stp, "stp", 2, "<bridge> {on|off}\tturn stp on/off"),
+    (
+        Command::Showstats,
+        "showstats",
+        1,
+        "<bridge>\t\tshow per-port frame counters",
+    ),
 ];
 
 impl Command {
@@ -224,6 +241,7 @@ impl Command {
                 | Command::Delif
                 | Command::Show
                 | Command::Showmacs
+                | Command::Showstats
         )
     }
 }
@@ -233,10 +251,14 @@ impl Command {
 #[must_use]
 pub fn help_text() -> String {
     let mut s = String::from("Usage: brctl [commands]\ncommands:\n");
-    for (_, name, _, help) in COMMANDS {
+    for (cmd, name, _, help) in COMMANDS {
+        if cmd == Command::Showstats {
+            continue;
+        }
         // printf("\t%-10s\t%s\n")
         let _ = writeln!(s, "\t{name:<10}\t{help}");
     }
+    s.push_str(EXTENSIONS_HELP);
     s
 }
 
@@ -280,6 +302,8 @@ pub enum Request {
     Show(Vec<String>),
     /// `showmacs BRIDGE`
     Showmacs(String),
+    /// `showstats BRIDGE` (extension)
+    Showstats(String),
 }
 
 /// Reads a command line (without the program name) as `brctl` does:
@@ -314,6 +338,7 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Invocation, Error> {
             device: arg(1),
         },
         Command::Showmacs => Request::Showmacs(arg(0)),
+        Command::Showstats => Request::Showstats(arg(0)),
         _ => Request::Show(rest),
     }))
 }
@@ -491,6 +516,33 @@ pub fn showmacs(entries: &[FdbEntry]) -> Output {
     Output::stdout(out, 0)
 }
 
+/// `brctl showstats BR` (extension): one line per port, in the order
+/// given (the daemon's: by port number), under a header; names escaped.
+/// Status 0.
+#[must_use]
+pub fn showstats(ports: &[crate::proto::PortStats]) -> Output {
+    let names: Vec<Cow<'_, str>> = ports.iter().map(|p| escape(&p.name)).collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let mut out = format!(
+        "port no\t{:<width$}  {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}\n",
+        "name", "rx packets", "tx packets", "forwarded", "flooded", "dropped", "tx dropped"
+    );
+    for (p, name) in ports.iter().zip(&names) {
+        let pad = width.saturating_sub(name.chars().count());
+        let _ = writeln!(
+            out,
+            "{:7}\t{name}{:pad$}  {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
+            p.port, "", p.rx_packets, p.tx_packets, p.forwarded, p.flooded, p.dropped, p.tx_dropped
+        );
+    }
+    Output::stdout(out, 0)
+}
+
 /// The text glibc's `strerror` gives for `errno` (this platform's value).
 #[must_use]
 pub fn strerror(errno: i32) -> Cow<'static, str> {
@@ -585,6 +637,15 @@ pub enum Error {
         /// bridge).
         errno: i32,
     },
+    /// `showstats` (extension): `read of port counters of X failed:
+    /// STRERROR` (`ENODEV`: no such bridge; `EOPNOTSUPP`: the daemon runs
+    /// no datapath).
+    ReadStats {
+        /// The bridge.
+        bridge: String,
+        /// The errno.
+        errno: i32,
+    },
     /// brcompat's own: `brctl: command X is not supported by brcompat`.
     Unsupported(Command),
     /// brcompat's own: the daemon could not be reached; the text is one
@@ -620,6 +681,10 @@ impl Error {
             }
             Request::Show(_) => Error::NoSuchBridge(name.to_owned()),
             Request::Showmacs(_) => Error::ReadFdb {
+                errno: libc::ENODEV,
+            },
+            Request::Showstats(b) => Error::ReadStats {
+                bridge: b.clone(),
                 errno: libc::ENODEV,
             },
         }
@@ -703,6 +768,11 @@ impl Error {
             )),
             Error::ReadFdb { errno } => Output::stderr(format!(
                 "read of forward table failed: {}\n",
+                strerror(*errno)
+            )),
+            Error::ReadStats { bridge, errno } => Output::stderr(format!(
+                "read of port counters of {} failed: {}\n",
+                e(bridge),
                 strerror(*errno)
             )),
             Error::Unsupported(c) => Output::stderr(format!(

@@ -30,7 +30,7 @@ use std::time::Duration;
 use netdev_netlink::{MsgBuilder, PeerModel, Requester};
 
 use crate::proto::{
-    validate_request_name, Command, FdbEntry, Reply, ReplyData, Request, UNIX_FAMILY_ID,
+    validate_request_name, Command, FdbEntry, PortStats, Reply, ReplyData, Request, UNIX_FAMILY_ID,
 };
 use crate::transport::{self, Connection};
 
@@ -391,6 +391,18 @@ impl Client {
         }
     }
 
+    /// `GET_PORT_STATS` (extension): the frame counters of each port of
+    /// `bridge` (`brctl showstats`), in port-number order.
+    pub fn port_stats(&mut self, bridge: &str) -> Result<Vec<PortStats>, Error> {
+        let request = Request::GetPortStats {
+            bridge: bridge.into(),
+        };
+        match self.call(&request)? {
+            ReplyData::PortStats(stats) => Ok(stats),
+            other => Err(unexpected(request.command(), &other)),
+        }
+    }
+
     /// The whole forwarding database of `bridge` (`brctl showmacs`), read
     /// in pages of [`FDB_PAGE`] records, each page asking for the records
     /// after those already read, until a page comes back empty: every
@@ -425,6 +437,7 @@ fn unexpected(command: Command, data: &ReplyData) -> Error {
         ReplyData::Fdb(_) => "FDB records",
         ReplyData::Ifindexes(_) => "ifindexes",
         ReplyData::McGroup(_) => "a multicast group",
+        ReplyData::PortStats(_) => "port counters",
     };
     Error::BadReply {
         command,

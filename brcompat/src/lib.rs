@@ -14,6 +14,7 @@
 pub mod brctl;
 pub mod client;
 pub mod daemon;
+pub mod embedded;
 pub mod model;
 pub mod proto;
 pub mod store;

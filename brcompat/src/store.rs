@@ -85,6 +85,7 @@ use nix::fcntl::{Flock, FlockArg};
 use parking_lot::Mutex;
 
 use crate::model::{Applied, Change, Config, ConfigError, VlanId};
+use crate::proto::PortStats;
 
 /// The mode of the configuration file (see the module documentation).
 pub const CONFIG_MODE: u32 = 0o644;
@@ -632,8 +633,9 @@ pub struct FdbEntry {
     pub is_local: bool,
 }
 
-/// The forwarding database of the switch's bridges: the embedded switch and
-/// Open vSwitch provide one in later issues.
+/// The forwarding database of the switch's bridges, and the datapath's
+/// per-port counters: the embedded switch provides one
+/// ([`crate::embedded::SwitchFdb`]), Open vSwitch in a later issue.
 pub trait FdbSource: Send + Sync + fmt::Debug {
     /// The entries of real bridge `bridge` on VLAN `vlan` (0 for untagged),
     /// in a stable order, skipping the first `skip` and returning at most
@@ -646,10 +648,18 @@ pub trait FdbSource: Send + Sync + fmt::Debug {
         skip: usize,
         max: usize,
     ) -> io::Result<Vec<FdbEntry>>;
+
+    /// The frame counters of every port of real bridge `bridge`, by port
+    /// number. A source without a datapath answers `EOPNOTSUPP` (the
+    /// default); a bridge the datapath does not run, `ENODEV`.
+    fn port_stats(&self, bridge: &str) -> io::Result<Vec<PortStats>> {
+        let _ = bridge;
+        Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP))
+    }
 }
 
-/// An [`FdbSource`] with no entries, for the daemon until the switch
-/// provides one.
+/// An [`FdbSource`] with no entries and no counters, for a daemon that
+/// runs no datapath (`brcompatd --datapath none`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EmptyFdb;
 

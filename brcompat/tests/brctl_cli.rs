@@ -173,7 +173,7 @@ impl Model {
                 let all = self.fdb.get(bridge).cloned().unwrap_or_default();
                 Reply::fdb(all[fdb_page(*count, *skip, all.len())].to_vec())
             }
-            Request::QueryMc => err(libc::EOPNOTSUPP),
+            Request::QueryMc | Request::GetPortStats { .. } => err(libc::EOPNOTSUPP),
         }
     }
 }
@@ -185,6 +185,10 @@ fn expected(name: &str) -> Output {
     out.stdout = out
         .stdout
         .replace("8000.0200000000b1\tyes", "8000.0200000000b1\tno");
+    // Our help lists brcompat's extensions after brctl's commands.
+    if out.stdout.starts_with("Usage: brctl [commands]") {
+        out.stdout.push_str(brctl::EXTENSIONS_HELP);
+    }
     match name {
         "show-control-chars" => {
             let raw = "c\u{1b}[7mx";

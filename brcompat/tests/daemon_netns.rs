@@ -53,7 +53,9 @@ fn ifindex(ns: &NetNs, name: &str) -> i32 {
     i32::try_from(i).unwrap()
 }
 
-/// `brcompatd` run in `ns`.
+/// `brcompatd` run in `ns`, without a datapath: these tests are about the
+/// configuration and pruning, and count on no device being created for a
+/// bridge (`tests/switch_netns.rs` runs the switch).
 fn spawn_daemon(ns: &NetNs, dir: &TempDir, extra: &[&str]) -> Child {
     Command::new("ip")
         .args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_brcompatd")])
@@ -61,7 +63,7 @@ fn spawn_daemon(ns: &NetNs, dir: &TempDir, extra: &[&str]) -> Child {
         .arg(dir.sock())
         .arg("--config")
         .arg(dir.config())
-        .args(["--log-level", "warn"])
+        .args(["--log-level", "warn", "--datapath", "none"])
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -8,8 +8,8 @@
 //! Netlink is host-endian, so integers are written with `to_ne_bytes`.
 
 use brcompat::proto::{
-    FdbEntry, ProtoError, Reply, ReplyData, Request, MAX_ATTRS, MAX_FDB_ENTRIES, MAX_IFINDEXES,
-    MAX_MESSAGE_LEN,
+    FdbEntry, PortStats, ProtoError, Reply, ReplyData, Request, MAX_ATTRS, MAX_FDB_ENTRIES,
+    MAX_IFINDEXES, MAX_MESSAGE_LEN,
 };
 use netdev_netlink::{Error, Msg, MsgBuilder, Part, StringProblem};
 
@@ -286,6 +286,99 @@ fn reply_mc_group() {
     golden_reply(&Reply::mc_group(33), 1, 0, &golden);
 }
 
+// ---- Extension: GET_PORT_STATS.
+
+#[test]
+fn get_port_stats_request() {
+    let golden = [
+        nlmsghdr(28, FAMILY, NLM_F_REQUEST, 13, 0),
+        vec![10, 1, 0, 0], // GET_PORT_STATS
+        nla(8, 1),         // DP_NAME
+        b"br0\0".to_vec(),
+    ]
+    .concat();
+    golden_request(
+        &Request::GetPortStats {
+            bridge: "br0".into(),
+        },
+        13,
+        &golden,
+    );
+}
+
+#[test]
+fn reply_port_stats() {
+    let record = |name: &[u8], port: u16, c: [u64; 6]| {
+        let mut r = name.to_vec();
+        r.resize(16, 0); // name, NUL-padded
+        r.extend_from_slice(&port.to_ne_bytes());
+        r.extend_from_slice(&[0; 6]);
+        for v in c {
+            r.extend_from_slice(&v.to_ne_bytes());
+        }
+        r
+    };
+    let golden = [
+        nlmsghdr(32 + 2 * 72, FAMILY, 0, 14, 2),
+        vec![3, 1, 0, 0], // DP_RESULT
+        nla(8, 3),        // ERR_CODE
+        0u32.to_ne_bytes().to_vec(),
+        nla(4 + 2 * 72, 9), // PORT_STATS: two 72-byte records
+        record(b"br0", 0, [6, 13, 0, 6, 0, 0]),
+        record(b"veth1", 1, [13, 18, 6, 7, 1, u64::MAX]),
+    ]
+    .concat();
+    let stats = vec![
+        PortStats {
+            name: "br0".into(),
+            port: 0,
+            rx_packets: 6,
+            tx_packets: 13,
+            forwarded: 0,
+            flooded: 6,
+            dropped: 0,
+            tx_dropped: 0,
+        },
+        PortStats {
+            name: "veth1".into(),
+            port: 1,
+            rx_packets: 13,
+            tx_packets: 18,
+            forwarded: 6,
+            flooded: 7,
+            dropped: 1,
+            tx_dropped: u64::MAX,
+        },
+    ];
+    golden_reply(&Reply::port_stats(stats), 14, 2, &golden);
+    // An empty list is data, not no data.
+    let empty = [
+        nlmsghdr(32, FAMILY, 0, 1, 0),
+        vec![3, 1, 0, 0],
+        nla(8, 3),
+        0u32.to_ne_bytes().to_vec(),
+        nla(4, 9),
+    ]
+    .concat();
+    golden_reply(&Reply::port_stats(vec![]), 1, 0, &empty);
+    // A partial record, a name without NUL: errors.
+    let mut bad = golden.clone();
+    bad[32 + 15] = b'x';
+    bad[32..32 + 16].fill(b'x');
+    assert!(matches!(
+        Reply::parse(&bad, FAMILY),
+        Err(ProtoError::BadRecord { attr: 9, .. })
+    ));
+    // A name too long to encode is refused, not truncated.
+    let long = Reply::port_stats(vec![PortStats {
+        name: "sixteen-bytes-xx".into(),
+        ..PortStats::default()
+    }]);
+    assert!(long
+        .encode(&mut MsgBuilder::default(), FAMILY, 1, 0)
+        .is_err());
+}
+
 // ---- Malformed requests and replies.
 
 fn request_err(bytes: &[u8]) -> ProtoError {
@@ -503,7 +596,7 @@ fn missing_required_attributes() {
 
 #[test]
 fn unknown_and_misdirected_commands() {
-    for cmd in [0u8, 10, 255] {
+    for cmd in [0u8, 11, 255] {
         let bytes = [
             nlmsghdr(20, FAMILY, NLM_F_REQUEST, 3, 0),
             vec![cmd, 1, 0, 0],

@@ -1,12 +1,12 @@
 //! Fuzzes the brcompat protocol codec: arbitrary bytes decoded as a
 //! request and as a reply (as a datagram, and message by message with the
 //! family of each message's own header), names checked as the daemon
-//! checks them, FDB arrays and paging. Any panic is a bug; and whatever
+//! checks them, FDB arrays and paging, port-counter arrays. Any panic is a bug; and whatever
 //! decodes must encode to bytes that decode to the same value.
 
 #![no_main]
 
-use brcompat::proto::{fdb_page, FdbEntry, Reply, Request, UNIX_FAMILY_ID};
+use brcompat::proto::{fdb_page, FdbEntry, PortStats, Reply, Request, UNIX_FAMILY_ID};
 use libfuzzer_sys::fuzz_target;
 use netdev_netlink::{MsgBuilder, MsgIter};
 
@@ -52,5 +52,11 @@ fuzz_target!(|data: &[u8]| {
         FdbEntry::encode_all(&entries, &mut again);
         assert_eq!(again.len(), data.len());
         assert_eq!(FdbEntry::decode_all(&again, 0), Ok(entries));
+    }
+    // As PORT_STATS (extension): decoded records encode again.
+    if let Ok(stats) = PortStats::decode_all(data, 0) {
+        let mut again = Vec::new();
+        PortStats::encode_all(&stats, &mut again).expect("a decoded record encodes");
+        assert_eq!(PortStats::decode_all(&again, 0), Ok(stats));
     }
 });

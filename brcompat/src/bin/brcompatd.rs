@@ -1,5 +1,11 @@
 //! `brcompatd`: the bridge-compatibility daemon (see `brcompat::daemon`).
 //!
+//! With `--datapath embedded` (the default) it runs the embedded switch
+//! (`netdev_switch`): every configured bridge forwards frames between its
+//! ports, its local port a `tap` device named after it; `--datapath none`
+//! only keeps the configuration (for hosts where taps cannot be made). A
+//! clean shutdown stops the switch, destroying its taps.
+//!
 //! Exit status: 0 after a clean shutdown (SIGTERM, SIGINT), 1 when it
 //! cannot start (one line on stderr: the socket or the configuration is in
 //! use, a file cannot be read...), 2 for a usage error.
@@ -11,10 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brcompat::daemon::{Daemon, DaemonOptions, Server, ServerOptions};
-use brcompat::store::{ConfigBackend, EmptyFdb, FileStore};
+use brcompat::embedded::{SwitchBackend, SwitchFdb};
+use brcompat::store::{ConfigBackend, EmptyFdb, FdbSource, FileStore};
 use brcompat::transport::{self, Access, ListenerOptions};
 use clap::{Parser, ValueEnum};
 use log::LevelFilter;
+use netdev_switch::{Switch, SwitchOptions};
 
 /// Where the configuration lives unless `--config` says otherwise: state
 /// the daemon rewrites, so under `/var/lib` rather than `/etc`.
@@ -24,6 +32,15 @@ const DEFAULT_CONFIG: &str = "/var/lib/brcompat/brcompat.conf";
 enum Backend {
     /// The configuration in a text file (`--config`), written on every
     /// change before it is acknowledged.
+    Embedded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Datapath {
+    /// No datapath: the configuration only (`brctl showstats` answers
+    /// "not supported").
+    None,
+    /// The embedded userspace switch: bridges forward frames.
     Embedded,
 }
 
@@ -66,6 +83,14 @@ struct Args {
     /// Where the configuration lives.
     #[arg(long, value_enum, default_value = "embedded")]
     backend: Backend,
+    /// What forwards the bridges' frames.
+    #[arg(long, value_enum, default_value = "embedded")]
+    datapath: Datapath,
+    /// How long the switch remembers a MAC address not seen again, in
+    /// seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    mac_ageing: u64,
     /// Also serve the members of this group (name or gid); root is always
     /// served. The socket file becomes mode 0660, owned by the group.
     #[arg(long, value_name = "NAME|GID")]
@@ -98,19 +123,25 @@ fn run(args: &Args) -> Result<(), String> {
         None => Access::RootOnly,
         Some(spec) => Access::group(spec).map_err(|e| e.to_string())?,
     };
-    let backend: Arc<dyn ConfigBackend> = match args.backend {
+    let store = match args.backend {
         Backend::Embedded => {
             if let Some(dir) = args.config.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("creating {}: {e}", dir.display()))?;
             }
-            Arc::new(FileStore::open(&args.config).map_err(|e| e.to_string())?)
+            FileStore::open(&args.config).map_err(|e| e.to_string())?
         }
     };
+    // Bound before the switch starts: a second daemon on the same socket
+    // stops here, before it touches any device.
+    let listener = ListenerOptions::new(&args.socket)
+        .group(access.gid())
+        .bind()
+        .map_err(|e| e.to_string())?;
     let registry = netdev::Registry::new();
     netdev::register_platform(&registry).map_err(|e| e.to_string())?;
-    // Subscribed before the daemon opens any device (which starts the
-    // notifier), so no removal goes unseen.
+    // Subscribed before the daemon or the switch opens any device (which
+    // starts the notifier), so no removal goes unseen.
     let events = match registry.subscribe() {
         Ok(s) => Some(s),
         Err(e) => {
@@ -118,16 +149,24 @@ fn run(args: &Args) -> Result<(), String> {
             None
         }
     };
-    let daemon = Daemon::new(
-        backend,
-        registry,
-        Arc::new(EmptyFdb),
-        DaemonOptions::default(),
-    );
-    let listener = ListenerOptions::new(&args.socket)
-        .group(access.gid())
-        .bind()
-        .map_err(|e| e.to_string())?;
+    let (backend, fdb): (Arc<dyn ConfigBackend>, Arc<dyn FdbSource>) = match args.datapath {
+        Datapath::None => (Arc::new(store), Arc::new(EmptyFdb)),
+        Datapath::Embedded => {
+            let options = SwitchOptions {
+                ageing: Duration::from_secs(args.mac_ageing),
+                ..SwitchOptions::default()
+            };
+            let switch = Arc::new(
+                Switch::new(registry.clone(), options)
+                    .map_err(|e| format!("starting the switch: {e}"))?,
+            );
+            // Applies the stored configuration: the bridges' taps exist
+            // before the daemon looks at the devices.
+            let backend = SwitchBackend::new(store, switch.clone());
+            (Arc::new(backend), Arc::new(SwitchFdb::new(switch)))
+        }
+    };
+    let daemon = Daemon::new(backend, registry, fdb, DaemonOptions::default());
     let options = ServerOptions {
         access,
         prune_interval: (args.prune_timeout > 0).then(|| Duration::from_secs(args.prune_timeout)),
@@ -138,11 +177,15 @@ fn run(args: &Args) -> Result<(), String> {
         .stop_on_signals()
         .map_err(|e| format!("installing signal handlers: {e}"))?;
     log::info!(
-        "serving on {} with configuration {}",
+        "serving on {} with configuration {} (datapath {:?})",
         args.socket.display(),
-        args.config.display()
+        args.config.display(),
+        args.datapath
     );
-    server.run().map_err(|e| format!("event loop: {e}"))?;
+    let daemon = server.run().map_err(|e| format!("event loop: {e}"))?;
+    // The daemon holds the last references to the switch: dropping it
+    // stops the datapath and destroys the bridges' taps.
+    drop(daemon);
     log::info!("stopped");
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! `brctl`: bridge-utils' command line on top of the brcompat daemon.
 //!
 //! `brctl [--socket PATH] COMMAND [ARGS]`: `addbr`, `delbr`, `addif`,
-//! `delif`, `show [BR...]`, `showmacs BR`, `-h`/`--help`, `-V`. The
+//! `delif`, `show [BR...]`, `showmacs BR`, `-h`/`--help`, `-V`, and one
+//! extension, `showstats BR` (the per-port frame counters of the daemon's
+//! switch). The
 //! daemon's socket is `--socket PATH`, else `$BRCOMPAT_SOCKET`, else
 //! `/run/brcompat.sock`. What it prints and its exit status are those of
 //! bridge-utils' `brctl` ([`brcompat::brctl`] renders every byte; the
@@ -133,7 +135,9 @@ fn name_ok(name: &str) -> bool {
 /// checks its names one by one.
 fn first_invalid_name(request: &Request) -> Option<&str> {
     let names: Vec<&str> = match request {
-        Request::Addbr(n) | Request::Delbr(n) | Request::Showmacs(n) => vec![n],
+        Request::Addbr(n) | Request::Delbr(n) | Request::Showmacs(n) | Request::Showstats(n) => {
+            vec![n]
+        }
         Request::Addif { bridge, device } | Request::Delif { bridge, device } => {
             vec![device, bridge]
         }
@@ -237,6 +241,16 @@ impl Session {
             Request::Show(names) if names.is_empty() => self.show_all(),
             Request::Show(names) => self.show_selected(names),
             Request::Showmacs(bridge) => self.showmacs(bridge),
+            Request::Showstats(bridge) => match self.client.port_stats(bridge) {
+                Ok(stats) => Ok(brctl::showstats(&stats)),
+                Err(e) => match e.daemon_errno() {
+                    Some(errno) => Err(Error::ReadStats {
+                        bridge: bridge.clone(),
+                        errno,
+                    }),
+                    None => Err(daemon_failure(&e)),
+                },
+            },
         }
     }
 

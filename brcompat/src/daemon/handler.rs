@@ -9,7 +9,10 @@ use netdev_netlink::{Header, MsgBuilder};
 
 use super::track::{Plan, Tracker};
 use crate::model::{Applied, Change, Config, ConfigError, Location};
-use crate::proto::{self, FdbEntry, Reply, Request, MAX_FDB_ENTRIES, MAX_IFINDEXES, USER_HZ};
+use crate::proto::{
+    self, FdbEntry, PortStats, Reply, Request, MAX_FDB_ENTRIES, MAX_IFINDEXES, MAX_PORT_STATS,
+    USER_HZ,
+};
 use crate::store::{ConfigBackend, FdbSource, StoreError};
 use crate::transport::PeerCred;
 
@@ -184,6 +187,7 @@ impl Daemon {
             Request::GetBridges => self.get_bridges().map(Reply::ifindexes),
             Request::GetPorts { bridge } => self.get_ports(bridge).map(Reply::ifindexes),
             Request::QueryMc => Err(libc::EOPNOTSUPP as u32),
+            Request::GetPortStats { bridge } => self.port_stats(bridge).map(Reply::port_stats),
         };
         result.unwrap_or_else(Reply::error)
     }
@@ -361,6 +365,32 @@ impl Daemon {
                 ageing_ticks: ticks(e.age),
             })
             .collect())
+    }
+
+    /// The per-port counters of bridge `name`: all ports of a real
+    /// bridge; the ports of its VLAN (itself included) for a fake one.
+    fn port_stats(&self, name: &str) -> Result<Vec<PortStats>, u32> {
+        let config = self.backend.snapshot();
+        let view = config.resolve(name).map_err(|e| config_errno(&e))?;
+        let mut stats = self.fdb.port_stats(&view.parent).map_err(|e| {
+            let code = e.raw_os_error().unwrap_or(libc::EIO);
+            if code != libc::EOPNOTSUPP {
+                log::warn!("port counters of {}: {e}", Escaped(&view.parent));
+            }
+            errno(code)
+        })?;
+        if view.is_fake() {
+            let ports = config.list_ports(name).map_err(|e| config_errno(&e))?;
+            stats.retain(|s| s.name == name || ports.iter().any(|p| p.name == s.name));
+        }
+        if stats.len() > MAX_PORT_STATS {
+            log::warn!(
+                "{} ports: only {MAX_PORT_STATS} fit in a reply",
+                stats.len()
+            );
+            stats.truncate(MAX_PORT_STATS);
+        }
+        Ok(stats)
     }
 
     /// The ifindexes of the devices named `names`, where they exist.

@@ -21,15 +21,17 @@
 //! | `GET_BRIDGES` | the ifindexes of the network devices named after the configured bridges, real and fake, sorted and unique |
 //! | `GET_PORTS` | `ENODEV` for an unknown bridge; otherwise the ifindexes of the devices of its ports, in port-name order, the bridge itself left out; a bond is reported by its interfaces |
 //! | `QUERY_MC` | `EOPNOTSUPP`: there are no multicast groups on the Unix socket |
+//! | `GET_PORT_STATS` (extension) | `ENODEV` for an unknown bridge, `EOPNOTSUPP` without a datapath; otherwise the counters of every port of a real bridge, or of a fake bridge's VLAN (itself included), by port number |
 //! | anything that does not decode, an unknown command, a name that breaks the naming rule ([`crate::proto::validate_request_name`]) | `EINVAL` |
 //!
 //! A bridge or port whose network device does not exist has no ifindex, so
 //! `GET_BRIDGES` and `GET_PORTS` leave it out, as seed 000 did: the
 //! protocol carries bare ifindexes and brctl turns them into names with
 //! `if_indextoname`, so any placeholder would be shown as a wrong device.
-//! The embedded backend creates no devices for its bridges yet, so until
-//! the switch does, `GET_BRIDGES` lists only bridges for which a device of
-//! that name happens to exist.
+//! With the embedded switch (`brcompatd --datapath embedded`, the
+//! default) every bridge has one, its local port, a `tap` named after it;
+//! without a datapath, `GET_BRIDGES` lists only bridges for which a device
+//! of that name happens to exist.
 //!
 //! `is_local` of an FDB entry is set when the address is the MAC of one of
 //! the bridge's interfaces (of its VLAN, the bridge's own device included),

@@ -85,6 +85,16 @@ pub enum ProtoError {
         /// The second's.
         second: u16,
     },
+    /// A record of an array attribute whose content is invalid.
+    BadRecord {
+        /// The attribute type.
+        attr: u16,
+        /// The record's offset in the message (or in the payload, when
+        /// encoding).
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 impl ProtoError {
@@ -130,6 +140,11 @@ impl fmt::Display for ProtoError {
                 f,
                 "reply carries more than one kind of data (attributes {first} and {second})"
             ),
+            Self::BadRecord {
+                attr,
+                offset,
+                reason,
+            } => write!(f, "attribute {attr}: record at offset {offset}: {reason}"),
         }
     }
 }

@@ -46,12 +46,28 @@
 //! | `GET_BRIDGES` | none | `IFINDEXES` |
 //! | `GET_PORTS` | `DP_NAME` | `IFINDEXES` |
 //! | `QUERY_MC` | none | `MC_GROUP` |
+//! | `GET_PORT_STATS` (extension) | `DP_NAME` | `PORT_STATS` |
 //!
 //! Every reply carries `ERR_CODE` (0 or a positive errno) and echoes the
 //! request's sequence number and port id; a failed request's reply carries
 //! nothing else. Requests are sent with `NLM_F_REQUEST`, replies with no
 //! flags: a [`netdev_netlink::Matcher`] on the client side then sees the
 //! reply as the request's final answer.
+//!
+//! # Extensions
+//!
+//! Commands and attributes after the seed's, numbered after its last ones
+//! so a seed peer sees an unknown command (answered `EINVAL`) and never
+//! misreads one:
+//!
+//! - `GET_PORT_STATS` ([`BRC_GENL_C_GET_PORT_STATS`], 10): the frame
+//!   counters of each port of bridge `DP_NAME` (`brctl showstats`),
+//!   answered with `PORT_STATS` ([`BRC_GENL_A_PORT_STATS`], 9), an array
+//!   of 72-byte [`PortStats`] records in port-number order: name, port
+//!   number, received, sent, forwarded, flooded, dropped, send failures.
+//!   For a fake bridge, the ports of its VLAN. `ENODEV` for an unknown
+//!   bridge, `EOPNOTSUPP` when the daemon runs no datapath
+//!   (`brcompatd --datapath none`).
 //!
 //! # Family id
 //!
@@ -84,12 +100,14 @@ mod fdb;
 mod name;
 mod reply;
 mod request;
+mod stats;
 
 pub use error::ProtoError;
 pub use fdb::{fdb_page, FdbEntry, FDB_ENTRY_LEN, MAX_FDB_ENTRIES, MAX_IFINDEXES, USER_HZ};
 pub use name::validate_request_name;
 pub use reply::{Reply, ReplyData};
 pub use request::{Command, Request};
+pub use stats::{PortStats, MAX_PORT_STATS, PORT_STATS_LEN};
 
 use netdev_netlink::{AttrIter, Msg, MsgIter, NLMSG_HDRLEN};
 
@@ -132,8 +150,11 @@ pub const BRC_GENL_A_FDB_SKIP: u16 = 6;
 pub const BRC_GENL_A_FDB_DATA: u16 = 7;
 /// Attribute: interface indexes, an array of host-endian `int`.
 pub const BRC_GENL_A_IFINDEXES: u16 = 8;
+/// Attribute (extension): per-port counters, an array of 72-byte
+/// [`PortStats`] records.
+pub const BRC_GENL_A_PORT_STATS: u16 = 9;
 /// Highest attribute type of the protocol.
-pub const BRC_GENL_A_MAX: u16 = BRC_GENL_A_IFINDEXES;
+pub const BRC_GENL_A_MAX: u16 = BRC_GENL_A_PORT_STATS;
 
 /// Command `BRC_GENL_C_UNSPEC` (never valid).
 pub const BRC_GENL_C_UNSPEC: u8 = 0;
@@ -155,6 +176,8 @@ pub const BRC_GENL_C_FDB_QUERY: u8 = 7;
 pub const BRC_GENL_C_GET_BRIDGES: u8 = 8;
 /// Command: list a bridge's ports' ifindexes.
 pub const BRC_GENL_C_GET_PORTS: u8 = 9;
+/// Command (extension): a bridge's per-port frame counters.
+pub const BRC_GENL_C_GET_PORT_STATS: u8 = 10;
 
 /// The one message in `datagram`, checked against the size limit; bytes
 /// after it (a second message) are an error, since the transport carries

@@ -5,9 +5,11 @@ use netdev_netlink::{policy_table, Error, Msg, MsgBuilder, Part, Policy};
 
 use super::error::ProtoError;
 use super::fdb::{FdbEntry, FDB_ENTRY_LEN, MAX_FDB_ENTRIES, MAX_IFINDEXES, REPLY_OVERHEAD};
+use super::stats::{PortStats, MAX_PORT_STATS, PORT_STATS_LEN};
 use super::{
     finish, open_genl, single_msg, Command, BRC_GENL_A_ERR_CODE, BRC_GENL_A_FDB_DATA,
-    BRC_GENL_A_IFINDEXES, BRC_GENL_A_MAX, BRC_GENL_A_MC_GROUP, BRC_GENL_C_DP_RESULT, VERSION,
+    BRC_GENL_A_IFINDEXES, BRC_GENL_A_MAX, BRC_GENL_A_MC_GROUP, BRC_GENL_A_PORT_STATS,
+    BRC_GENL_C_DP_RESULT, VERSION,
 };
 
 /// The largest errno (Linux's `MAX_ERRNO`); a larger `ERR_CODE` is a
@@ -29,6 +31,8 @@ pub enum ReplyData {
     Ifindexes(Vec<i32>),
     /// `MC_GROUP`: the answer to `QUERY_MC`.
     McGroup(u32),
+    /// `PORT_STATS` (extension): the answer to `GET_PORT_STATS`.
+    PortStats(Vec<PortStats>),
 }
 
 /// A `DP_RESULT` message: the answer to one request, which it names by
@@ -59,6 +63,10 @@ static REPLY_POLICY: [Policy; BRC_GENL_A_MAX as usize + 1] = policy_table(&[
     (
         BRC_GENL_A_IFINDEXES,
         Policy::unspec("BRC_GENL_A_IFINDEXES").optional(),
+    ),
+    (
+        BRC_GENL_A_PORT_STATS,
+        Policy::unspec("BRC_GENL_A_PORT_STATS").optional(),
     ),
 ]);
 
@@ -104,6 +112,15 @@ impl Reply {
         Self {
             errno: 0,
             data: ReplyData::Ifindexes(ifindexes),
+        }
+    }
+
+    /// Success carrying per-port counters.
+    #[must_use]
+    pub fn port_stats(stats: Vec<PortStats>) -> Self {
+        Self {
+            errno: 0,
+            data: ReplyData::PortStats(stats),
         }
     }
 
@@ -165,6 +182,14 @@ impl Reply {
             ReplyData::McGroup(group) => {
                 b.put_u32(BRC_GENL_A_MC_GROUP, *group);
             }
+            ReplyData::PortStats(stats) => {
+                if stats.len() > MAX_PORT_STATS {
+                    return Err(too_large(stats.len(), PORT_STATS_LEN));
+                }
+                let mut data = Vec::new();
+                PortStats::encode_all(stats, &mut data)?;
+                b.put_bytes(BRC_GENL_A_PORT_STATS, &data);
+            }
         }
         finish(b)
     }
@@ -172,7 +197,8 @@ impl Reply {
     /// Decodes a reply of `family`; returns the sequence number it echoes
     /// with it (the port id is [`Msg::pid`]).
     ///
-    /// At most one of `FDB_DATA`, `IFINDEXES` and `MC_GROUP` may be
+    /// At most one of `FDB_DATA`, `IFINDEXES`, `MC_GROUP` and
+    /// `PORT_STATS` may be
     /// present; `FDB_DATA` must be a whole number of 16-byte records and
     /// `IFINDEXES` of 4-byte ones.
     pub fn decode(msg: &Msg<'_>, family: u16) -> Result<(u32, Reply), ProtoError> {
@@ -197,6 +223,7 @@ impl Reply {
             BRC_GENL_A_FDB_DATA,
             BRC_GENL_A_IFINDEXES,
             BRC_GENL_A_MC_GROUP,
+            BRC_GENL_A_PORT_STATS,
         ]
         .into_iter()
         .filter(|&attr| a.has(attr));
@@ -221,6 +248,8 @@ impl Reply {
                     .map(i32::from_ne_bytes)
                     .collect(),
             )
+        } else if let Some(stats) = a.get(BRC_GENL_A_PORT_STATS) {
+            ReplyData::PortStats(PortStats::decode_all(stats.payload(), stats.offset())?)
         } else if let Some(group) = a.opt(BRC_GENL_A_MC_GROUP, |g| g.get_u32())? {
             ReplyData::McGroup(group)
         } else {

@@ -9,7 +9,8 @@ use super::{
     finish, open_genl, single_msg, validate_request_name, BRC_GENL_A_DP_NAME, BRC_GENL_A_FDB_COUNT,
     BRC_GENL_A_FDB_SKIP, BRC_GENL_A_MAX, BRC_GENL_A_PORT_NAME, BRC_GENL_C_DP_ADD,
     BRC_GENL_C_DP_DEL, BRC_GENL_C_DP_RESULT, BRC_GENL_C_FDB_QUERY, BRC_GENL_C_GET_BRIDGES,
-    BRC_GENL_C_GET_PORTS, BRC_GENL_C_PORT_ADD, BRC_GENL_C_PORT_DEL, BRC_GENL_C_QUERY_MC, VERSION,
+    BRC_GENL_C_GET_PORTS, BRC_GENL_C_GET_PORT_STATS, BRC_GENL_C_PORT_ADD, BRC_GENL_C_PORT_DEL,
+    BRC_GENL_C_QUERY_MC, VERSION,
 };
 
 /// The commands of the protocol (all but `UNSPEC`).
@@ -33,11 +34,13 @@ pub enum Command {
     GetBridges,
     /// `GET_PORTS`: list a bridge's ports.
     GetPorts,
+    /// `GET_PORT_STATS` (extension): a bridge's per-port counters.
+    GetPortStats,
 }
 
 impl Command {
     /// Every command, in wire order.
-    pub const ALL: [Command; 9] = [
+    pub const ALL: [Command; 10] = [
         Self::DpAdd,
         Self::DpDel,
         Self::DpResult,
@@ -47,6 +50,7 @@ impl Command {
         Self::FdbQuery,
         Self::GetBridges,
         Self::GetPorts,
+        Self::GetPortStats,
     ];
 
     /// The command with wire number `cmd`, if there is one (0, `UNSPEC`,
@@ -69,6 +73,7 @@ impl Command {
             Self::FdbQuery => BRC_GENL_C_FDB_QUERY,
             Self::GetBridges => BRC_GENL_C_GET_BRIDGES,
             Self::GetPorts => BRC_GENL_C_GET_PORTS,
+            Self::GetPortStats => BRC_GENL_C_GET_PORT_STATS,
         }
     }
 
@@ -85,6 +90,7 @@ impl Command {
             Self::FdbQuery => "FDB_QUERY",
             Self::GetBridges => "GET_BRIDGES",
             Self::GetPorts => "GET_PORTS",
+            Self::GetPortStats => "GET_PORT_STATS",
         }
     }
 }
@@ -145,6 +151,12 @@ pub enum Request {
     },
     /// `QUERY_MC`: the multicast group id.
     QueryMc,
+    /// `GET_PORT_STATS` (extension, `brctl showstats BRIDGE`): the
+    /// bridge's per-port frame counters.
+    GetPortStats {
+        /// `DP_NAME`.
+        bridge: String,
+    },
 }
 
 /// One policy for every request, as in the seed: all attributes optional
@@ -187,6 +199,7 @@ impl Request {
             Self::GetBridges => Command::GetBridges,
             Self::GetPorts { .. } => Command::GetPorts,
             Self::QueryMc => Command::QueryMc,
+            Self::GetPortStats { .. } => Command::GetPortStats,
         }
     }
 
@@ -198,7 +211,9 @@ impl Request {
             Self::AddPort { bridge, port } | Self::DelPort { bridge, port } => {
                 vec![bridge, port]
             }
-            Self::FdbQuery { bridge, .. } | Self::GetPorts { bridge } => vec![bridge],
+            Self::FdbQuery { bridge, .. }
+            | Self::GetPorts { bridge }
+            | Self::GetPortStats { bridge } => vec![bridge],
             Self::GetBridges | Self::QueryMc => vec![],
         }
     }
@@ -240,7 +255,7 @@ impl Request {
                     .put_u64(BRC_GENL_A_FDB_COUNT, *count)
                     .put_u64(BRC_GENL_A_FDB_SKIP, *skip);
             }
-            Self::GetPorts { bridge } => {
+            Self::GetPorts { bridge } | Self::GetPortStats { bridge } => {
                 b.put_str(BRC_GENL_A_DP_NAME, bridge);
             }
             Self::GetBridges | Self::QueryMc => {}
@@ -289,6 +304,9 @@ impl Request {
                 bridge: string(&a, BRC_GENL_A_DP_NAME)?,
             },
             Command::QueryMc => Self::QueryMc,
+            Command::GetPortStats => Self::GetPortStats {
+                bridge: string(&a, BRC_GENL_A_DP_NAME)?,
+            },
             Command::DpResult => return Err(not_a_request),
         };
         Ok((msg.seq(), request))
@@ -314,7 +332,7 @@ mod tests {
         for cmd in 0..=u8::MAX {
             match Command::from_wire(cmd) {
                 Some(c) => assert_eq!(c.to_wire(), cmd),
-                None => assert!(cmd == 0 || cmd > 9, "{cmd}"),
+                None => assert!(cmd == 0 || cmd > 10, "{cmd}"),
             }
         }
         assert_eq!(Command::from_wire(7), Some(Command::FdbQuery));
