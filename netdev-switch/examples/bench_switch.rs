@@ -104,7 +104,7 @@ mod linux {
     struct Args {
         seconds: f64,
         tcp_seconds: u32,
-        rate_mpps: f64,
+        rates_mpps: Vec<f64>,
         only: Vec<Config>,
     }
 
@@ -129,7 +129,7 @@ mod linux {
 
     fn usage() -> ! {
         eprintln!(
-            "usage: bench_switch [--seconds N] [--tcp-seconds N] [--rate MPPS] \
+            "usage: bench_switch [--seconds N] [--tcp-seconds N] [--rate MPPS,MPPS...] \
              [--only kernel,switch,ovs,ovs-tso]"
         );
         std::process::exit(2);
@@ -139,7 +139,7 @@ mod linux {
         let mut a = Args {
             seconds: 3.0,
             tcp_seconds: 5,
-            rate_mpps: 0.5,
+            rates_mpps: vec![0.5, 0.84],
             only: vec![Config::Kernel, Config::Switch, Config::Ovs, Config::OvsTso],
         };
         let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -162,11 +162,11 @@ mod linux {
                         .unwrap_or_else(|| usage())
                 }
                 "--rate" => {
-                    a.rate_mpps = value
-                        .parse()
-                        .ok()
-                        .filter(|&r: &f64| r > 0.0)
-                        .unwrap_or_else(|| usage())
+                    let list: Option<Vec<f64>> = value
+                        .split(',')
+                        .map(|v| v.parse().ok().filter(|&r: &f64| r > 0.0))
+                        .collect();
+                    a.rates_mpps = list.unwrap_or_else(|| usage());
                 }
                 "--only" => {
                     let list: Option<Vec<Config>> = value
@@ -966,6 +966,10 @@ mod linux {
         })
     }
 
+    fn iperf_installed() -> bool {
+        try_run(Command::new("iperf3").arg("--version")).is_ok()
+    }
+
     /// `Tcp: InCsumErrors` of `ns` (segments dropped for a bad checksum).
     fn tcp_csum_errors(ns: &NetNs) -> u64 {
         let snmp = ns.exec("cat", &["/proc/net/snmp"]);
@@ -1040,7 +1044,8 @@ mod linux {
     #[derive(Debug, Default, Clone)]
     struct Results {
         full: Option<Forwarding>,
-        paced: Option<Forwarding>,
+        /// Paced runs: (rate in Mpps, result).
+        paced: Vec<(f64, Forwarding)>,
         paced90: Option<Forwarding>,
         rtt: Option<Rtt>,
         tcp_on: Option<f64>,
@@ -1061,15 +1066,23 @@ mod linux {
         let d = Duration::from_secs_f64(a.seconds);
         let full = forwarding(t, d, None);
         r.full = Some(full);
-        r.paced = Some(forwarding(t, d, Some(a.rate_mpps * 1e6)));
+        for &rate in &a.rates_mpps {
+            r.paced.push((rate, forwarding(t, d, Some(rate * 1e6))));
+        }
         if full.forwarded_pps > 1000.0 {
             r.paced90 = Some(forwarding(t, d, Some(full.forwarded_pps * 0.9)));
         }
+        r.notes = running.notes();
+        if !iperf_installed() {
+            return r;
+        }
         let csum_before = tcp_csum_errors(&t.h2);
-        r.tcp_on = iperf(t, a.tcp_seconds);
+        // A run that could not connect or measure counts as 0 (why is
+        // printed above the results).
+        r.tcp_on = iperf(t, a.tcp_seconds).or(Some(0.0));
         let csum_errors = tcp_csum_errors(&t.h2).saturating_sub(csum_before);
         t.set_tx_offload(false);
-        r.tcp_off = iperf(t, a.tcp_seconds);
+        r.tcp_off = iperf(t, a.tcp_seconds).or(Some(0.0));
         t.set_tx_offload(true);
         r.notes = running.notes();
         r.notes.push(format!(
@@ -1113,7 +1126,12 @@ mod linux {
                 f.loss_pct
             );
         }
-        for (what, f) in [("paced", r.paced), ("paced at 90% of forwarded", r.paced90)] {
+        let paced = r
+            .paced
+            .iter()
+            .map(|(rate, f)| (format!("paced at {rate} Mpps"), Some(*f)));
+        let ninety = [("paced at 90% of forwarded".to_owned(), r.paced90)];
+        for (what, f) in paced.chain(ninety) {
             if let Some(f) = f {
                 println!(
                     "{what}: sent {:.3} Mpps, p1 received {:.3} Mpps, h2 received {:.3} Mpps, \
@@ -1161,7 +1179,7 @@ mod linux {
                 .filter_map(|(c, r)| f(r).map(|v| (*c, v)))
                 .collect()
         };
-        let rows = vec![
+        let mut rows = vec![
             Row {
                 name: "64 B offered to p1 (full speed)".into(),
                 unit: "Mpps",
@@ -1181,13 +1199,6 @@ mod linux {
                 unit: "%",
                 values: get(&|r| r.full.map(|f| f.loss_pct)),
                 goal: "",
-                ovs_tso_goal: false,
-            },
-            Row {
-                name: format!("64 B loss at {} Mpps offered", a.rate_mpps),
-                unit: "%",
-                values: get(&|r| r.paced.map(|f| f.loss_pct)),
-                goal: "0 below its rate",
                 ovs_tso_goal: false,
             },
             Row {
@@ -1233,6 +1244,18 @@ mod linux {
                 ovs_tso_goal: false,
             },
         ];
+        for (i, &rate) in a.rates_mpps.iter().enumerate() {
+            rows.insert(
+                3 + i,
+                Row {
+                    name: format!("64 B loss at {rate} Mpps offered"),
+                    unit: "%",
+                    values: get(&|r| r.paced.get(i).map(|(_, f)| f.loss_pct)),
+                    goal: "0 below its rate",
+                    ovs_tso_goal: false,
+                },
+            );
+        }
         println!();
         println!(
             "| metric | unit | kernel bridge | netdev-switch | OVS userspace | OVS + TSO | \
@@ -1316,7 +1339,7 @@ mod linux {
             }
             _ => a.only.clone(),
         };
-        if try_run(Command::new("iperf3").arg("--version")).is_err() {
+        if !iperf_installed() {
             println!("iperf3 not installed: no TCP rows");
         }
         let t = Topology::new();
