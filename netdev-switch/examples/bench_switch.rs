@@ -1092,7 +1092,9 @@ mod linux {
     }
 
     fn run_config(t: &Topology, a: &Args, c: Config) -> Results {
-        println!("\n== {} ==", c.name());
+        // Other work on the machine skews every figure: say how busy it is.
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        println!("\n== {} == (load average {})", c.name(), load.trim());
         let r = match c {
             Config::Kernel => {
                 let b = KernelBridge::start(&t.sw);
