@@ -53,16 +53,11 @@ pub struct RxOptions {
     pub rcvbuf: Option<usize>,
     /// Receive frames with their offload metadata
     /// ([`netdev_core::RxQueueOptions::offload`]). With
-    /// [`RxMethod::RingV2`] only (the others deliver complete frames):
-    /// slots grow to [`OFFLOAD_FRAME_SIZE`] and the ring to at least
-    /// [`OFFLOAD_RING_BYTES`].
+    /// [`RxMethod::RingV2`] only (the others deliver complete frames);
+    /// frames longer than a slot come whole through the socket
+    /// ([`PacketRingV2Rxq::open_offload`]).
     pub offload: bool,
 }
-
-/// Slot size of an offload ring: a 64 KiB TCP segment with its headers.
-pub const OFFLOAD_FRAME_SIZE: usize = 128 * 1024;
-/// Smallest ring of an offload queue: 512 slots.
-pub const OFFLOAD_RING_BYTES: usize = 64 * 1024 * 1024;
 
 impl Default for RxOptions {
     fn default() -> RxOptions {
@@ -81,16 +76,6 @@ impl Default for RxOptions {
 /// network namespace as `options` say.
 pub fn open_rx_queue(ifindex: u32, options: &RxOptions) -> io::Result<Box<dyn RxQueueBackend>> {
     Ok(match options.method {
-        RxMethod::RingV2 if options.offload => {
-            let frame_size = options.ring_frame_size.unwrap_or(0).max(OFFLOAD_FRAME_SIZE);
-            let bytes = options.ring_bytes.unwrap_or(0).max(OFFLOAD_RING_BYTES);
-            let config = RingV2Config::with_bytes(frame_size, bytes);
-            Box::new(PacketRingV2Rxq::open_offload(
-                ifindex,
-                config,
-                options.restore_vlan,
-            )?)
-        }
         RxMethod::RingV2 => {
             let d = RingV2Config::default();
             let frame_size = options.ring_frame_size.unwrap_or(d.frame_size);
@@ -98,6 +83,13 @@ pub fn open_rx_queue(ifindex: u32, options: &RxOptions) -> io::Result<Box<dyn Rx
                 Some(bytes) => RingV2Config::with_bytes(frame_size, bytes),
                 None => RingV2Config { frame_size, ..d },
             };
+            if options.offload {
+                return Ok(Box::new(PacketRingV2Rxq::open_offload(
+                    ifindex,
+                    config,
+                    options.restore_vlan,
+                )?));
+            }
             Box::new(PacketRingV2Rxq::open_with(
                 ifindex,
                 config,

@@ -103,6 +103,73 @@ pub(crate) fn enable_vnet_hdr(fd: BorrowedFd<'_>) -> io::Result<()> {
     set_int_opt(fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1)
 }
 
+/// Makes a receive ring also queue, on the socket, every frame too long for
+/// its slot (`PACKET_COPY_THRESH`): the slot then holds the frame's head
+/// with `TP_STATUS_COPY`, and the whole frame is read with
+/// [`recv_prefixed`], in the same order.
+pub(crate) fn enable_copy_thresh(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_int_opt(fd, libc::SOL_PACKET, libc::PACKET_COPY_THRESH, 1)
+}
+
+/// What [`recv_prefixed`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PrefixedMeta {
+    /// The message's length, prefix included (`MSG_TRUNC`: the real
+    /// length even when `buf` was smaller).
+    pub(crate) len: usize,
+    /// The `PACKET_AUXDATA`, when the socket asked for it.
+    pub(crate) aux: Option<Auxdata>,
+}
+
+/// Receives one message (nonblocking), its first `prefix.len()` bytes into
+/// `prefix` (the `virtio_net_hdr` of a `PACKET_VNET_HDR` socket) and the
+/// rest into `buf`, so neither is moved afterwards. `EAGAIN` when none
+/// waits; retries on `EINTR`.
+pub(crate) fn recv_prefixed(
+    fd: BorrowedFd<'_>,
+    prefix: &mut [u8],
+    buf: &mut [u8],
+) -> io::Result<PrefixedMeta> {
+    let mut iov = [
+        libc::iovec {
+            iov_base: prefix.as_mut_ptr() as *mut libc::c_void,
+            iov_len: prefix.len(),
+        },
+        libc::iovec {
+            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+            iov_len: buf.len(),
+        },
+    ];
+    let mut ctrl = CmsgBuf([0; CMSG_BUF_LEN]);
+    // SAFETY: msghdr is plain old data; all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len() as _;
+    msg.msg_control = ctrl.0.as_mut_ptr() as *mut libc::c_void;
+    loop {
+        msg.msg_controllen = CMSG_BUF_LEN as _;
+        // `msg` points at `iov` (two iovecs over `prefix` and `buf`, both
+        // exclusively borrowed for this call) and at `ctrl`, all live
+        // locals; the kernel writes at most their lengths.
+        match syscall!(recvmsg(
+            fd.as_raw_fd(),
+            &mut msg,
+            libc::MSG_TRUNC | libc::MSG_DONTWAIT
+        )) {
+            Ok(n) => {
+                #[allow(clippy::unnecessary_cast)]
+                let ctrl_len = (msg.msg_controllen as usize).min(CMSG_BUF_LEN);
+                return Ok(PrefixedMeta {
+                    len: n as usize,
+                    aux: parse_auxdata(&ctrl.0[..ctrl_len]),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Stops the kernel from looping frames transmitted on the interface back
 /// to this socket (`PACKET_IGNORE_OUTGOING`, Linux 4.20+; older kernels
 /// answer `ENOPROTOOPT`).
