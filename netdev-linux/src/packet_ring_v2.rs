@@ -349,19 +349,32 @@ impl PacketRingV2Rxq {
         let Some(slot_bytes) = self.ring.user_block(self.next) else {
             return false;
         };
+        // A skipped slot whose frame was also queued on the socket takes
+        // that copy with it, or the next such slot would read this one's.
+        let queued =
+            self.vnet && u32_at(slot_bytes, STATUS).is_some_and(|s| s & libc::TP_STATUS_COPY != 0);
         let Some(frame) = parse_slot(slot_bytes) else {
             debug!("ring slot {}: malformed frame header: skipped", self.next);
+            if queued {
+                self.discard_queued();
+            }
             return false;
         };
         if self.filter_in_userspace && frame.pkttype == PACKET_OUTGOING {
+            if queued {
+                self.discard_queued();
+            }
             return false;
+        }
+        if batch.is_full() {
+            return false;
+        }
+        if queued {
+            return self.copy_queued(batch);
         }
         let Some(slot) = batch.next_slot() else {
             return false;
         };
-        if self.vnet && frame.status & libc::TP_STATUS_COPY != 0 {
-            return self.copy_queued(batch);
-        }
         let mut offload = Offload::NONE;
         if self.vnet {
             // The kernel writes the header just before the frame.
@@ -404,6 +417,12 @@ impl PacketRingV2Rxq {
 }
 
 impl PacketRingV2Rxq {
+    /// Takes the socket's copy of a skipped `TP_STATUS_COPY` slot.
+    fn discard_queued(&self) {
+        let mut hdr = [0u8; Offload::LEN];
+        let _ = sys::recv_prefixed(self.fd.as_fd(), &mut hdr, &mut [0u8; 0]);
+    }
+
     /// Reads the whole frame of a `TP_STATUS_COPY` slot from the socket
     /// into `batch`. False if none was queued (which the kernel's
     /// accounting should not allow): the frame is lost, and counted by the

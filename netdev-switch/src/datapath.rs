@@ -426,6 +426,7 @@ impl Datapath {
     }
 
     pub(crate) fn run(mut self) {
+        let mut last_frame = Instant::now();
         loop {
             while let Ok(cmd) = self.control.try_recv() {
                 if let Some(reply) = self.command(cmd) {
@@ -435,7 +436,16 @@ impl Datapath {
             }
             let busy = self.poll_ports();
             self.timers();
-            if !busy {
+            if busy {
+                last_frame = Instant::now();
+            } else if last_frame.elapsed() < self.options.spin {
+                // Frames were flowing a moment ago: the answer to what was
+                // just forwarded (a ping's reply, a TCP ACK) is likely a
+                // few microseconds away, and finding it here saves a
+                // wake-up through poll. Yield rather than spin, so that
+                // the kernel work filling the rings can run on this core.
+                std::thread::yield_now();
+            } else {
                 self.sleep();
             }
         }
