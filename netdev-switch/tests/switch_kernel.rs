@@ -367,7 +367,7 @@ fn iperf3_through_the_switch(offloads_off: bool) {
 
     let out = Command::new("ip")
         .args(["netns", "exec", lab.h(1).name()])
-        .args(["timeout", "60", "iperf3", "-c", "10.0.0.2", "-t", "5", "-J"])
+        .args(["timeout", "30", "iperf3", "-c", "10.0.0.2", "-t", "5", "-J"])
         .output()
         .expect("running iperf3 -c");
     let text = String::from_utf8_lossy(&out.stdout);
