@@ -44,7 +44,12 @@ fn main() {
         };
         br = br.port(name, PortConfig::member(name).with_vlan(vlan));
     }
-    let switch = match Switch::new(registry, SwitchOptions::default()) {
+    let mut options = SwitchOptions::default();
+    // NETDEV_SWITCH_OFFLOAD=0: complete frames only (for comparisons).
+    if std::env::var("NETDEV_SWITCH_OFFLOAD").is_ok_and(|v| v == "0") {
+        options.offload = false;
+    }
+    let switch = match Switch::new(registry, options) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("switch: {e}");

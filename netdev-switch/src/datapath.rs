@@ -426,7 +426,6 @@ impl Datapath {
     }
 
     pub(crate) fn run(mut self) {
-        let mut last_frame = Instant::now();
         loop {
             while let Ok(cmd) = self.control.try_recv() {
                 if let Some(reply) = self.command(cmd) {
@@ -436,16 +435,11 @@ impl Datapath {
             }
             let busy = self.poll_ports();
             self.timers();
-            if busy {
-                last_frame = Instant::now();
-            } else if last_frame.elapsed() < self.options.spin {
-                // Frames were flowing a moment ago: the answer to what was
-                // just forwarded (a ping's reply, a TCP ACK) is likely a
-                // few microseconds away, and finding it here saves a
-                // wake-up through poll. Yield rather than spin, so that
-                // the kernel work filling the rings can run on this core.
-                std::thread::yield_now();
-            } else {
+            // No spinning before sleeping: looking (with yields) for 50 µs
+            // after the last frame, to catch a ping's reply without a
+            // wake-up, raised the median round trip from 75 to 134 µs
+            // (bench_switch topology, 300 pings at 100/s).
+            if !busy {
                 self.sleep();
             }
         }

@@ -91,10 +91,6 @@ pub struct SwitchOptions {
     /// frames, made in software. `false` receives complete frames only,
     /// with smaller receive rings.
     pub offload: bool,
-    /// How long the datapath keeps looking for frames after the last one
-    /// before it sleeps in `poll`: 50 µs. A reply to what was just
-    /// forwarded then costs no wake-up; an idle switch still sleeps.
-    pub spin: Duration,
     /// How often a port whose device could not be opened (missing, gone)
     /// is tried again: 1 s. A notification that its device appeared tries
     /// at once.
@@ -113,7 +109,6 @@ impl Default for SwitchOptions {
             batch_size: 32,
             max_frame: 2048,
             offload: true,
-            spin: Duration::from_micros(50),
             retry_interval: Duration::from_secs(1),
             clock: Arc::new(MonotonicClock::new()),
         }
