@@ -45,7 +45,7 @@
 //!
 //! ```text
 //! cargo run --release -p netdev-switch --example bench_switch -- \
-//!     [--seconds 3] [--tcp-seconds 5] [--rate 0.5] [--only kernel,switch,ovs]
+//!     [--seconds 3] [--tcp-seconds 5] [--rate 0.5,0.84] [--only kernel,switch,ovs,ovs-tso]
 //! ```
 
 // The sender is raw libc (`sendmmsg` on an AF_PACKET socket), as the
