@@ -7,7 +7,10 @@
 //!
 //! As root (it makes a network namespace); Linux only. Options:
 //! `--rounds N` (interleaved rounds of the round-trip part, default 300),
-//! `--fdb-rounds N` (default 31).
+//! `--fdb-rounds N` (default 31), `--datapath none|embedded` (the daemon's
+//! datapath, default `none`: the configuration round trip the goals are
+//! about; `embedded` adds the switch opening and closing each port's
+//! receive ring).
 //!
 //! What it measures, medians of interleaved rounds (each round runs every
 //! variant once, in an order that rotates from round to round):
@@ -160,7 +163,7 @@ mod linux {
     struct DaemonProcess(Child);
 
     impl DaemonProcess {
-        fn start(ns: &NetNs, socket: &Path, config: &Path) -> DaemonProcess {
+        fn start(ns: &NetNs, socket: &Path, config: &Path, datapath: &str) -> DaemonProcess {
             let child = Command::new("ip")
                 .args(["netns", "exec", ns.name()])
                 .arg(sibling("brcompatd"))
@@ -168,7 +171,8 @@ mod linux {
                 .arg(socket)
                 .arg("--config")
                 .arg(config)
-                .args(["--log-level", "warn", "--prune-timeout", "0"])
+                .args(["--log-level", "error", "--prune-timeout", "0"])
+                .args(["--datapath", datapath])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
@@ -376,6 +380,17 @@ mod linux {
         support::require_root();
         let rounds = arg("--rounds", 300);
         let fdb_rounds = arg("--fdb-rounds", 31);
+        let args: Vec<String> = std::env::args().collect();
+        let datapath = args
+            .iter()
+            .position(|a| a == "--datapath")
+            .and_then(|i| args.get(i + 1))
+            .map_or("none", String::as_str)
+            .to_owned();
+        assert!(
+            datapath == "none" || datapath == "embedded",
+            "--datapath takes none or embedded, not {datapath:?}"
+        );
         let kernel_brctl = PathBuf::from("/usr/sbin/brctl");
         assert!(
             kernel_brctl.exists(),
@@ -396,7 +411,7 @@ mod linux {
         let dir = TempDir::new("rt");
         let socket = dir.0.join("brcompat.sock");
         let config = dir.0.join("brcompat.conf");
-        let daemon = DaemonProcess::start(&ns, &socket, &config);
+        let daemon = DaemonProcess::start(&ns, &socket, &config, &datapath);
         let mut client = connect(&socket);
         let socket_s = socket.to_str().unwrap().to_owned();
         let env = [("BRCOMPAT_SOCKET", socket_s.as_str())];
@@ -560,12 +575,13 @@ mod linux {
             "medians of {rounds} interleaved rounds (showmacs: {fdb_rounds}); ratio = ours / baseline"
         );
         println!(
-            "round trips: brcompatd binary (embedded backend, durable write per change) in a \
-             network namespace; bridge-utils brctl on a kernel bridge in the same namespace"
+            "round trips: brcompatd binary (embedded backend, durable write per change, \
+             --datapath {datapath}) in a network namespace; bridge-utils brctl on a kernel \
+             bridge in the same namespace"
         );
         println!(
             "showmacs: brcompat::daemon in a thread of this process with an in-memory FDB \
-             (FdbSource), pages of {PAGE}; the daemon binary's FDB is empty until the switch exists"
+             (FdbSource) of exactly N entries, pages of {PAGE}"
         );
         print(&rows);
     }
