@@ -185,6 +185,14 @@ pub struct RxQueueOptions {
     /// A backend that cannot do it delivers complete frames
     /// ([`Offload::NONE`]), which is always correct.
     pub offload: bool,
+    /// How many bytes of frames may wait in the queue before new ones are
+    /// dropped (counted in [`RxQueue::dropped`]): the receive ring or
+    /// socket buffer the kernel reserves for this queue. `None`: the
+    /// class's default (on Linux 32 MiB of ring, 16384 frames, chosen to
+    /// lose nothing while the reader is preempted; a switch with many
+    /// ports may want less memory per port, and accept more loss in
+    /// bursts).
+    pub buffer_bytes: Option<usize>,
 }
 
 impl RxQueueOptions {
@@ -196,6 +204,12 @@ impl RxQueueOptions {
     /// These options with [`RxQueueOptions::offload`] set to `on`.
     pub fn with_offload(mut self, on: bool) -> RxQueueOptions {
         self.offload = on;
+        self
+    }
+
+    /// These options with [`RxQueueOptions::buffer_bytes`] set.
+    pub fn with_buffer_bytes(mut self, bytes: Option<usize>) -> RxQueueOptions {
+        self.buffer_bytes = bytes;
         self
     }
 }

@@ -639,9 +639,9 @@ impl DeviceBackend for SystemDevice {
         let options = RxOptions {
             method: o.rx_method,
             restore_vlan: o.restore_vlan,
-            ring_bytes: o.rx_ring_bytes,
+            ring_bytes: queue.buffer_bytes.or(o.rx_ring_bytes),
             ring_frame_size: o.rx_ring_frame_size,
-            rcvbuf: o.rx_rcvbuf,
+            rcvbuf: queue.buffer_bytes.or(o.rx_rcvbuf),
             offload: queue.offload,
         };
         self.socks.in_ns(move || open_rx_queue(ifindex, &options))

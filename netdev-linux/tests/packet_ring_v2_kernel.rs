@@ -18,7 +18,7 @@ mod support;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use netdev_core::{Netdev, PacketBatch, Registry, RxQueue};
+use netdev_core::{Netdev, PacketBatch, Registry, RxQueue, RxQueueOptions};
 use netdev_linux::packet_rx::RxMethod;
 use netdev_linux::{SystemClass, SystemOptions};
 use packet_util::{
@@ -265,6 +265,18 @@ fn options_take_effect() {
     });
     let mut small = dev2.open_rx().unwrap();
     assert_eq!(mapped_bytes(small.as_raw_fd()), 1 << 20);
+    // A queue's own buffer size wins over the class's, with or without
+    // offload.
+    for offload in [false, true] {
+        let q = dev2
+            .open_rx_with(
+                &RxQueueOptions::new()
+                    .with_offload(offload)
+                    .with_buffer_bytes(Some(512 << 10)),
+            )
+            .unwrap();
+        assert_eq!(mapped_bytes(q.as_raw_fd()), 512 << 10, "offload {offload}");
+    }
     RawSocket::bind("pb").send(&test_frame(5, 400));
     let mut batch = PacketBatch::new(4, PacketBatch::DEFAULT_SLOT_SIZE);
     let got = recv(&mut small, &mut batch, 1);

@@ -73,7 +73,15 @@ fn open_one(
             None
         }
     };
-    let rxq = dev.open_rx_with(&RxQueueOptions::new().with_offload(options.offload))?;
+    let buffer = match kind {
+        PortKind::Member => options.port_buffer_bytes,
+        PortKind::Internal => None,
+    };
+    let rxq = dev.open_rx_with(
+        &RxQueueOptions::new()
+            .with_offload(options.offload)
+            .with_buffer_bytes(buffer),
+    )?;
     Ok(OpenPort {
         iface: iface.to_owned(),
         rxq,

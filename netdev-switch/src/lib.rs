@@ -91,6 +91,12 @@ pub struct SwitchOptions {
     /// frames, made in software. `false` receives complete frames only,
     /// with smaller receive rings.
     pub offload: bool,
+    /// Receive buffer of each member port
+    /// ([`netdev::RxQueueOptions::buffer_bytes`]): `None` for the class's
+    /// default (on Linux a 32 MiB ring per port, which absorbs 16384
+    /// frames while the datapath is preempted). Less kernel memory per
+    /// port loses frames sooner in bursts.
+    pub port_buffer_bytes: Option<usize>,
     /// How often a port whose device could not be opened (missing, gone)
     /// is tried again: 1 s. A notification that its device appeared tries
     /// at once.
@@ -109,6 +115,7 @@ impl Default for SwitchOptions {
             batch_size: 32,
             max_frame: 2048,
             offload: true,
+            port_buffer_bytes: None,
             retry_interval: Duration::from_secs(1),
             clock: Arc::new(MonotonicClock::new()),
         }

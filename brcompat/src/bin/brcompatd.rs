@@ -91,6 +91,12 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     mac_ageing: u64,
+    /// Receive buffer of each switch port, in KiB (default: the system's,
+    /// a 32 MiB ring on Linux, lossless while the switch is preempted;
+    /// smaller saves kernel memory per port but loses frames sooner in
+    /// bursts).
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u64).range(64..=4_194_304))]
+    port_buffer_kib: Option<u64>,
     /// Also serve the members of this group (name or gid); root is always
     /// served. The socket file becomes mode 0660, owned by the group.
     #[arg(long, value_name = "NAME|GID")]
@@ -154,6 +160,9 @@ fn run(args: &Args) -> Result<(), String> {
         Datapath::Embedded => {
             let options = SwitchOptions {
                 ageing: Duration::from_secs(args.mac_ageing),
+                port_buffer_bytes: args
+                    .port_buffer_kib
+                    .and_then(|k| usize::try_from(k * 1024).ok()),
                 ..SwitchOptions::default()
             };
             let switch = Arc::new(
