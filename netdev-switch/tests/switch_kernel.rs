@@ -792,6 +792,48 @@ fn a_port_whose_device_is_deleted_under_traffic_shows_an_error_and_others_forwar
         .exec("ping", &["-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"]);
 }
 
+/// The seed daemons' race: a port's device deleted and re-created under
+/// the same name. The port stays configured, and the switch opens the new
+/// device by itself (a notifier event, or its periodic retry): traffic to
+/// the host behind it flows again.
+#[test]
+fn a_port_whose_device_comes_back_is_reopened() {
+    let lab = Lab::new(3);
+    lab.apply(&bridge(&[member("p1"), member("p2"), member("p3")]));
+    lab.h(1).exec("ping", &["-c", "1", "-W", "2", "10.0.0.3"]);
+    lab.sw.ip(&["link", "del", "p3"]);
+    eventually("p3 to show an error", || lab.port("p3").active.is_none());
+    let configured = lab.port("p3").config.interfaces.clone();
+    lab.sw.ip(&[
+        "link",
+        "add",
+        "p3",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        lab.h(3).name(),
+    ]);
+    lab.sw.ip(&["link", "set", "p3", "up"]);
+    lab.h(3).ip(&["addr", "add", "10.0.0.3/24", "dev", "eth0"]);
+    lab.h(3).ip(&["link", "set", "eth0", "up"]);
+    eventually("p3 to be open again", || {
+        let p3 = lab.port("p3");
+        p3.active.as_deref() == Some("p3") && p3.error.is_none()
+    });
+    assert_eq!(lab.port("p3").config.interfaces, configured);
+    // h3 has a new MAC: h1 must not keep sending to the old one.
+    lab.h(1).ip(&["neigh", "flush", "all"]);
+    lab.h(1)
+        .exec("ping", &["-c", "2", "-i", "0.2", "-W", "2", "10.0.0.3"]);
+    lab.h(3)
+        .exec("ping", &["-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"]);
+    // The new device is promiscuous while in the switch, as the old was.
+    assert!(link_flags(&lab.sw, "p3").iter().any(|f| f == "PROMISC"));
+}
+
 // ---------------------------------------------------------------------
 // 6. A released port works as a plain device again
 // ---------------------------------------------------------------------
