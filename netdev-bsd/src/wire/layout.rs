@@ -321,18 +321,14 @@ pub const IFMEDIAREQ_ULIST: usize = 40;
 pub const TAPGIFNAME: u64 =
     0x4000_0000 | ((IFREQ_LEN as u64 & 0x1fff) << 16) | (b't' as u64) << 8 | 93;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_values() {
-        assert_eq!(TAPGIFNAME, 0x4020_745d);
-        // if_msghdr is its 16-byte head plus a whole if_data.
-        assert_eq!(IF_MSGHDR_DATA + IF_DATA_LEN, IF_MSGHDR_LEN);
-        assert_eq!(IFMD_DATA + IF_DATA_LEN, IFMIBDATA_LEN);
-        // The last counter we read ends inside if_data.
-        assert!(IFI_NOPROTO + 8 <= IF_DATA_LEN);
-        assert_eq!(IF_ANNOUNCEMSGHDR_NAME + IFNAMSIZ, IF_ANNOUNCEMSGHDR_WHAT);
-    }
-}
+// Relations between the copies, checked at compile time on every OS.
+const _: () = {
+    assert!(TAPGIFNAME == 0x4020_745d);
+    // if_msghdr is its 16-byte head plus a whole if_data; so is ifmibdata
+    // after its 56 bytes.
+    assert!(IF_MSGHDR_DATA + IF_DATA_LEN == IF_MSGHDR_LEN);
+    assert!(IFMD_DATA + IF_DATA_LEN == IFMIBDATA_LEN);
+    // The last counter read ends inside if_data.
+    assert!(IFI_NOPROTO + 8 <= IF_DATA_LEN);
+    assert!(IF_ANNOUNCEMSGHDR_NAME + IFNAMSIZ == IF_ANNOUNCEMSGHDR_WHAT);
+};

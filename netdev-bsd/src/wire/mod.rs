@@ -13,6 +13,8 @@
 //!   and the sizing of the media list between the ioctl's two calls.
 //! - [`flags`]: `IFF_*` ↔ [`netdev_core::Flags`], `ifr_flags`/`ifr_flagshigh`.
 //! - [`layout`]: every size, offset and constant copied from the headers.
+//! - [`fixture`]: builders of kernel-format bytes for tests, fuzz seeds and
+//!   fakes.
 //!
 //! # Layouts copied
 //!
@@ -53,6 +55,7 @@
 use std::fmt;
 use std::io;
 
+pub mod fixture;
 pub mod flags;
 pub mod if_data;
 pub mod ifmib;
