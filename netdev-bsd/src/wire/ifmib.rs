@@ -93,3 +93,71 @@ impl IfMibData {
         self.data.link_state()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::fixture::{self, sample_if_data};
+
+    #[test]
+    fn mib_names() {
+        assert_eq!(ifdata_mib(3), Some([4, 18, 0, 2, 3, 1]));
+        assert_eq!(ifdata_mib(u32::MAX), None);
+        assert_eq!(ifcount_mib(), [4, 18, 0, 1, 1]);
+    }
+
+    #[test]
+    fn stats_and_identity() {
+        let iff = IFF_UP | IFF_PPROMISC | IFF_RUNNING;
+        let buf = fixture::ifmibdata("em0", iff, 7, &sample_if_data(LINK_STATE_DOWN, 1500));
+        assert_eq!(buf.len(), IFMIBDATA_LEN);
+        let m = IfMibData::parse(&buf).unwrap();
+        assert_eq!(m.name, "em0");
+        assert_eq!(m.flags, iff);
+        assert_eq!(m.snd_drops, 7);
+        assert_eq!(m.snd_maxlen, 50);
+        assert_eq!(m.core_flags(), Flags::UP | Flags::PROMISC | Flags::RUNNING);
+        assert_eq!(m.link_state(), LinkState::Down);
+        assert_eq!(m.data.mtu, 1500);
+        assert_eq!(
+            m.stats(),
+            Stats {
+                rx_packets: 101,
+                rx_errors: 102,
+                tx_packets: 103,
+                tx_errors: 104,
+                collisions: 105,
+                rx_bytes: 106,
+                tx_bytes: 107,
+                multicast: 108,
+                rx_dropped: 110,
+                tx_dropped: 111,
+                ..Stats::default()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed() {
+        let buf = fixture::ifmibdata("em0", 0, 0, &sample_if_data(2, 1500));
+        for n in [0, 16, IFMD_DATA, IFMIBDATA_LEN - 1] {
+            assert!(matches!(
+                IfMibData::parse(&buf[..n]),
+                Err(WireError::Truncated {
+                    need: IFMIBDATA_LEN,
+                    ..
+                })
+            ));
+        }
+        let mut long = buf.clone();
+        long.extend([0; 16]);
+        assert!(IfMibData::parse(&long).is_ok());
+        let mut noname = buf.clone();
+        noname[..IFNAMSIZ].fill(b'e');
+        assert!(IfMibData::parse(&noname).is_err());
+        let mut baddatalen = buf;
+        let at = IFMD_DATA + IFI_DATALEN;
+        baddatalen[at..at + 2].copy_from_slice(&8u16.to_ne_bytes());
+        assert!(IfMibData::parse(&baddatalen).is_err());
+    }
+}

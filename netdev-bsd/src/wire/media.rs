@@ -302,3 +302,165 @@ pub fn received_words(buf: &[u32], second_count: i32) -> Result<MediaWords<'_>, 
         truncated: n > buf.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IFM_10_T: u32 = 3;
+    const IFM_100_TX: u32 = 6;
+    const IFM_1000_SX: u32 = 11;
+    const IFM_1000_T: u32 = 16;
+    const IFM_10G_SR: u32 = 19;
+    const IFM_HPNA_1: u32 = 17;
+
+    /// `IFM_X(n)`: an extended Ethernet subtype as the header encodes it.
+    fn ifm_x(n: u32) -> u32 {
+        (n & IFM_TMASK) | ((n & (IFM_ETH_XTYPE >> IFM_ETH_XSHIFT)) << IFM_ETH_XSHIFT)
+    }
+
+    #[test]
+    fn carrier_needs_avalid() {
+        assert_eq!(carrier_from_status(IFM_AVALID | IFM_ACTIVE), Some(true));
+        assert_eq!(carrier_from_status(IFM_AVALID), Some(false));
+        assert_eq!(carrier_from_status(IFM_ACTIVE), None);
+        assert_eq!(carrier_from_status(0), None);
+        assert!(carrier(0));
+        assert!(!carrier(IFM_AVALID));
+    }
+
+    #[test]
+    fn subtypes_and_extended_subtypes() {
+        assert_eq!(ether_subtype(IFM_ETHER | IFM_1000_T | IFM_FDX), 16);
+        // IFM_25G_SR = IFM_X(55): 55 & 0x1f = 23, (55 & 0x1e0) << 6 = 0x800.
+        assert_eq!(ifm_x(55), 23 | 0x800);
+        assert_eq!(ether_subtype(IFM_ETHER | ifm_x(55) | IFM_FDX), 55);
+        assert_eq!(ether_subtype(IFM_ETHER | ifm_x(117)), 117);
+        // Round trip over the whole table.
+        for &(n, _, _) in ETHER_SUBTYPES {
+            assert_eq!(ether_subtype(IFM_ETHER | ifm_x(n)), n);
+        }
+    }
+
+    #[test]
+    fn speeds_and_duplex() {
+        let w = IFM_ETHER | IFM_1000_T | IFM_FDX;
+        assert_eq!(
+            speed(w),
+            Some(LinkSpeed {
+                mbps: 1000,
+                duplex: Some(Duplex::Full)
+            })
+        );
+        assert_eq!(
+            speed(IFM_ETHER | IFM_10_T | IFM_HDX).unwrap().duplex,
+            Some(Duplex::Half)
+        );
+        assert_eq!(speed(IFM_ETHER | IFM_100_TX).unwrap().duplex, None);
+        assert_eq!(
+            speed(IFM_ETHER | IFM_10G_SR).unwrap().duplex,
+            Some(Duplex::Full)
+        );
+        assert_eq!(speed(IFM_ETHER | ifm_x(55) | IFM_FDX).unwrap().mbps, 25_000);
+        assert_eq!(speed(IFM_ETHER | IFM_AUTO), None);
+        assert_eq!(speed(IFM_ETHER | IFM_NONE), None);
+        assert_eq!(speed(IFM_ETHER | IFM_HPNA_1), None);
+        // IEEE 802.11 words share subtype numbers but are not Ethernet.
+        assert_eq!(speed(0x80 | IFM_1000_T), None);
+    }
+
+    #[test]
+    fn feature_bits() {
+        assert_eq!(
+            features(IFM_ETHER | IFM_1000_T | IFM_FDX),
+            Features::F_1GB_FD | Features::COPPER
+        );
+        assert_eq!(
+            features(IFM_ETHER | IFM_100_TX | IFM_HDX),
+            Features::F_100MB_HD | Features::COPPER
+        );
+        assert_eq!(
+            features(IFM_ETHER | IFM_1000_SX),
+            Features::F_1GB_FD | Features::FIBER
+        );
+        assert_eq!(
+            features(IFM_ETHER | ifm_x(55) | IFM_FDX),
+            Features::OTHER | Features::FIBER
+        );
+        assert_eq!(features(IFM_ETHER | IFM_AUTO), Features::AUTONEG);
+        assert_eq!(
+            features(IFM_ETHER | IFM_1000_T | IFM_FDX | IFM_ETH_RXPAUSE | IFM_ETH_TXPAUSE),
+            Features::F_1GB_FD | Features::COPPER | Features::PAUSE
+        );
+        assert_eq!(
+            features(IFM_ETHER | IFM_1000_T | IFM_FDX | IFM_ETH_TXPAUSE),
+            Features::F_1GB_FD | Features::COPPER | Features::PAUSE_ASYM
+        );
+        assert_eq!(features(0x80 | IFM_1000_T), Features::empty());
+        assert_eq!(features(IFM_ETHER | IFM_HPNA_1), Features::empty());
+    }
+
+    #[test]
+    fn feature_set_of_an_autoselecting_gigabit_nic() {
+        let list = [
+            IFM_ETHER | IFM_AUTO,
+            IFM_ETHER | IFM_10_T,
+            IFM_ETHER | IFM_10_T | IFM_FDX,
+            IFM_ETHER | IFM_100_TX | IFM_HDX,
+            IFM_ETHER | IFM_100_TX | IFM_FDX,
+            IFM_ETHER | IFM_1000_T | IFM_FDX,
+        ];
+        let fs = feature_set(
+            IFM_ETHER | IFM_1000_T | IFM_FDX,
+            IFM_ETHER | IFM_AUTO,
+            &list,
+        );
+        assert_eq!(fs.current, Features::F_1GB_FD | Features::COPPER);
+        let supported = Features::AUTONEG
+            | Features::F_10MB_FD
+            | Features::F_100MB_HD
+            | Features::F_100MB_FD
+            | Features::F_1GB_FD
+            | Features::COPPER;
+        assert_eq!(fs.supported, supported);
+        assert_eq!(fs.advertised, supported);
+        assert_eq!(fs.peer, Features::empty());
+        assert_eq!(fs.speed.unwrap().mbps, 1000);
+
+        // Forced medium: advertises just that.
+        let forced = IFM_ETHER | IFM_100_TX | IFM_FDX;
+        let fs = feature_set(forced, forced, &list);
+        assert_eq!(fs.advertised, Features::F_100MB_FD | Features::COPPER);
+        // No list, no link.
+        let fs = feature_set(IFM_ETHER | IFM_NONE, IFM_ETHER | IFM_AUTO, &[]);
+        assert_eq!(fs.current, Features::empty());
+        assert_eq!(fs.speed, None);
+        assert_eq!(fs.advertised, Features::AUTONEG);
+    }
+
+    #[test]
+    fn media_list_sizing() {
+        assert_eq!(media_list_len(0).unwrap(), 0);
+        assert_eq!(media_list_len(12).unwrap(), 12);
+        assert_eq!(
+            media_list_len(MAX_MEDIA_WORDS as i32).unwrap(),
+            MAX_MEDIA_WORDS
+        );
+        assert!(media_list_len(-1).is_err());
+        assert!(media_list_len(MAX_MEDIA_WORDS as i32 + 1).is_err());
+        assert!(media_list_len(i32::MAX).is_err());
+
+        let buf = [1u32, 2, 3, 4];
+        let got = received_words(&buf, 4).unwrap();
+        assert_eq!((got.words, got.truncated), (&buf[..], false));
+        // Fewer than the buffer: only those are valid.
+        let got = received_words(&buf, 2).unwrap();
+        assert_eq!((got.words, got.truncated), (&buf[..2], false));
+        // More appeared between the calls: truncated, never read past.
+        let got = received_words(&buf, 9).unwrap();
+        assert_eq!((got.words, got.truncated), (&buf[..], true));
+        let got = received_words(&[], i32::MAX).unwrap();
+        assert!(got.words.is_empty() && got.truncated);
+        assert!(received_words(&buf, -3).is_err());
+    }
+}

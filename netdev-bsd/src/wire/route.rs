@@ -459,3 +459,431 @@ pub fn changes(buf: &[u8], out: &mut Vec<Change>) -> Result<(), WireError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::fixture::{self, sample_if_data};
+    use netdev_core::Flags;
+
+    fn one(buf: &[u8]) -> Result<RouteMsg, WireError> {
+        let mut all: Vec<_> = messages(buf).collect();
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
+    }
+
+    #[test]
+    fn sa_size_rounds_to_long() {
+        assert_eq!(sa_size(0), 8);
+        assert_eq!(sa_size(1), 8);
+        assert_eq!(sa_size(8), 8);
+        assert_eq!(sa_size(9), 16);
+        assert_eq!(sa_size(16), 16);
+        assert_eq!(sa_size(28), 32);
+        assert_eq!(sa_size(54), 56);
+        assert_eq!(sa_size(255), 256);
+    }
+
+    #[test]
+    fn ifinfo() {
+        let iff = IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST;
+        let buf = fixture::if_msghdr(3, iff, &sample_if_data(LINK_STATE_UP, 9000));
+        assert_eq!(buf.len(), IF_MSGHDR_LEN);
+        let RouteMsg::IfInfo(info) = one(&buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(info.ifindex, 3);
+        assert_eq!(info.flags, iff);
+        assert_eq!(info.data, sample_if_data(LINK_STATE_UP, 9000));
+        assert_eq!(
+            to_change(&RouteMsg::IfInfo(info)),
+            Some(Change::LinkChanged {
+                ifindex: 3,
+                name: None,
+                info: LinkInfo {
+                    mtu: Some(9000),
+                    mac: None,
+                    flags: Some(Flags::UP | Flags::BROADCAST | Flags::RUNNING | Flags::MULTICAST),
+                    carrier: Some(true),
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn ifinfo_carrier_follows_link_state() {
+        for (state, carrier) in [
+            (LINK_STATE_UP, Some(true)),
+            (LINK_STATE_DOWN, Some(false)),
+            (LINK_STATE_UNKNOWN, None),
+            (7, None),
+        ] {
+            let buf = fixture::if_msghdr(1, 0, &sample_if_data(state, 1500));
+            let Some(Change::LinkChanged { info, .. }) = to_change(&one(&buf).unwrap()) else {
+                panic!()
+            };
+            assert_eq!(info.carrier, carrier, "link state {state}");
+        }
+    }
+
+    #[test]
+    fn announce() {
+        let arrive = fixture::if_announce(7, "tap0", IFAN_ARRIVAL);
+        let msg = one(&arrive).unwrap();
+        assert_eq!(
+            msg,
+            RouteMsg::IfAnnounce(IfAnnounce {
+                ifindex: 7,
+                name: "tap0".into(),
+                what: AnnounceWhat::Arrival
+            })
+        );
+        assert_eq!(
+            to_change(&msg),
+            Some(Change::LinkChanged {
+                ifindex: 7,
+                name: Some("tap0".into()),
+                info: LinkInfo::default()
+            })
+        );
+        let depart = fixture::if_announce(7, "tap0", IFAN_DEPARTURE);
+        assert_eq!(
+            to_change(&one(&depart).unwrap()),
+            Some(Change::LinkRemoved {
+                ifindex: 7,
+                name: "tap0".into()
+            })
+        );
+        let odd = fixture::if_announce(7, "tap0", 9);
+        let msg = one(&odd).unwrap();
+        assert!(matches!(
+            msg,
+            RouteMsg::IfAnnounce(IfAnnounce {
+                what: AnnounceWhat::Other(9),
+                ..
+            })
+        ));
+        assert_eq!(to_change(&msg), None);
+        // The longest name FreeBSD allows: 15 bytes and the NUL.
+        let long = fixture::if_announce(1, "abcdefghijklmno", IFAN_ARRIVAL);
+        assert!(
+            matches!(one(&long).unwrap(), RouteMsg::IfAnnounce(a) if a.name == "abcdefghijklmno")
+        );
+    }
+
+    #[test]
+    fn announce_bad_names() {
+        let mut buf = fixture::if_announce(1, "x", IFAN_ARRIVAL);
+        buf[IF_ANNOUNCEMSGHDR_NAME..IF_ANNOUNCEMSGHDR_WHAT].fill(b'a');
+        let e = one(&buf).unwrap_err();
+        assert!(e.to_string().contains("NUL"), "{e}");
+        let empty = fixture::if_announce(1, "", IFAN_ARRIVAL);
+        assert!(one(&empty).unwrap_err().to_string().contains("empty"));
+        let zero = fixture::if_announce(0, "em0", IFAN_ARRIVAL);
+        assert!(one(&zero).unwrap_err().to_string().contains("index 0"));
+    }
+
+    #[test]
+    fn newaddr_v4_with_short_netmask_and_broadcast() {
+        let buf = fixture::ifa_msghdr(
+            RTM_NEWADDR,
+            2,
+            &[
+                (
+                    RTA_NETMASK,
+                    fixture::netmask_in(Ipv4Addr::new(255, 255, 255, 0), 8),
+                ),
+                (
+                    RTA_IFP,
+                    fixture::sockaddr_dl(2, 6, "em0", &[2, 0, 0, 0, 0, 1]),
+                ),
+                (RTA_IFA, fixture::sockaddr_in(Ipv4Addr::new(192, 0, 2, 1))),
+                (RTA_BRD, fixture::sockaddr_in(Ipv4Addr::new(192, 0, 2, 255))),
+            ],
+        );
+        // 20 + 8 + 64 (sockaddr_dl 54 → 56... em0 + 6 fit in 54) + 16 + 16.
+        assert_eq!(buf.len(), IFA_MSGHDR_LEN + 8 + 56 + 16 + 16);
+        let RouteMsg::Addr(a) = one(&buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.op, AddrOp::New);
+        assert_eq!(a.ifindex, 2);
+        assert_eq!(
+            a.netmask,
+            Some(SockAddr::Inet(Ipv4Addr::new(255, 255, 255, 0)))
+        );
+        assert_eq!(a.ifa, Some(SockAddr::Inet(Ipv4Addr::new(192, 0, 2, 1))));
+        assert_eq!(a.brd, Some(SockAddr::Inet(Ipv4Addr::new(192, 0, 2, 255))));
+        assert_eq!(
+            a.ifp,
+            Some(SockAddr::Link(LinkAddr {
+                index: 2,
+                if_type: 6,
+                name: b"em0".to_vec(),
+                addr: vec![2, 0, 0, 0, 0, 1]
+            }))
+        );
+        assert_eq!(
+            to_change(&RouteMsg::Addr(a)),
+            Some(Change::AddrChanged { ifindex: 2 })
+        );
+    }
+
+    #[test]
+    fn deladdr_v6_and_trimmed_mask() {
+        let addr: Ipv6Addr = "fe80::1".parse().unwrap();
+        // A /64 mask trimmed after its last non-zero byte: sa_len 16.
+        let mut mask = fixture::sockaddr_in6("ffff:ffff:ffff:ffff::".parse().unwrap(), 0);
+        mask.truncate(16);
+        mask[SA_LEN] = 16;
+        let buf = fixture::ifa_msghdr(
+            RTM_DELADDR,
+            4,
+            &[
+                (RTA_NETMASK, mask),
+                (RTA_IFA, fixture::sockaddr_in6(addr, 4)),
+            ],
+        );
+        let RouteMsg::Addr(a) = one(&buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.op, AddrOp::Del);
+        assert_eq!(a.ifa, Some(SockAddr::Inet6 { addr, scope_id: 4 }));
+        assert_eq!(
+            a.netmask,
+            Some(SockAddr::Inet6 {
+                addr: "ffff:ffff:ffff:ffff::".parse().unwrap(),
+                scope_id: 0
+            })
+        );
+    }
+
+    #[test]
+    fn zero_length_and_unknown_family_sockaddrs() {
+        let mut other = vec![0u8; 6];
+        other[SA_LEN] = 6;
+        other[SA_FAMILY] = 99;
+        other[2..].copy_from_slice(&[1, 2, 3, 4]);
+        let buf = fixture::ifa_msghdr(
+            RTM_NEWADDR,
+            1,
+            &[(RTA_NETMASK, vec![0, 0]), (RTA_IFA, other)],
+        );
+        let RouteMsg::Addr(a) = one(&buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            a.netmask,
+            Some(SockAddr::Other {
+                family: 0,
+                data: vec![]
+            })
+        );
+        assert_eq!(
+            a.ifa,
+            Some(SockAddr::Other {
+                family: 99,
+                data: vec![1, 2, 3, 4]
+            })
+        );
+    }
+
+    #[test]
+    fn sockaddr_past_the_message_is_an_error() {
+        let mut buf = fixture::ifa_msghdr(
+            RTM_NEWADDR,
+            1,
+            &[(RTA_IFA, fixture::sockaddr_in(Ipv4Addr::LOCALHOST))],
+        );
+        // Claim another sockaddr (RTA_BRD) that is not there.
+        buf[IFA_MSGHDR_ADDRS] |= RTA_BRD as u8;
+        assert!(one(&buf).is_err());
+        // A sockaddr whose sa_len runs past the message.
+        let mut buf = fixture::ifa_msghdr(
+            RTM_NEWADDR,
+            1,
+            &[(RTA_IFA, fixture::sockaddr_in(Ipv4Addr::LOCALHOST))],
+        );
+        buf[IFA_MSGHDR_LEN + SA_LEN] = 200;
+        let e = one(&buf).unwrap_err();
+        assert!(matches!(e, WireError::BadLength { len: 200, .. }), "{e}");
+        // sa_len 1 cannot even hold the family.
+        buf[IFA_MSGHDR_LEN + SA_LEN] = 1;
+        assert!(one(&buf).is_err());
+        // sockaddr_dl whose name and address lengths exceed it.
+        let mut dl = fixture::sockaddr_dl(1, 6, "em0", &[1; 6]);
+        dl[SDL_ALEN] = 250;
+        let buf = fixture::ifa_msghdr(RTM_NEWADDR, 1, &[(RTA_IFP, dl)]);
+        assert!(one(&buf).is_err());
+    }
+
+    #[test]
+    fn several_messages_and_skipped_types() {
+        let mut buf = fixture::other(1, 152); // RTM_ADD
+        buf.extend(fixture::if_announce(5, "lo1", IFAN_ARRIVAL));
+        buf.extend(fixture::other(RTM_NEWMADDR, 16));
+        buf.extend(fixture::if_msghdr(5, IFF_UP, &sample_if_data(0, 16384)));
+        buf.extend(fixture::ifa_msghdr(
+            RTM_NEWADDR,
+            5,
+            &[(RTA_IFA, fixture::sockaddr_in(Ipv4Addr::LOCALHOST))],
+        ));
+        let msgs: Vec<_> = messages(&buf).map(Result::unwrap).collect();
+        assert_eq!(msgs.len(), 5);
+        assert_eq!(
+            msgs[0],
+            RouteMsg::Other {
+                msg_type: 1,
+                len: 152
+            }
+        );
+        let mut out = Vec::new();
+        changes(&buf, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert!(matches!(
+            out[0],
+            Change::LinkChanged {
+                ifindex: 5,
+                name: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            out[1],
+            Change::LinkChanged {
+                ifindex: 5,
+                name: None,
+                ..
+            }
+        ));
+        assert_eq!(out[2], Change::AddrChanged { ifindex: 5 });
+    }
+
+    #[test]
+    fn bad_lengths_stop_the_walk() {
+        // Zero length: cannot advance.
+        let mut buf = fixture::if_announce(1, "a", IFAN_ARRIVAL);
+        buf[0] = 0;
+        buf[1] = 0;
+        let all: Vec<_> = messages(&buf).collect();
+        assert_eq!(all.len(), 1);
+        assert!(matches!(all[0], Err(WireError::BadLength { len: 0, .. })));
+        // Length past the buffer.
+        let mut buf = fixture::if_announce(1, "a", IFAN_ARRIVAL);
+        buf.truncate(20);
+        assert!(matches!(
+            one(&buf),
+            Err(WireError::BadLength {
+                len: 24,
+                available: 20,
+                ..
+            })
+        ));
+        // Fewer bytes than a header.
+        for n in 1..MSG_HDR_LEN {
+            assert!(matches!(
+                one(&[4u8, 0, 5, 0x11][..n]),
+                Err(WireError::Truncated { .. })
+            ));
+        }
+        assert_eq!(messages(&[]).count(), 0);
+        // A good message, then garbage: the good one is decoded first.
+        let mut buf = fixture::if_announce(1, "a", IFAN_DEPARTURE);
+        buf.extend([0xff, 0xff, 5]);
+        let mut out = Vec::new();
+        assert!(changes(&buf, &mut out).is_err());
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn header_only_or_short_bodies_are_errors() {
+        for (t, full) in [
+            (RTM_IFINFO, IF_MSGHDR_LEN),
+            (RTM_IFANNOUNCE, IF_ANNOUNCEMSGHDR_LEN),
+            (RTM_NEWADDR, IFA_MSGHDR_LEN),
+            (RTM_DELADDR, IFA_MSGHDR_LEN),
+        ] {
+            for len in [MSG_HDR_LEN, full - 1] {
+                let buf = fixture::other(t, len);
+                let e = one(&buf).unwrap_err();
+                assert!(
+                    matches!(e, WireError::Truncated { .. }),
+                    "type {t} len {len}: {e}"
+                );
+            }
+        }
+        // A message longer than its structure is fine (extra ignored).
+        let mut buf = fixture::if_announce(2, "em1", IFAN_ARRIVAL);
+        buf.extend([0; 8]);
+        buf[0] = 32;
+        assert!(one(&buf).is_ok());
+    }
+
+    #[test]
+    fn wrong_version() {
+        let mut buf = fixture::if_msghdr(1, 0, &sample_if_data(2, 1500));
+        buf[MSG_VERSION] = 4;
+        assert_eq!(
+            one(&buf),
+            Err(WireError::BadVersion {
+                msg_type: RTM_IFINFO,
+                version: 4
+            })
+        );
+        // Skipped types are not checked: nothing is read from them.
+        let mut other = fixture::other(1, 16);
+        other[MSG_VERSION] = 9;
+        assert!(one(&other).is_ok());
+        // The walk goes on after a bad version (its length is sound).
+        buf.extend(fixture::if_announce(1, "a", IFAN_ARRIVAL));
+        let all: Vec<_> = messages(&buf).collect();
+        assert_eq!(all.len(), 2);
+        assert!(all[1].is_ok());
+    }
+
+    #[test]
+    fn bad_if_data_length() {
+        let mut buf = fixture::if_msghdr(1, 0, &sample_if_data(2, 1500));
+        let at = IF_MSGHDR_DATA + IFI_DATALEN;
+        buf[at..at + 2].copy_from_slice(&100u16.to_ne_bytes());
+        assert!(one(&buf).unwrap_err().to_string().contains("ifi_datalen"));
+        buf[at..at + 2].copy_from_slice(&0u16.to_ne_bytes());
+        assert!(one(&buf).is_ok());
+    }
+
+    /// Every prefix and every single-byte corruption of a valid stream is
+    /// decoded without panicking.
+    #[test]
+    fn no_panic_on_prefixes_and_corruptions() {
+        let mut buf = fixture::if_announce(5, "lo1", IFAN_ARRIVAL);
+        buf.extend(fixture::if_msghdr(5, IFF_UP, &sample_if_data(2, 1500)));
+        buf.extend(fixture::ifa_msghdr(
+            RTM_NEWADDR,
+            5,
+            &[
+                (
+                    RTA_NETMASK,
+                    fixture::netmask_in(Ipv4Addr::new(255, 0, 0, 0), 5),
+                ),
+                (RTA_IFP, fixture::sockaddr_dl(5, 24, "lo1", &[])),
+                (RTA_IFA, fixture::sockaddr_in(Ipv4Addr::LOCALHOST)),
+            ],
+        ));
+        let mut out = Vec::new();
+        for n in 0..=buf.len() {
+            out.clear();
+            let _ = changes(&buf[..n], &mut out);
+        }
+        for i in 0..buf.len() {
+            for v in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let mut b = buf.clone();
+                b[i] = v;
+                out.clear();
+                let _ = changes(&b, &mut out);
+                for m in messages(&b).flatten() {
+                    let _ = format!("{m:?}");
+                }
+            }
+        }
+    }
+}
