@@ -88,10 +88,12 @@ impl Scripted {
     }
 
     fn reader(&self) -> io::Result<ScriptedReader> {
-        let rx =
-            self.rx.lock().unwrap().take().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::Other, "scripted reader opened twice")
-            })?;
+        let rx = self
+            .rx
+            .lock()
+            .unwrap()
+            .take()
+            .ok_or_else(|| io::Error::other("scripted reader opened twice"))?;
         Ok(ScriptedReader {
             rx,
             tx: self.tx.clone(),
