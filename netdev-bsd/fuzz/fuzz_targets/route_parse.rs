@@ -34,7 +34,14 @@ fuzz_target!(|data: &[u8]| {
         let _ = format!("{msg:?}");
         let change = to_change(&msg);
         match (&msg, &change) {
-            (RouteMsg::IfInfo(i), Some(Change::LinkChanged { ifindex, name, info })) => {
+            (
+                RouteMsg::IfInfo(i),
+                Some(Change::LinkChanged {
+                    ifindex,
+                    name,
+                    info,
+                }),
+            ) => {
                 assert_eq!(*ifindex, i.ifindex);
                 assert!(name.is_none());
                 assert_eq!(info.mtu, Some(i.data.mtu));
