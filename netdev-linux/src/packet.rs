@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use log::debug;
+use netdev_core::offload::finish_checksum;
 use netdev_core::{Error, ErrorKind, Offload, PacketBatch, Result, RxQueueBackend};
 use parking_lot::Mutex;
 
@@ -63,7 +64,7 @@ const TAP_DRAIN_LIMIT: usize = 1 << 16;
 
 /// Room for the largest frame a TAP device can deliver (64 KiB of MTU, an
 /// Ethernet header and a VLAN tag), so its real length is always learned.
-const TAP_SCRATCH_LEN: usize = 65536 + 64;
+const TAP_SCRATCH_LEN: usize = 65536 + 64 + Offload::LEN;
 
 /// A VLAN tag as it appears on the wire after the MAC addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -550,7 +551,19 @@ impl fmt::Debug for PacketTx {
 pub struct Tap {
     fd: OwnedFd,
     name: String,
+    /// Receive queues that take offload metadata: while there is one, the
+    /// kernel may hand over TCP segments of up to 64 KiB and frames with
+    /// their checksum pending (`TUNSETOFFLOAD`).
+    offload_queues: Mutex<usize>,
 }
+
+/// What the kernel may leave to an offload reader of a tap: checksums and
+/// TCP segmentation (with ECN), as a virtio NIC would.
+const TAP_OFFLOADS: libc::c_uint =
+    libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+
+/// The header of a complete frame written to a tap.
+const NO_OFFLOAD: [u8; Offload::LEN] = [0; Offload::LEN];
 
 impl Tap {
     /// Creates the TAP device `name` in the calling thread's network
@@ -574,7 +587,11 @@ impl Tap {
             ));
         }
         match tun::open_tap(name) {
-            Ok((fd, name)) => Ok(Tap { fd, name }),
+            Ok((fd, name)) => Ok(Tap {
+                fd,
+                name,
+                offload_queues: Mutex::new(0),
+            }),
             Err(e) => Err(explain_tunsetiff_error(name, e)),
         }
     }
@@ -589,8 +606,22 @@ impl Tap {
     /// contract). A device that is down refuses frames with
     /// [`ErrorKind::NetworkDown`].
     pub fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {
+        self.send_inner(frames, None)
+    }
+
+    /// Like [`Tap::send_batch`], each frame with its offload metadata
+    /// (`offloads[i]` for `frames[i]`): the kernel takes a pending checksum
+    /// or a TCP segment of up to 64 KiB as it is (`IFF_VNET_HDR`).
+    pub fn send_batch_offload(&self, frames: &[&[u8]], offloads: &[Offload]) -> Result<usize> {
+        self.send_inner(frames, Some(offloads))
+    }
+
+    fn send_inner(&self, frames: &[&[u8]], offloads: Option<&[Offload]>) -> Result<usize> {
         for (i, frame) in frames.iter().enumerate() {
-            match tun::write(self.fd.as_fd(), frame) {
+            let hdr = offloads
+                .and_then(|o| o.get(i))
+                .map_or(NO_OFFLOAD, Offload::to_bytes);
+            match tun::write_prefixed(self.fd.as_fd(), &hdr, frame) {
                 Ok(_) => {}
                 Err(e) if is_try_again(&e) => return Ok(i),
                 Err(e) if i > 0 => {
@@ -612,6 +643,29 @@ impl Tap {
     /// true if it can.
     pub fn send_wait(&self, timeout: Option<Duration>) -> Result<bool> {
         wait_writable(self.fd.as_fd(), timeout)
+    }
+
+    /// One more offload receive queue: the first turns the kernel's
+    /// offloads toward this tap on.
+    fn offload_queue_opened(&self) -> io::Result<()> {
+        let mut n = self.offload_queues.lock();
+        if *n == 0 {
+            tun::set_offload(self.fd.as_fd(), TAP_OFFLOADS)?;
+        }
+        *n += 1;
+        Ok(())
+    }
+
+    /// One offload receive queue fewer: the last turns them off again, so
+    /// plain readers get complete frames.
+    fn offload_queue_closed(&self) {
+        let mut n = self.offload_queues.lock();
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            if let Err(e) = tun::set_offload(self.fd.as_fd(), 0) {
+                debug!("{}: turning tap offloads off: {e}", self.name);
+            }
+        }
     }
 }
 
@@ -665,15 +719,34 @@ pub struct TapRxq {
     /// Where frames are read when the slot is smaller than the largest
     /// frame the device can deliver, so their real length is known.
     scratch: Box<[u8]>,
+    /// Frames keep their offload metadata (opened with offload).
+    offload: bool,
+    /// Frames discarded here: a GSO frame for a plain queue (another
+    /// queue of the tap asked for offloads), or a read shorter than the
+    /// header.
+    lost: u64,
 }
 
 impl TapRxq {
-    /// A receive queue reading `tap`'s descriptor.
+    /// A receive queue reading `tap`'s descriptor, complete frames only.
     pub fn new(tap: Arc<Tap>) -> TapRxq {
         TapRxq {
             tap,
             scratch: vec![0; TAP_SCRATCH_LEN].into_boxed_slice(),
+            offload: false,
+            lost: 0,
         }
+    }
+
+    /// A receive queue that takes frames as the host hands them to the
+    /// tap, with their offload metadata: TCP segments of up to 64 KiB,
+    /// checksums pending (the kernel's offloads toward the tap are on
+    /// while such a queue is open).
+    pub fn new_offload(tap: Arc<Tap>) -> io::Result<TapRxq> {
+        tap.offload_queue_opened()?;
+        let mut q = TapRxq::new(tap);
+        q.offload = true;
+        Ok(q)
     }
 
     /// The device this queue reads.
@@ -682,32 +755,59 @@ impl TapRxq {
     }
 }
 
+impl Drop for TapRxq {
+    fn drop(&mut self) {
+        if self.offload {
+            self.tap.offload_queue_closed();
+        }
+    }
+}
+
 impl RxQueueBackend for TapRxq {
     fn recv_batch(&mut self, batch: &mut PacketBatch) -> Result<usize> {
         let fd = self.tap.fd.as_fd();
         let mut n = 0;
         while let Some(slot) = batch.next_slot() {
-            // A slot that can hold any frame is read into directly.
-            // Otherwise the frame goes to the scratch buffer, which can,
-            // and its head is copied: a TAP read cuts a frame to the buffer
-            // and returns only what it copied, so reading into a small
-            // slot would lose the real length. A plain read plus a small
-            // copy measures faster than a two-iovec readv.
-            let direct = slot.len() >= self.scratch.len();
+            // A slot that can hold any frame is read into directly, the
+            // header beside it. Otherwise the frame goes to the scratch
+            // buffer, which can, and its head is copied: a TAP read cuts a
+            // frame to the buffer and returns only what it copied, so
+            // reading into a small slot would lose the real length.
+            let mut hdr = [0u8; Offload::LEN];
+            let direct = slot.len() + Offload::LEN >= self.scratch.len();
             let read = if direct {
-                tun::read(fd, slot)
+                tun::read_prefixed(fd, &mut hdr, slot)
             } else {
                 tun::read(fd, &mut self.scratch)
             };
             match read {
                 // Nothing more to read (0 only if the driver had nothing).
                 Ok(0) => break,
-                Ok(len) => {
+                Ok(total) => {
+                    let Some(len) = total.checked_sub(Offload::LEN) else {
+                        self.lost += 1;
+                        continue;
+                    };
                     let stored = len.min(slot.len());
                     if !direct {
-                        slot[..stored].copy_from_slice(&self.scratch[..stored]);
+                        hdr.copy_from_slice(&self.scratch[..Offload::LEN]);
+                        slot[..stored]
+                            .copy_from_slice(&self.scratch[Offload::LEN..Offload::LEN + stored]);
                     }
-                    batch.commit(stored, len);
+                    let mut offload = Offload::from_bytes(&hdr).unwrap_or_default();
+                    if !self.offload && !offload.is_none() {
+                        // Another queue of this tap turned offloads on; a
+                        // plain reader gets complete frames or none.
+                        if offload.is_gso()
+                            || stored < len
+                            || finish_checksum(&mut slot[..stored], &offload).is_err()
+                        {
+                            self.lost += 1;
+                            continue;
+                        }
+                        offload = Offload::NONE;
+                    }
+                    batch.commit_offload(stored, len, offload);
                     n += 1;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -720,6 +820,13 @@ impl RxQueueBackend for TapRxq {
             }
         }
         Ok(n)
+    }
+
+    /// Frames this queue discarded (see the type's fields); what the
+    /// tap's own queue dropped before they were read shows in the
+    /// device's transmit drops.
+    fn dropped(&mut self) -> Result<u64> {
+        Ok(self.lost)
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {

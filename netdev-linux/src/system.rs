@@ -16,9 +16,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use netdev_core::{
-    send_batch_in_software, ChangeSource, ChangeSourceSpec, DeviceBackend, DeviceInfo, DeviceState,
-    Error, ErrorKind, EthAddr, FeatureSet, Flags, Ipv4Net, Ipv6Net, LinkInfo, NetdevClass, Offload,
-    Result, RxQueueBackend, RxQueueOptions, Stats,
+    ChangeSource, ChangeSourceSpec, DeviceBackend, DeviceInfo, DeviceState, Error, ErrorKind,
+    EthAddr, FeatureSet, Flags, Ipv4Net, Ipv6Net, LinkInfo, NetdevClass, Offload, Result,
+    RxQueueBackend, RxQueueOptions, Stats,
 };
 use parking_lot::Mutex;
 
@@ -632,6 +632,9 @@ impl DeviceBackend for SystemDevice {
 
     fn open_rx_with(&self, queue: &RxQueueOptions) -> Result<Box<dyn RxQueueBackend>> {
         if let Some(tap) = &self.tap {
+            if queue.offload {
+                return Ok(Box::new(TapRxq::new_offload(tap.clone())?));
+            }
             return Ok(Box::new(TapRxq::new(tap.clone())));
         }
         let ifindex = self.ifindex;
@@ -648,9 +651,8 @@ impl DeviceBackend for SystemDevice {
     }
 
     fn send_batch_offload(&self, frames: &[&[u8]], offloads: &[Offload]) -> Result<usize> {
-        if self.tap.is_some() {
-            // The tap is opened without `IFF_VNET_HDR`: complete frames.
-            return send_batch_in_software(self, frames, offloads);
+        if let Some(tap) = &self.tap {
+            return tap.send_batch_offload(frames, offloads);
         }
         if offloads.iter().all(Offload::is_none) {
             return self.packet_tx()?.send_batch(frames);

@@ -7,10 +7,12 @@
 //!   and every payload byte the sender wrote;
 //! - a GSO frame sent with its metadata crosses a veth as the kernel's own
 //!   GSO frames do, metadata intact;
-//! - a frame with a pending checksum sent on a tap (no offload there: the
-//!   library completes it) is accepted by the kernel's UDP stack, which
-//!   verifies it; the same bytes sent without the metadata are dropped as
-//!   a checksum error.
+//! - a frame with a pending checksum sent on a tap with its metadata
+//!   (`IFF_VNET_HDR`) is accepted by the kernel's UDP stack; the same bytes
+//!   sent without the metadata are dropped as a checksum error;
+//! - what the host sends through a tap reaches an offload queue with its
+//!   checksum pending, and a plain queue complete (valid checksum), and
+//!   the tap's offloads follow the offload queue's life.
 //!
 //! References: the kernel's TCP and UDP stacks (std sockets), and `nstat`.
 
@@ -232,7 +234,7 @@ fn udp_in_csum_errors(ns: &NetNs) -> u64 {
 }
 
 #[test]
-fn a_pending_checksum_is_completed_for_a_tap() {
+fn a_pending_checksum_sent_on_a_tap_is_accepted_with_its_metadata() {
     let ns = NetNs::new();
     let (_reg, tap) = open_in(&ns, "otap0", "tap");
     tap.update_flags(Flags::empty(), Flags::UP).unwrap();
@@ -280,4 +282,69 @@ fn a_pending_checksum_is_completed_for_a_tap() {
         1,
         "the frame sent without its metadata failed the kernel's check"
     );
+}
+
+/// The UDP checksum of an IPv4 frame verifies (RFC 1071: the sum over
+/// the pseudo-header and the datagram folds to all ones).
+fn udp4_checksum_ok(f: &[u8]) -> bool {
+    let l4 = 14 + usize::from(f[14] & 0xf) * 4;
+    let ulen = u16::from_be_bytes([f[l4 + 4], f[l4 + 5]]);
+    let pseudo = sum16(&f[26..34], 17 + u32::from(ulen));
+    fold(sum16(&f[l4..l4 + usize::from(ulen)], pseudo)) == 0xffff
+}
+
+#[test]
+fn what_the_host_sends_through_a_tap_comes_with_its_metadata_only_when_asked() {
+    let ns = NetNs::new();
+    let (_reg, tap) = open_in(&ns, "otap1", "tap");
+    tap.update_flags(Flags::empty(), Flags::UP).unwrap();
+    ns.ip(&["addr", "add", "10.79.0.1/24", "dev", "otap1"]);
+    ns.ip(&[
+        "neigh",
+        "add",
+        "10.79.0.2",
+        "lladdr",
+        "02:00:00:00:00:42",
+        "dev",
+        "otap1",
+    ]);
+    let sock = {
+        let _in = ns.enter();
+        UdpSocket::bind("10.79.0.1:0").unwrap()
+    };
+    let mut batch = PacketBatch::new(8, 70_000);
+    let mut one = |q: &mut netdev_core::RxQueue, body: &[u8]| {
+        sock.send_to(body, "10.79.0.2:7").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if q.recv_batch(&mut batch).unwrap() == 0 {
+                q.wait(Some(Duration::from_millis(200))).unwrap();
+                continue;
+            }
+            if let Some(p) = batch
+                .iter()
+                .find(|p| p.data.len() > 42 && p.data.ends_with(body))
+            {
+                return (p.data.to_vec(), p.offload);
+            }
+        }
+        panic!("the datagram did not reach the tap's queue");
+    };
+    {
+        let mut q = tap
+            .open_rx_with(&RxQueueOptions::new().with_offload(true))
+            .unwrap();
+        let (f, o) = one(&mut q, b"offloaded");
+        assert!(o.needs_csum(), "{o:?}");
+        assert_eq!((o.csum_start, o.csum_offset), (34, 6));
+        assert!(!udp4_checksum_ok(&f), "left to the reader");
+        let mut done = f.clone();
+        netdev_core::offload::finish_checksum(&mut done, &o).unwrap();
+        assert!(udp4_checksum_ok(&done), "completed from the metadata");
+    }
+    // The offload queue is gone: a plain queue gets complete frames.
+    let mut q = tap.open_rx().unwrap();
+    let (f, o) = one(&mut q, b"complete");
+    assert!(!o.needs_csum(), "{o:?}");
+    assert!(udp4_checksum_ok(&f));
 }

@@ -415,6 +415,64 @@ fn iperf3_through_the_switch(offloads_off: bool) {
     assert!(p1.forwarded > p1.flooded, "{p1:?}");
 }
 
+/// The host's own TCP through its bridge: the switch namespace has an
+/// address on `br0` (the local port, a tap), and 8 MB go each way between
+/// it and h1. The host hands the tap 64 KiB segments and the switch
+/// forwards them with their metadata (and back), so both directions
+/// arrive complete.
+#[test]
+fn tcp_between_a_host_and_the_bridge_s_own_address() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let lab = Lab::new(1);
+    lab.apply(&bridge(&[member("p1")]));
+    lab.sw.ip(&["addr", "add", "10.0.0.100/24", "dev", BR]);
+    const TOTAL: usize = 8 << 20;
+    let listener = {
+        let _in = lab.sw.enter();
+        TcpListener::bind("10.0.0.100:0").unwrap()
+    };
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = 0;
+        while got < TOTAL {
+            match s.read(&mut buf).unwrap() {
+                0 => break,
+                n => got += n,
+            }
+        }
+        s.write_all(&vec![0xa5; TOTAL]).unwrap();
+        got
+    });
+    let mut client = {
+        let _in = lab.h(1).enter();
+        TcpStream::connect(("10.0.0.100", port)).unwrap()
+    };
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    client.write_all(&vec![0x5a; TOTAL]).unwrap();
+    let mut back = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    while back < TOTAL {
+        match client.read(&mut buf).unwrap() {
+            0 => break,
+            n => {
+                assert!(buf[..n].iter().all(|&b| b == 0xa5));
+                back += n;
+            }
+        }
+    }
+    assert_eq!(server.join().unwrap(), TOTAL, "host to bridge");
+    assert_eq!(back, TOTAL, "bridge to host");
+    let local = lab.port(BR).counters;
+    assert!(local.rx_bytes >= TOTAL as u64, "{local:?}");
+    assert!(local.tx_bytes >= TOTAL as u64, "{local:?}");
+}
+
 // ---------------------------------------------------------------------
 // 3. 802.1Q access and trunk ports
 // ---------------------------------------------------------------------

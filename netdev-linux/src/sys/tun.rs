@@ -8,8 +8,9 @@ use std::mem::zeroed;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Opens `/dev/net/tun` (close-on-exec, nonblocking) and attaches it to the
-/// TAP device `name` with `TUNSETIFF` (`IFF_TAP | IFF_NO_PI`: whole
-/// Ethernet frames, no packet-information header), creating the device if
+/// TAP device `name` with `TUNSETIFF` (`IFF_TAP | IFF_NO_PI |
+/// IFF_VNET_HDR`: whole Ethernet frames, each read and written after a
+/// 10-byte `virtio_net_hdr`), creating the device if
 /// no device has that name. Returns the descriptor and the name the kernel
 /// used.
 ///
@@ -34,7 +35,8 @@ pub(crate) fn open_tap(name: &str) -> io::Result<(OwnedFd, String)> {
     for (dst, src) in ifr.ifr_name.iter_mut().zip(name.as_bytes()) {
         *dst = *src as libc::c_char;
     }
-    ifr.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    ifr.ifr_ifru.ifru_flags =
+        (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short;
     // TUNSETIFF reads and writes one `struct ifreq`, and `ifr` is a live,
     // exclusively borrowed one.
     syscall!(ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut ifr))?;
@@ -68,17 +70,65 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-/// Writes one frame. `EAGAIN` when the device cannot take it now; retries
-/// on `EINTR`.
-pub(crate) fn write(fd: BorrowedFd<'_>, frame: &[u8]) -> io::Result<usize> {
+/// Which offloads the kernel may leave to the reader of the tap
+/// (`TUNSETOFFLOAD`: `TUN_F_CSUM`, `TUN_F_TSO4`...; 0: complete frames
+/// only).
+pub(crate) fn set_offload(fd: BorrowedFd<'_>, flags: libc::c_uint) -> io::Result<()> {
+    // TUNSETOFFLOAD takes its argument by value.
+    syscall!(ioctl(
+        fd.as_raw_fd(),
+        libc::TUNSETOFFLOAD,
+        flags as libc::c_ulong
+    ))?;
+    Ok(())
+}
+
+/// Reads one frame's `virtio_net_hdr` into `hdr` and the frame into `buf`
+/// with one `readv(2)`; returns the bytes read, header included (cut to
+/// the buffers). `EAGAIN` when none waits; retries on `EINTR`.
+pub(crate) fn read_prefixed(
+    fd: BorrowedFd<'_>,
+    hdr: &mut [u8],
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let iov = [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr() as *mut libc::c_void,
+            iov_len: hdr.len(),
+        },
+        libc::iovec {
+            iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+            iov_len: buf.len(),
+        },
+    ];
     loop {
-        // `frame` is a live buffer of `frame.len()` bytes; the kernel only
-        // reads it.
-        match syscall!(write(
-            fd.as_raw_fd(),
-            frame.as_ptr() as *const libc::c_void,
-            frame.len()
-        )) {
+        // `iov` describes two live buffers exclusively borrowed for this
+        // call; the kernel writes at most their lengths.
+        match syscall!(readv(fd.as_raw_fd(), iov.as_ptr(), 2)) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes `hdr` (a `virtio_net_hdr`) and `frame` as one frame with one
+/// `writev(2)`. `EAGAIN` when the device cannot take it now; retries on
+/// `EINTR`.
+pub(crate) fn write_prefixed(fd: BorrowedFd<'_>, hdr: &[u8], frame: &[u8]) -> io::Result<usize> {
+    let iov = [
+        libc::iovec {
+            iov_base: hdr.as_ptr() as *mut libc::c_void,
+            iov_len: hdr.len(),
+        },
+        libc::iovec {
+            iov_base: frame.as_ptr() as *mut libc::c_void,
+            iov_len: frame.len(),
+        },
+    ];
+    loop {
+        // `iov` describes two live buffers; the kernel only reads them.
+        match syscall!(writev(fd.as_raw_fd(), iov.as_ptr(), 2)) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
