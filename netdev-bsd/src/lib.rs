@@ -2,9 +2,21 @@
 //! the PF_ROUTE change notifier, pcap and `/dev/tap` packet paths, and
 //! ioctl/sysctl device state.
 //!
-//! Not implemented yet: this crate is a placeholder so the workspace has its
-//! final shape; it compiles (empty) on every OS. Its pure logic will be
-//! unit-tested on Linux and its `sys` module type-checked for
-//! `x86_64-unknown-freebsd` in CI.
+//! Layers, as in the rest of the workspace:
+//!
+//! - platform-free, compiled and unit-tested on every OS: the tap
+//!   creation sequence with its undo steps ([`tap_create`]);
+//! - `sys` (FreeBSD only, the one module with `unsafe`): ioctls, sysctls,
+//!   `/dev/tap`, the `PF_ROUTE` socket, and compile-time checks of every
+//!   copied layout against `libc`;
+//! - classes (FreeBSD only): `system` and `tap`.
+//!
+//! What was verified only by type-checking, and what a FreeBSD host still
+//! has to confirm: [`verification`].
 
 #![warn(missing_docs)]
+
+pub mod tap_create;
+
+#[cfg(target_os = "freebsd")]
+mod sys;
