@@ -4,8 +4,11 @@
 //!
 //! Layers, as in the rest of the workspace:
 //!
-//! - platform-free, compiled and unit-tested on every OS: the tap
-//!   creation sequence with its undo steps ([`tap_create`]);
+//! - platform-free, compiled and unit-tested on every OS: [`wire`] (the
+//!   sans-IO decoders of routing messages, `ifmibdata`, media words and
+//!   flags), [`notifier`] (the change source over any reader of routing
+//!   messages) and [`tap_create`] (the tap creation sequence with the undo
+//!   of each step);
 //! - `sys` (FreeBSD only, the one module with `unsafe`): ioctls, sysctls,
 //!   `/dev/tap`, the `PF_ROUTE` socket, and compile-time checks of every
 //!   copied layout against `libc`;
@@ -16,7 +19,9 @@
 
 #![warn(missing_docs)]
 
+pub mod notifier;
 pub mod tap_create;
+pub mod wire;
 
 #[cfg(target_os = "freebsd")]
 mod sys;

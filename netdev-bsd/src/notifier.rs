@@ -1,0 +1,151 @@
+//! The `PF_ROUTE` change source, platform-free: [`RouteSource`] turns raw
+//! routing messages into core [`Change`] events, whatever reads them. The
+//! FreeBSD `sys` layer supplies a [`RouteReader`] over a real routing
+//! socket; tests supply scripted bytes.
+//!
+//! Lost notifications are never dropped silently: `ENOBUFS` from the
+//! reader (the socket overflowed) and a message that cannot be decoded
+//! both become [`Change::Overflow`], so the core drops its caches and
+//! checks every device again.
+//!
+//! Unlike Linux (see `netdev-linux`'s notifier), nothing queued is thrown
+//! away after an overflow: FreeBSD's `soreceive` delivers the data queued
+//! before the overflow first and reports the error (`so_error`) only once
+//! the buffer is empty, so events arrive in order and the resync comes
+//! after everything older.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use netdev_core::ratelimit::RateLimit;
+use netdev_core::{Change, ChangeSource, ChangeSourceSpec, Waker};
+
+use crate::wire::route;
+
+/// The key under which classes fed by the routing socket share one
+/// notifier.
+pub const ROUTE_KEY: &str = "pf_route";
+
+/// Receive buffer for one read. A routing message is at most a header and
+/// `RTAX_MAX` sockaddrs (a few hundred bytes); a longer datagram would be
+/// truncated by the socket and then fail to decode (an overflow, not a
+/// misread).
+pub const READ_BUF_LEN: usize = 8192;
+
+/// What [`RouteSource`] reads raw routing messages from.
+pub trait RouteReader: Send + 'static {
+    /// Waits until a datagram is available, the [`RouteReader::waker`] was
+    /// called, or `timeout` passed (`None`: no limit), and reads one into
+    /// `buf`: `Ok(Some(len))`, or `Ok(None)` when woken or timed out.
+    /// `ENOBUFS` (lost messages) is returned as an error with that errno.
+    fn read(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<Option<usize>>;
+
+    /// A handle that interrupts a blocked [`RouteReader::read`].
+    fn waker(&self) -> Waker;
+
+    /// A descriptor that polls readable when [`RouteReader::try_read`]
+    /// would find a datagram (see [`ChangeSource::ready_fd`]). `None` (the
+    /// default): only blocking reads are used.
+    fn ready_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// Reads one datagram if one is queued, without blocking; `Ok(None)`
+    /// if none is. Called only on readers that have a
+    /// [`RouteReader::ready_fd`].
+    fn try_read(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let _ = buf;
+        Ok(None)
+    }
+}
+
+/// Routing messages as core [`Change`] events.
+#[derive(Debug)]
+pub struct RouteSource<R> {
+    reader: R,
+    buf: Vec<u8>,
+    malformed: RateLimit,
+}
+
+impl<R: RouteReader> RouteSource<R> {
+    /// A source reading from `reader`.
+    pub fn new(reader: R) -> RouteSource<R> {
+        RouteSource {
+            reader,
+            buf: vec![0; READ_BUF_LEN],
+            malformed: RateLimit::new(5, Duration::from_secs(60)),
+        }
+    }
+
+    /// A spec (key [`ROUTE_KEY`]) whose `open` calls `open_reader`.
+    pub fn spec<F>(open_reader: F) -> ChangeSourceSpec
+    where
+        F: Fn() -> io::Result<R> + Send + Sync + 'static,
+    {
+        ChangeSourceSpec {
+            key: ROUTE_KEY,
+            open: Arc::new(move || {
+                Ok(Box::new(RouteSource::new(open_reader()?)) as Box<dyn ChangeSource>)
+            }),
+        }
+    }
+
+    /// The reader.
+    pub fn reader_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
+    /// Applies the result of one read: the events of the datagram, or an
+    /// overflow for `ENOBUFS`. Returns whether anything was read.
+    fn take(&mut self, read: io::Result<Option<usize>>, out: &mut Vec<Change>) -> io::Result<bool> {
+        let len = match read {
+            Ok(Some(len)) => len.min(self.buf.len()),
+            Ok(None) => return Ok(false),
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                out.push(Change::Overflow);
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = route::changes(&self.buf[..len], out) {
+            if let Some(n) = self.malformed.allow() {
+                log::warn!(
+                    "malformed routing message, resynchronising: {e}{}",
+                    RateLimit::suffix(n)
+                );
+            }
+            // We cannot know what it said: assume anything changed.
+            out.push(Change::Overflow);
+        }
+        Ok(true)
+    }
+}
+
+impl<R: RouteReader> ChangeSource for RouteSource<R> {
+    /// Reads datagrams until one yields an event (routes and other
+    /// messages we do not track yield none), or the wait ends.
+    fn read_changes(&mut self, out: &mut Vec<Change>, timeout: Option<Duration>) -> io::Result<()> {
+        loop {
+            let before = out.len();
+            let read = self.reader.read(&mut self.buf, timeout);
+            if !self.take(read, out)? || out.len() > before {
+                return Ok(());
+            }
+        }
+    }
+
+    fn waker(&self) -> Waker {
+        self.reader.waker()
+    }
+
+    fn ready_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.reader.ready_fd()
+    }
+
+    fn try_read_changes(&mut self, out: &mut Vec<Change>) -> io::Result<()> {
+        let read = self.reader.try_read(&mut self.buf);
+        self.take(read, out).map(drop)
+    }
+}
