@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod iflist;
 pub mod notifier;
 pub mod tap_create;
 pub mod wire;

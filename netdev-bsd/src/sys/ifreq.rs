@@ -41,11 +41,6 @@ pub(crate) const SIOCSIFLLADDR: libc::c_ulong = iow::<libc::ifreq>(b'i', 60);
 /// `SIOCIFDESTROY`: `_IOW('i', 121, struct ifreq)`.
 pub(crate) const SIOCIFDESTROY: libc::c_ulong = iow::<libc::ifreq>(b'i', 121);
 
-/// Most media words accepted from `SIOCGIFMEDIA`: far above any driver's
-/// list (a few dozen), low enough that a corrupt count cannot make us
-/// allocate without bound.
-pub(crate) const MAX_MEDIA_WORDS: usize = 4096;
-
 /// A socket for interface ioctls (any `AF_INET` socket will do).
 pub(crate) fn inet_socket() -> io::Result<OwnedFd> {
     let fd = syscall!(socket(
@@ -180,18 +175,15 @@ fn media_call(
 
 /// `SIOCGIFMEDIA` in two calls: the first (with no list) tells the status
 /// words and how many media words there are; the second fills a list of
-/// exactly that size. The count is checked (negative or absurdly large is
-/// `EPROTO`), and a list that grew between the calls is asked again (a
+/// exactly that size. The counts are checked by `crate::wire::media`
+/// (negative or absurdly large is an error), and a list that grew between the calls is asked again (a
 /// few times, then `EAGAIN`). `EINVAL`/`ENOTTY`/`EOPNOTSUPP`: the
 /// interface has no media (loopback, tap).
 pub(crate) fn get_media(sock: BorrowedFd<'_>, name: &str) -> io::Result<Media> {
     let mut list: Vec<libc::c_int> = Vec::new();
     for _ in 0..4 {
         let first = media_call(sock, name, &mut [])?;
-        let count = usize::try_from(first.ifm_count)
-            .ok()
-            .filter(|&n| n <= MAX_MEDIA_WORDS)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))?;
+        let count = crate::wire::media::media_list_len(first.ifm_count)?;
         let mut media = Media {
             current: first.ifm_current,
             mask: first.ifm_mask,
@@ -210,17 +202,16 @@ pub(crate) fn get_media(sock: BorrowedFd<'_>, name: &str) -> io::Result<Media> {
             Err(e) if e.raw_os_error() == Some(libc::E2BIG) => continue,
             Err(e) => return Err(e),
         };
-        let got = usize::try_from(second.ifm_count)
-            .map_err(|_| io::Error::from_raw_os_error(libc::EPROTO))?;
-        if got > count {
+        let words: Vec<u32> = list.iter().map(|&w| w as u32).collect();
+        let got = crate::wire::media::received_words(&words, second.ifm_count)?;
+        if got.truncated {
             continue;
         }
-        list.truncate(got);
         media.current = second.ifm_current;
         media.mask = second.ifm_mask;
         media.status = second.ifm_status;
         media.active = second.ifm_active;
-        media.list = list;
+        media.list = got.words.iter().map(|&w| w as i32).collect();
         return Ok(media);
     }
     Err(io::Error::from_raw_os_error(libc::EAGAIN))
