@@ -153,7 +153,10 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].name, "em0");
         assert_eq!(list[0].mac, Some(EthAddr([2, 0, 0, 0, 0, 1])));
-        assert_eq!((list[0].ifindex, list[0].mtu, list[0].flags), (1, 1500, w::IFF_UP));
+        assert_eq!(
+            (list[0].ifindex, list[0].mtu, list[0].flags),
+            (1, 1500, w::IFF_UP)
+        );
         assert_eq!(list[0].carrier, Some(true));
         assert_eq!((list[1].name.as_str(), list[1].mac), ("lo0", None));
     }
@@ -173,6 +176,10 @@ mod tests {
         assert_eq!(prefix_len(&"ffff:ffff:ffff:ffff::".parse().unwrap()), 64);
         assert_eq!(prefix_len(&"ffff:ff80::".parse().unwrap()), 25);
         assert_eq!(prefix_len(&Ipv6Addr::UNSPECIFIED), 0);
-        assert_eq!(prefix_len(&"ff00:ff00::".parse().unwrap()), 8, "stops at the first hole");
+        assert_eq!(
+            prefix_len(&"ff00:ff00::".parse().unwrap()),
+            8,
+            "stops at the first hole"
+        );
     }
 }

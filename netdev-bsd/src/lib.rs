@@ -25,4 +25,11 @@ pub mod tap_create;
 pub mod wire;
 
 #[cfg(target_os = "freebsd")]
+mod packet;
+#[cfg(target_os = "freebsd")]
 mod sys;
+#[cfg(target_os = "freebsd")]
+pub mod system;
+
+#[cfg(target_os = "freebsd")]
+pub use system::{register, SystemClass};

@@ -18,11 +18,14 @@ use crate::wire::layout as w;
 /// `i128` so constants of any integer type compare.
 macro_rules! same {
     ($copy:expr, $libc:expr) => {
-        assert!(($copy) as i128 == ($libc) as i128, concat!(
-            stringify!($copy),
-            " differs from libc's ",
-            stringify!($libc)
-        ));
+        assert!(
+            ($copy) as i128 == ($libc) as i128,
+            concat!(
+                stringify!($copy),
+                " differs from libc's ",
+                stringify!($libc)
+            )
+        );
     };
 }
 
@@ -46,7 +49,10 @@ const _: () = {
     same!(w::SIN_ADDR, offset_of!(libc::sockaddr_in, sin_addr));
     same!(w::SOCKADDR_IN6_LEN, size_of::<libc::sockaddr_in6>());
     same!(w::SIN6_ADDR, offset_of!(libc::sockaddr_in6, sin6_addr));
-    same!(w::SIN6_SCOPE_ID, offset_of!(libc::sockaddr_in6, sin6_scope_id));
+    same!(
+        w::SIN6_SCOPE_ID,
+        offset_of!(libc::sockaddr_in6, sin6_scope_id)
+    );
     same!(w::SOCKADDR_DL_LEN, size_of::<libc::sockaddr_dl>());
     same!(w::SDL_INDEX, offset_of!(libc::sockaddr_dl, sdl_index));
     same!(w::SDL_TYPE, offset_of!(libc::sockaddr_dl, sdl_type));
@@ -87,8 +93,14 @@ const _: () = {
     same!(w::MSG_MSGLEN, offset_of!(libc::ifa_msghdr, ifam_msglen));
     same!(w::MSG_VERSION, offset_of!(libc::ifa_msghdr, ifam_version));
     same!(w::MSG_TYPE, offset_of!(libc::ifa_msghdr, ifam_type));
-    same!(w::MSG_MSGLEN, offset_of!(libc::if_announcemsghdr, ifan_msglen));
-    same!(w::MSG_VERSION, offset_of!(libc::if_announcemsghdr, ifan_version));
+    same!(
+        w::MSG_MSGLEN,
+        offset_of!(libc::if_announcemsghdr, ifan_msglen)
+    );
+    same!(
+        w::MSG_VERSION,
+        offset_of!(libc::if_announcemsghdr, ifan_version)
+    );
     same!(w::MSG_TYPE, offset_of!(libc::if_announcemsghdr, ifan_type));
 
     same!(w::IF_MSGHDR_LEN, size_of::<libc::if_msghdr>());
@@ -98,15 +110,39 @@ const _: () = {
     same!(w::IF_MSGHDR_DATA, offset_of!(libc::if_msghdr, ifm_data));
 
     same!(w::IFA_MSGHDR_LEN, size_of::<libc::ifa_msghdr>());
-    same!(w::IFA_MSGHDR_ADDRS, offset_of!(libc::ifa_msghdr, ifam_addrs));
-    same!(w::IFA_MSGHDR_FLAGS, offset_of!(libc::ifa_msghdr, ifam_flags));
-    same!(w::IFA_MSGHDR_INDEX, offset_of!(libc::ifa_msghdr, ifam_index));
-    same!(w::IFA_MSGHDR_METRIC, offset_of!(libc::ifa_msghdr, ifam_metric));
+    same!(
+        w::IFA_MSGHDR_ADDRS,
+        offset_of!(libc::ifa_msghdr, ifam_addrs)
+    );
+    same!(
+        w::IFA_MSGHDR_FLAGS,
+        offset_of!(libc::ifa_msghdr, ifam_flags)
+    );
+    same!(
+        w::IFA_MSGHDR_INDEX,
+        offset_of!(libc::ifa_msghdr, ifam_index)
+    );
+    same!(
+        w::IFA_MSGHDR_METRIC,
+        offset_of!(libc::ifa_msghdr, ifam_metric)
+    );
 
-    same!(w::IF_ANNOUNCEMSGHDR_LEN, size_of::<libc::if_announcemsghdr>());
-    same!(w::IF_ANNOUNCEMSGHDR_INDEX, offset_of!(libc::if_announcemsghdr, ifan_index));
-    same!(w::IF_ANNOUNCEMSGHDR_NAME, offset_of!(libc::if_announcemsghdr, ifan_name));
-    same!(w::IF_ANNOUNCEMSGHDR_WHAT, offset_of!(libc::if_announcemsghdr, ifan_what));
+    same!(
+        w::IF_ANNOUNCEMSGHDR_LEN,
+        size_of::<libc::if_announcemsghdr>()
+    );
+    same!(
+        w::IF_ANNOUNCEMSGHDR_INDEX,
+        offset_of!(libc::if_announcemsghdr, ifan_index)
+    );
+    same!(
+        w::IF_ANNOUNCEMSGHDR_NAME,
+        offset_of!(libc::if_announcemsghdr, ifan_name)
+    );
+    same!(
+        w::IF_ANNOUNCEMSGHDR_WHAT,
+        offset_of!(libc::if_announcemsghdr, ifan_what)
+    );
 };
 
 // struct if_data, link states, flags, struct ifreq.
@@ -150,7 +186,10 @@ const _: () = {
     same!(w::IFREQ_FLAGS, offset_of!(libc::ifreq, ifr_ifru));
     // ifr_flagshigh is the second short of `ifru_flags`, at the same
     // offset as the union.
-    same!(w::IFREQ_FLAGSHIGH, offset_of!(libc::ifreq, ifr_ifru) + size_of::<libc::c_short>());
+    same!(
+        w::IFREQ_FLAGSHIGH,
+        offset_of!(libc::ifreq, ifr_ifru) + size_of::<libc::c_short>()
+    );
     same!(size_of::<[libc::c_short; 2]>(), 4);
 };
 
@@ -161,8 +200,14 @@ const _: () = {
     same!(w::IFMD_PCOUNT, offset_of!(libc::ifmibdata, ifmd_pcount));
     same!(w::IFMD_FLAGS, offset_of!(libc::ifmibdata, ifmd_flags));
     same!(w::IFMD_SND_LEN, offset_of!(libc::ifmibdata, ifmd_snd_len));
-    same!(w::IFMD_SND_MAXLEN, offset_of!(libc::ifmibdata, ifmd_snd_maxlen));
-    same!(w::IFMD_SND_DROPS, offset_of!(libc::ifmibdata, ifmd_snd_drops));
+    same!(
+        w::IFMD_SND_MAXLEN,
+        offset_of!(libc::ifmibdata, ifmd_snd_maxlen)
+    );
+    same!(
+        w::IFMD_SND_DROPS,
+        offset_of!(libc::ifmibdata, ifmd_snd_drops)
+    );
     same!(w::IFMD_DATA, offset_of!(libc::ifmibdata, ifmd_data));
     // Not in libc: the sys layer uses the wire copies directly, so there
     // is one copy of each (see crate::verification).
@@ -174,10 +219,19 @@ const _: () = {
 // struct ifmediareq.
 const _: () = {
     same!(w::IFMEDIAREQ_LEN, size_of::<libc::ifmediareq>());
-    same!(w::IFMEDIAREQ_CURRENT, offset_of!(libc::ifmediareq, ifm_current));
+    same!(
+        w::IFMEDIAREQ_CURRENT,
+        offset_of!(libc::ifmediareq, ifm_current)
+    );
     same!(w::IFMEDIAREQ_MASK, offset_of!(libc::ifmediareq, ifm_mask));
-    same!(w::IFMEDIAREQ_STATUS, offset_of!(libc::ifmediareq, ifm_status));
-    same!(w::IFMEDIAREQ_ACTIVE, offset_of!(libc::ifmediareq, ifm_active));
+    same!(
+        w::IFMEDIAREQ_STATUS,
+        offset_of!(libc::ifmediareq, ifm_status)
+    );
+    same!(
+        w::IFMEDIAREQ_ACTIVE,
+        offset_of!(libc::ifmediareq, ifm_active)
+    );
     same!(w::IFMEDIAREQ_COUNT, offset_of!(libc::ifmediareq, ifm_count));
     same!(w::IFMEDIAREQ_ULIST, offset_of!(libc::ifmediareq, ifm_ulist));
 };

@@ -26,9 +26,9 @@ macro_rules! syscall {
 }
 
 pub(crate) mod ifreq;
-// pub(crate) mod layout;
+pub(crate) mod layout;
 pub(crate) mod poll;
-// pub(crate) mod route;
+pub(crate) mod route;
 pub(crate) mod sysctl;
 pub(crate) mod tap;
 
@@ -86,4 +86,12 @@ pub(crate) fn name_from(raw: &[libc::c_char]) -> String {
         .map(|&c| c as u8)
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The descriptor of `owner` (a pcap capture, say) as a `BorrowedFd` tied
+/// to the borrow of `owner`.
+pub(crate) fn borrow_fd<T: std::os::fd::AsRawFd>(owner: &T) -> std::os::fd::BorrowedFd<'_> {
+    // SAFETY: `owner` keeps its descriptor open for as long as it lives,
+    // and the returned value cannot outlive the borrow of `owner`.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(owner.as_raw_fd()) }
 }
