@@ -33,3 +33,6 @@ pub mod system;
 
 #[cfg(target_os = "freebsd")]
 pub use system::{register, SystemClass};
+
+#[doc = include_str!("verification.md")]
+pub mod verification {}
