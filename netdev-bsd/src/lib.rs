@@ -2,13 +2,37 @@
 //! the PF_ROUTE change notifier, pcap and `/dev/tap` packet paths, and
 //! ioctl/sysctl device state.
 //!
-//! Platform-free parts, compiled and tested on every OS: [`wire`] (the
-//! sans-IO decoders of routing messages, `ifmibdata`, media words and
-//! flags) and [`notifier`] (the change source over any reader of routing
-//! messages). The `sys` module and the classes are FreeBSD-only and
-//! type-checked for `x86_64-unknown-freebsd` in CI.
+//! Layers, as in the rest of the workspace:
+//!
+//! - platform-free, compiled and unit-tested on every OS: [`wire`] (the
+//!   sans-IO decoders of routing messages, `ifmibdata`, media words and
+//!   flags), [`notifier`] (the change source over any reader of routing
+//!   messages) and [`tap_create`] (the tap creation sequence with the undo
+//!   of each step);
+//! - `sys` (FreeBSD only, the one module with `unsafe`): ioctls, sysctls,
+//!   `/dev/tap`, the `PF_ROUTE` socket, and compile-time checks of every
+//!   copied layout against `libc`;
+//! - classes (FreeBSD only): `system` and `tap`.
+//!
+//! What was verified only by type-checking, and what a FreeBSD host still
+//! has to confirm: [`verification`].
 
 #![warn(missing_docs)]
 
+pub mod iflist;
 pub mod notifier;
+pub mod tap_create;
 pub mod wire;
+
+#[cfg(target_os = "freebsd")]
+mod packet;
+#[cfg(target_os = "freebsd")]
+mod sys;
+#[cfg(target_os = "freebsd")]
+pub mod system;
+
+#[cfg(target_os = "freebsd")]
+pub use system::{register, SystemClass};
+
+#[doc = include_str!("verification.md")]
+pub mod verification {}

@@ -1,9 +1,10 @@
-//! FreeBSD: no classes yet. `netdev-bsd` is a placeholder; when it grows
-//! its `system` and `tap` classes and a PF_ROUTE listing, they are wired in
-//! here.
+//! FreeBSD: the `system` and `tap` classes of `netdev-bsd` (ioctls,
+//! sysctls, the PF_ROUTE notifier, pcap and `/dev/tap`). `list_devices`
+//! and `Registry::enumerate("system")` list with one `NET_RT_IFLIST`
+//! sysctl.
 
 use netdev_core::{Registry, Result};
 
-pub(crate) fn register(_registry: &Registry) -> Result<()> {
-    Ok(())
+pub(crate) fn register(registry: &Registry) -> Result<()> {
+    netdev_bsd::register(registry)
 }
