@@ -24,7 +24,7 @@
 //! | OS | classes | [`list_devices`] / `Registry::enumerate` |
 //! | --- | --- | --- |
 //! | Linux | `system`, `tap` (rtnetlink, ethtool, ioctls), `dummy` | one `RTM_GETLINK` dump |
-//! | FreeBSD | `dummy` only: the `netdev-bsd` classes are not written yet | not supported yet |
+//! | FreeBSD | `system`, `tap` (ioctls, sysctls, PF_ROUTE, pcap, `/dev/tap`; type-checked, not yet run on a FreeBSD host: see `netdev_bsd::verification`), `dummy` | one `NET_RT_IFLIST` sysctl |
 //! | others | `dummy` | not supported |
 //!
 //! With the default `cli` feature this crate also builds the `netdev`
@@ -54,10 +54,8 @@ cfg_if::cfg_if! {
 /// Registers the classes of the platform the program runs on, and the
 /// in-memory `dummy` class, in `registry`.
 ///
-/// - Linux: `system` (from `netdev-linux`) and `dummy`.
-/// - FreeBSD: only `dummy` for now; the FreeBSD classes (`netdev-bsd`) do
-///   not exist yet, so opening a `system` device fails with
-///   [`ErrorKind::UnknownType`].
+/// - Linux: `system` and `tap` (from `netdev-linux`) and `dummy`.
+/// - FreeBSD: `system` and `tap` (from `netdev-bsd`) and `dummy`.
 /// - Other systems: only `dummy`.
 ///
 /// Fails with [`ErrorKind::AlreadyRegistered`] if one of these type names is
@@ -71,7 +69,7 @@ pub fn register_platform(registry: &Registry) -> Result<()> {
 /// The names of the host's network devices (those of the calling thread's
 /// network namespace, on Linux), in the kernel's order.
 ///
-/// Linux only for now: elsewhere this fails with
+/// Linux and FreeBSD: elsewhere this fails with
 /// [`ErrorKind::NotSupported`] (`EOPNOTSUPP`).
 pub fn list_devices() -> Result<Vec<String>> {
     // Through the platform's `system` class, as every front end lists.
@@ -101,7 +99,7 @@ mod tests {
         assert!(registry.class("dummy").is_some());
         assert_eq!(
             registry.class("system").is_some(),
-            cfg!(target_os = "linux")
+            cfg!(any(target_os = "linux", target_os = "freebsd"))
         );
         let e = register_platform(&registry).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::AlreadyRegistered(_)), "{e}");
