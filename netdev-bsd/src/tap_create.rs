@@ -62,7 +62,7 @@ impl std::fmt::Display for Step {
     }
 }
 
-/// What has been done so far, undone on drop unless [`Undo::commit`]ted:
+/// What has been done so far, undone on drop unless `Undo::commit`ted:
 /// close the descriptor, then destroy the interface under its current
 /// name.
 #[derive(Debug)]
