@@ -357,14 +357,30 @@ impl DeviceBackend for BsdDevice {
 
     fn set_in4(&self, net: Option<Ipv4Net>) -> Result<()> {
         let sock = self.sock.as_fd();
-        if let Some((old, _)) =
-            sys::ifreq::get_in4(sock, &self.name).map_err(self.ctx("SIOCGIFADDR"))?
-        {
-            sys::ifreq::del_in4(sock, &self.name, old).map_err(self.ctx("SIOCDIFADDR"))?;
+        let old = sys::ifreq::get_in4(sock, &self.name).map_err(self.ctx("SIOCGIFADDR"))?;
+        if let (Some((addr, mask)), Some(net)) = (old, net) {
+            if addr == net.addr && mask == net.netmask {
+                return Ok(());
+            }
+        }
+        if let Some((addr, _)) = old {
+            sys::ifreq::del_in4(sock, &self.name, addr).map_err(self.ctx("SIOCDIFADDR"))?;
         }
         if let Some(net) = net {
-            sys::ifreq::add_in4(sock, &self.name, net.addr, net.netmask)
-                .map_err(self.ctx("SIOCAIFADDR"))?;
+            if let Err(e) = sys::ifreq::add_in4(sock, &self.name, net.addr, net.netmask) {
+                // Put the old address back rather than leave the device
+                // with none: the caller asked for a replacement, not a
+                // removal.
+                if let Some((addr, mask)) = old {
+                    if let Err(re) = sys::ifreq::add_in4(sock, &self.name, addr, mask) {
+                        log::warn!(
+                            "{}: restoring {addr}/{mask} after a failed SIOCAIFADDR: {re}",
+                            netdev_core::Escaped(&self.name)
+                        );
+                    }
+                }
+                return Err(self.ctx("SIOCAIFADDR")(e));
+            }
         }
         Ok(())
     }
