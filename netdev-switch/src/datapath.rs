@@ -358,6 +358,12 @@ fn flush(bridge: &str, port: &mut Port, batch: &PacketBatch) {
             }
             Ok(_) => break,
             Err(e) if e.kind() == &ErrorKind::Gone => break,
+            // A device that is down refuses every frame: one error, not
+            // one per frame (counted as dropped below).
+            Err(e) if e.kind() == &ErrorKind::NetworkDown => {
+                log_tx_error(bridge, &open.iface, &e);
+                break;
+            }
             Err(e) => {
                 // One frame the device cannot take (too long for its MTU,
                 // say): skip it and send the rest.

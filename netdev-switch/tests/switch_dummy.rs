@@ -43,8 +43,9 @@ struct Lab {
     clock: Arc<ManualClock>,
     switch: Switch,
     hosts: BTreeMap<String, Host>,
-    // Keeps the switch-side devices alive and up across reconfigurations.
-    _ports: Vec<Netdev>,
+    // The switch-side devices p1..pN: kept alive and up across
+    // reconfigurations, and driven by tests (down, MTU).
+    switch_side: Vec<Netdev>,
     class: Arc<DummyClass>,
 }
 
@@ -82,7 +83,7 @@ impl Lab {
             clock,
             switch,
             hosts,
-            _ports: ports,
+            switch_side: ports,
             class,
         }
     }
@@ -440,4 +441,34 @@ fn oversized_and_runt_frames_are_dropped_and_counted() {
     let ports = lab.switch.ports("br0").unwrap();
     let p1 = ports.iter().find(|p| p.name == "p1").unwrap().counters;
     assert_eq!((p1.rx_packets, p1.dropped), (3, 3));
+}
+
+#[test]
+fn a_port_that_is_down_or_refuses_a_frame_costs_only_its_own_frames() {
+    let mut lab = Lab::new(3);
+    lab.apply(&trunk3());
+    // p3 goes down: flooding still reaches h2; p3's share is dropped and
+    // counted, once per frame.
+    lab.switch_side[2]
+        .update_flags(Flags::UP, Flags::empty())
+        .unwrap();
+    for i in 0..5 {
+        let got = lab.deliver("h1", &frame(BCAST, mac(1), None, i));
+        assert_eq!(hosts_of(&got), ["h2"]);
+    }
+    let ports = lab.switch.ports("br0").unwrap();
+    let p3 = ports.iter().find(|p| p.name == "p3").unwrap().counters;
+    assert_eq!((p3.tx_packets, p3.tx_dropped), (0, 5));
+    // A frame too long for p2's MTU is refused alone; the next one goes.
+    lab.switch_side[1].set_mtu(100).unwrap();
+    let mut big = frame(BCAST, mac(1), None, 9);
+    big.resize(400, 0);
+    let small = frame(BCAST, mac(1), None, 10);
+    lab.hosts["h1"].dev.send_batch(&[&big, &small]).unwrap();
+    lab.sync();
+    let got = lab.received("h2", Duration::ZERO);
+    assert_eq!(got, vec![small]);
+    let ports = lab.switch.ports("br0").unwrap();
+    let p2 = ports.iter().find(|p| p.name == "p2").unwrap().counters;
+    assert_eq!(p2.tx_dropped, 1, "{p2:?}");
 }
