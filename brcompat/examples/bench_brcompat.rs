@@ -365,14 +365,14 @@ mod linux {
         }
     }
 
-    fn arg(name: &str, default: usize) -> usize {
+    fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
         let args: Vec<String> = std::env::args().collect();
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
             .map_or(default, |v| {
                 v.parse()
-                    .unwrap_or_else(|_| panic!("{name} takes a number, not {v:?}"))
+                    .unwrap_or_else(|_| panic!("{name} does not take {v:?}"))
             })
     }
 
@@ -380,13 +380,7 @@ mod linux {
         support::require_root();
         let rounds = arg("--rounds", 300);
         let fdb_rounds = arg("--fdb-rounds", 31);
-        let args: Vec<String> = std::env::args().collect();
-        let datapath = args
-            .iter()
-            .position(|a| a == "--datapath")
-            .and_then(|i| args.get(i + 1))
-            .map_or("none", String::as_str)
-            .to_owned();
+        let datapath: String = arg("--datapath", "none".to_owned());
         assert!(
             datapath == "none" || datapath == "embedded",
             "--datapath takes none or embedded, not {datapath:?}"

@@ -96,30 +96,8 @@ fn two_hosts_ping_through_brcompatd_and_its_fdb_lists_them() {
     let sw = NetNs::new();
     let h1 = NetNs::new();
     let h2 = NetNs::new();
-    sw.ip(&[
-        "link",
-        "add",
-        "veth1",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        h1.name(),
-    ]);
-    sw.ip(&[
-        "link",
-        "add",
-        "veth2",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        h2.name(),
-    ]);
+    sw.veth_to("veth1", &h1, "eth0");
+    sw.veth_to("veth2", &h2, "eth0");
     let dir = TempDir::new("switch-netns");
     let mut daemon = Daemon::spawn(&sw, &dir);
     let mut c = Client::wait_for(&dir.sock());

@@ -459,8 +459,10 @@ impl PacketTx {
     /// ...) an error naming it when it is the first of the call.
     pub fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {
         if self.vnet {
-            let none = vec![Offload::NONE; frames.len()];
-            return self.send_batch_offload(frames, &none);
+            let mut prefixes = self.prefixes.lock();
+            prefixes.clear();
+            prefixes.resize(frames.len(), NO_OFFLOAD);
+            return self.send_inner(frames, Some(&prefixes));
         }
         self.send_inner(frames, None)
     }

@@ -394,18 +394,32 @@ impl PacketRingV2Rxq {
                 }
             }
         }
-        let mut stored = frame.snaplen.min(slot.len());
-        let mut orig_len = frame.len.max(frame.snaplen);
+        let stored = frame.snaplen.min(slot.len());
+        let orig_len = frame.len.max(frame.snaplen);
         slot[..stored].copy_from_slice(&slot_bytes[frame.data_start..frame.data_start + stored]);
-        if self.restore_vlan {
-            if let Some(tag) = vlan_from_auxdata(
-                frame.status,
-                frame.vlan_tci,
-                frame.vlan_tpid,
-                &slot[..stored],
-            ) {
+        let tag = (frame.status, frame.vlan_tci, frame.vlan_tpid);
+        self.commit_restored(batch, stored, orig_len, Some(tag), offload)
+    }
+
+    /// Commits the frame in `batch`'s next slot (`stored` of `orig_len`
+    /// bytes), first putting back the VLAN tag the kernel stripped
+    /// (`tag`: status, TCI and TPID as the kernel reported them), unless
+    /// opened without. The kernel's offload offsets count from the
+    /// untagged frame, so they move with the tag; false (nothing
+    /// committed) if they cannot.
+    fn commit_restored(
+        &self,
+        batch: &mut PacketBatch,
+        mut stored: usize,
+        mut orig_len: usize,
+        tag: Option<(u32, u16, u16)>,
+        mut offload: Offload,
+    ) -> bool {
+        if let (true, Some((status, tci, tpid)), Some(slot)) =
+            (self.restore_vlan, tag, batch.next_slot())
+        {
+            if let Some(tag) = vlan_from_auxdata(status, tci, tpid, &slot[..stored]) {
                 (stored, orig_len) = insert_vlan_tag(slot, stored, orig_len, tag);
-                // The kernel's offsets count from the untagged frame.
                 match offload.shifted(4) {
                     Some(o) => offload = o,
                     None => return false,
@@ -447,23 +461,10 @@ impl PacketRingV2Rxq {
             self.lost.set(self.lost.get() + 1);
             return false;
         };
-        let mut offload = Offload::from_bytes(&hdr).unwrap_or(Offload::NONE);
-        let mut stored = len.min(slot.len());
-        let mut orig_len = len;
-        if self.restore_vlan {
-            if let Some(aux) = meta.aux {
-                if let Some(tag) =
-                    vlan_from_auxdata(aux.status, aux.vlan_tci, aux.vlan_tpid, &slot[..stored])
-                {
-                    (stored, orig_len) = insert_vlan_tag(slot, stored, orig_len, tag);
-                    match offload.shifted(4) {
-                        Some(o) => offload = o,
-                        None => return false,
-                    }
-                }
-            }
-        }
-        batch.commit_offload(stored, orig_len, offload)
+        let offload = Offload::from_bytes(&hdr).unwrap_or(Offload::NONE);
+        let stored = len.min(slot.len());
+        let tag = meta.aux.map(|a| (a.status, a.vlan_tci, a.vlan_tpid));
+        self.commit_restored(batch, stored, len, tag, offload)
     }
 }
 

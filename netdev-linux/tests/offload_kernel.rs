@@ -32,18 +32,7 @@ use support::NetNs;
 fn pair() -> (NetNs, NetNs) {
     let n1 = NetNs::new();
     let n2 = NetNs::new();
-    n1.ip(&[
-        "link",
-        "add",
-        "oa",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "ob",
-        "netns",
-        n2.name(),
-    ]);
+    n1.veth_to("oa", &n2, "ob");
     n1.ip(&["addr", "add", "10.77.0.1/24", "dev", "oa"]);
     n2.ip(&["addr", "add", "10.77.0.2/24", "dev", "ob"]);
     n1.ip(&["link", "set", "oa", "up"]);

@@ -141,10 +141,21 @@ enum TxItem {
     Scratch(usize, usize),
 }
 
+/// The frames a port sends after one receive batch. `offloads` parallels
+/// `items`, so it is passed to the device as it is.
 #[derive(Default)]
 struct TxQueue {
-    items: Vec<(TxItem, Offload)>,
+    items: Vec<TxItem>,
+    offloads: Vec<Offload>,
     scratch: Vec<u8>,
+}
+
+impl TxQueue {
+    fn clear(&mut self) {
+        self.items.clear();
+        self.offloads.clear();
+        self.scratch.clear();
+    }
 }
 
 struct Port {
@@ -164,7 +175,7 @@ impl Port {
 
     fn close(&mut self, why: String) -> Option<Box<OpenPort>> {
         self.error = Some(why);
-        self.tx.items.clear();
+        self.tx.clear();
         self.open.take()
     }
 }
@@ -222,7 +233,8 @@ fn enqueue(port: &mut Port, index: usize, data: &[u8], offload: Offload, how: Eg
             TxItem::Scratch(start, n)
         }
     };
-    port.tx.items.push((item, offload));
+    port.tx.items.push(item);
+    port.tx.offloads.push(offload);
     true
 }
 
@@ -324,19 +336,18 @@ fn flush(bridge: &str, port: &mut Port, batch: &PacketBatch) {
         tx, open, counters, ..
     } = port;
     let Some(open) = open else {
-        tx.items.clear();
-        tx.scratch.clear();
+        tx.clear();
         return;
     };
     let frames: Vec<&[u8]> = tx
         .items
         .iter()
-        .map(|(item, _)| match *item {
+        .map(|item| match *item {
             TxItem::Rx(i) => batch.get(i).map_or(&[][..], |p| p.data),
             TxItem::Scratch(s, n) => &tx.scratch[s..s + n],
         })
         .collect();
-    let offloads: Vec<Offload> = tx.items.iter().map(|(_, o)| *o).collect();
+    let offloads = &tx.offloads;
     let mut sent = 0;
     let mut refused = 0u64;
     let mut waited = false;
@@ -375,8 +386,8 @@ fn flush(bridge: &str, port: &mut Port, batch: &PacketBatch) {
     }
     counters.tx_packets += sent as u64 - refused;
     counters.tx_dropped += refused + (frames.len() - sent) as u64;
-    tx.items.clear();
-    tx.scratch.clear();
+    drop(frames);
+    tx.clear();
 }
 
 /// Logs a refused frame, at most a few times per second for the whole

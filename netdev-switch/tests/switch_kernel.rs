@@ -72,18 +72,7 @@ impl Lab {
             let h = NetNs::new();
             sysctl_no_ipv6(&h);
             let p = format!("p{i}");
-            sw.ip(&[
-                "link",
-                "add",
-                &p,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                h.name(),
-            ]);
+            sw.veth_to(&p, &h, "eth0");
             sw.ip(&["link", "set", &p, "up"]);
             h.ip(&["addr", "add", &format!("10.0.0.{i}/24"), "dev", "eth0"]);
             h.ip(&["link", "set", "eth0", "up"]);
@@ -862,18 +851,7 @@ fn a_port_whose_device_comes_back_is_reopened() {
     lab.sw.ip(&["link", "del", "p3"]);
     eventually("p3 to show an error", || lab.port("p3").active.is_none());
     let configured = lab.port("p3").config.interfaces.clone();
-    lab.sw.ip(&[
-        "link",
-        "add",
-        "p3",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        lab.h(3).name(),
-    ]);
+    lab.sw.veth_to("p3", lab.h(3), "eth0");
     lab.sw.ip(&["link", "set", "p3", "up"]);
     lab.h(3).ip(&["addr", "add", "10.0.0.3/24", "dev", "eth0"]);
     lab.h(3).ip(&["link", "set", "eth0", "up"]);

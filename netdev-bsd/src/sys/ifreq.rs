@@ -223,9 +223,8 @@ fn sockaddr_in(addr: Ipv4Addr) -> libc::sockaddr {
     sin.sin_len = std::mem::size_of::<libc::sockaddr_in>() as u8;
     sin.sin_family = libc::AF_INET as libc::sa_family_t;
     sin.sin_addr.s_addr = u32::from(addr).to_be();
-    // SAFETY: sockaddr and sockaddr_in are both 16 bytes of plain old data
-    // (checked in `layout`); this is how the kernel reads an AF_INET
-    // sockaddr out of a `struct sockaddr` slot.
+    // The kernel reads an AF_INET address out of a `struct sockaddr` slot.
+    // SAFETY: both are 16 bytes of plain old data (checked in `layout`).
     unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
 }
 

@@ -53,9 +53,9 @@ pub(crate) fn dev_name(fd: BorrowedFd<'_>) -> io::Result<String> {
     // `st` is a live, exclusively borrowed stat for fstat to fill.
     syscall!(fstat(fd.as_raw_fd(), &mut st))?;
     let mut buf = [0 as libc::c_char; 64];
-    // SAFETY: `buf` is live and 64 bytes long, and we pass that length;
-    // devname_r writes a NUL-terminated name of at most that many bytes
-    // into it and returns `buf` (or a static "#..." string) or null.
+    // devname_r writes a NUL-terminated name of at most the length given
+    // and returns `buf` (or a static "#..." string) or null.
+    // SAFETY: `buf` is live and 64 bytes long, and that is the length given.
     let p = unsafe {
         libc::devname_r(
             st.st_rdev,

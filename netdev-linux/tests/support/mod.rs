@@ -148,6 +148,14 @@ impl NetNs {
         run("ip", &v)
     }
 
+    /// Creates a veth pair: `name` in this namespace, `peer_name` in
+    /// `peer`'s.
+    pub fn veth_to(&self, name: &str, peer: &NetNs, peer_name: &str) {
+        self.ip(&[
+            "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns", &peer.name,
+        ]);
+    }
+
     /// Runs `program args...` inside the namespace (`ip netns exec`) and
     /// returns its stdout.
     pub fn exec(&self, program: &str, args: &[&str]) -> String {
