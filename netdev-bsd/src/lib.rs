@@ -21,6 +21,7 @@
 
 pub mod iflist;
 pub mod notifier;
+pub mod rx;
 pub mod tap_create;
 pub mod wire;
 
