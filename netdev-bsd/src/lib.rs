@@ -23,6 +23,7 @@ pub mod iflist;
 pub mod notifier;
 pub mod rx;
 pub mod tap_create;
+pub mod track;
 pub mod wire;
 
 #[cfg(target_os = "freebsd")]

@@ -166,6 +166,8 @@ const _: () = {
     same!(w::IFI_IQDROPS, offset_of!(libc::if_data, ifi_iqdrops));
     same!(w::IFI_OQDROPS, offset_of!(libc::if_data, ifi_oqdrops));
     same!(w::IFI_NOPROTO, offset_of!(libc::if_data, ifi_noproto));
+    same!(w::IFI_EPOCH, offset_of!(libc::if_data, __ifi_epoch));
+    same!(8, size_of::<libc::time_t>());
 
     same!(w::LINK_STATE_UNKNOWN, libc::LINK_STATE_UNKNOWN);
     same!(w::LINK_STATE_DOWN, libc::LINK_STATE_DOWN);

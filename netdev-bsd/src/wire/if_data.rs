@@ -81,6 +81,11 @@ pub struct IfData {
     pub oqdrops: u64,
     /// `ifi_noproto`.
     pub noproto: u64,
+    /// `ifi_epoch`: the system uptime in seconds when the interface was
+    /// attached. A rename keeps it; an interface destroyed and created
+    /// again (which may reuse the index, FreeBSD hands out the lowest
+    /// free one) gets a new one unless both happened within a second.
+    pub epoch: i64,
 }
 
 impl IfData {
@@ -123,6 +128,7 @@ impl IfData {
             iqdrops: b.u64(IFI_IQDROPS)?,
             oqdrops: b.u64(IFI_OQDROPS)?,
             noproto: b.u64(IFI_NOPROTO)?,
+            epoch: b.u64(IFI_EPOCH)? as i64,
         })
     }
 

@@ -188,6 +188,8 @@ pub const IFI_IQDROPS: usize = 96;
 pub const IFI_OQDROPS: usize = 104;
 /// Offset of `ifi_noproto` (u64).
 pub const IFI_NOPROTO: usize = 112;
+/// Offset of `ifi_epoch` (`time_t`, i64 on x86_64).
+pub const IFI_EPOCH: usize = 128;
 
 /// `LINK_STATE_UNKNOWN`.
 pub const LINK_STATE_UNKNOWN: u8 = 0;
@@ -330,5 +332,6 @@ const _: () = {
     assert!(IFMD_DATA + IF_DATA_LEN == IFMIBDATA_LEN);
     // The last counter read ends inside if_data.
     assert!(IFI_NOPROTO + 8 <= IF_DATA_LEN);
+    assert!(IFI_EPOCH + 8 <= IF_DATA_LEN);
     assert!(IF_ANNOUNCEMSGHDR_NAME + IFNAMSIZ == IF_ANNOUNCEMSGHDR_WHAT);
 };
