@@ -22,6 +22,7 @@
 pub mod iflist;
 pub mod notifier;
 pub mod rx;
+pub mod status;
 pub mod tap_create;
 pub mod track;
 pub mod wire;

@@ -31,10 +31,10 @@ use parking_lot::Mutex;
 use crate::iflist::{self, IfEntry};
 use crate::notifier::{RouteReader, RouteSource};
 use crate::packet::{PcapRxQueue, TapRxQueue};
-use crate::sys;
 use crate::tap_create::{self, TapSys};
 use crate::track::{Check, Identity, IfSnapshot, Tracked};
 use crate::wire::{flags, ifmib::IfMibData, layout as w, media};
+use crate::{status, sys};
 
 /// Carrier transitions per ifindex, counted by the notifier's reader from
 /// `RTM_IFINFO` link states (FreeBSD keeps no such counter).
@@ -531,13 +531,24 @@ impl DeviceBackend for BsdDevice {
         Ok(self.entry()?.in6)
     }
 
+    /// Kind, driver and unit, interface type, link state and the media
+    /// lines `ifconfig` prints ([`crate::status`]): one MIB read by index,
+    /// one `SIOCGIFMEDIA`; the driver instance is the identity's.
     fn status(&self) -> Result<BTreeMap<String, String>> {
-        let mut s = BTreeMap::new();
-        s.insert(
-            "kind".to_owned(),
-            if self.tap.is_some() { "tap" } else { "system" }.to_owned(),
-        );
-        Ok(s)
+        let m = mib(self.ifindex_opened())?;
+        self.same_epoch(m.data.epoch)?;
+        // No media (loopback, tunnels) is no error, only no media lines.
+        let media = self.media().ok().map(|w| status::MediaNow {
+            status: w.status as u32,
+            current: w.current as u32,
+            active: w.active as u32,
+        });
+        Ok(status::status_map(&status::Facts {
+            kind: if self.tap.is_some() { "tap" } else { "system" },
+            mib: Some(&m),
+            driver: Some(&self.tracked.identity().driver),
+            media,
+        }))
     }
 
     fn update_flags(&self, off: Flags, on: Flags) -> Result<Flags> {
