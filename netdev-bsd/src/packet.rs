@@ -46,6 +46,9 @@ pub(crate) fn open_capture(name: &str) -> Result<pcap::Capture<pcap::Active>> {
 /// A receive queue over a pcap capture.
 pub(crate) struct PcapRxQueue {
     cap: pcap::Capture<pcap::Active>,
+    /// The device's name when the queue opened, for error messages (the
+    /// capture follows the interface through renames).
+    name: String,
     /// `ps_drop` when the queue opened.
     drop_base: u32,
 }
@@ -54,7 +57,11 @@ impl PcapRxQueue {
     pub(crate) fn open(name: &str) -> Result<PcapRxQueue> {
         let mut cap = open_capture(name)?;
         let drop_base = cap.stats().map(|s| s.dropped).unwrap_or(0);
-        Ok(PcapRxQueue { cap, drop_base })
+        Ok(PcapRxQueue {
+            cap,
+            name: name.to_owned(),
+            drop_base,
+        })
     }
 }
 
@@ -82,7 +89,7 @@ impl RxQueueBackend for PcapRxQueue {
                     log::debug!("pcap_dispatch after {} frames: {e}", batch.len() - start);
                     break;
                 }
-                Err(e) => return Err(pcap_error("pcap_dispatch", "capture", e)),
+                Err(e) => return Err(pcap_error("pcap_dispatch", &self.name, e)),
             }
         }
         Ok(batch.len() - start)
@@ -99,7 +106,7 @@ impl RxQueueBackend for PcapRxQueue {
                 Ok(0) => return Ok(()),
                 Ok(_) => continue,
                 Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => return Ok(()),
-                Err(e) => return Err(pcap_error("pcap_dispatch", "capture", e)),
+                Err(e) => return Err(pcap_error("pcap_dispatch", &self.name, e)),
             }
         }
     }

@@ -22,13 +22,6 @@ pub(crate) const IFDATA_GENERAL: libc::c_int = 1;
 /// (`em0`), as a NUL-terminated string.
 pub(crate) const IFDATA_DRIVERNAME: libc::c_int = 3;
 
-const _: () = assert!(IFDATA_DRIVERNAME == libc::IFDATA_DRIVERNAME);
-const _: () = assert!(IFDATA_GENERAL == libc::IFDATA_GENERAL);
-const _: () = assert!(IFMIB_IFDATA == libc::IFMIB_IFDATA);
-const _: () = assert!(IFMIB_SYSTEM == libc::IFMIB_SYSTEM);
-const _: () = assert!(IFMIB_IFCOUNT == libc::IFMIB_IFCOUNT);
-const _: () = assert!(NETLINK_GENERIC == libc::NETLINK_GENERIC);
-
 /// How often a list that grew between sizing and reading is asked again.
 const RETRIES: usize = 8;
 

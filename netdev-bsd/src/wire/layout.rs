@@ -7,7 +7,7 @@
 //! `sys` layer therefore asserts each of them at compile time against
 //! `libc` (`offset_of!`, `size_of`, and the `libc` constants) where `libc`
 //! has the item, and against the header text in the comments below where
-//! it has not (`IFM_*`, `IFMIB_*`, `SA_SIZE`, `TAPGIFNAME` are not in
+//! it has not (`IFM_*`, `IFT_*`, `SA_SIZE`, `TAPGIFNAME` are not in
 //! `libc`).
 //!
 //! Layouts are those of `x86_64-unknown-freebsd` (LP64: `long` and
