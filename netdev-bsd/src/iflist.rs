@@ -34,6 +34,9 @@ pub struct IfEntry {
     pub carrier: Option<bool>,
     /// IPv6 addresses with prefix lengths.
     pub in6: Vec<Ipv6Net>,
+    /// Attach time (`ifi_epoch`), which tells this interface from a later
+    /// one given the same index (see [`crate::track`]).
+    pub epoch: i64,
 }
 
 /// The `(name, link-level address)` of the `sockaddr_dl` right after an
@@ -92,6 +95,7 @@ pub fn parse(buf: &[u8]) -> Result<Vec<IfEntry>, WireError> {
                     mtu: info.data.mtu,
                     carrier: info.data.link_state().carrier(),
                     in6: Vec::new(),
+                    epoch: info.data.epoch,
                 });
             }
             RouteMsg::Addr(a) => {

@@ -7,8 +7,10 @@
 //! - platform-free, compiled and unit-tested on every OS: [`wire`] (the
 //!   sans-IO decoders of routing messages, `ifmibdata`, media words and
 //!   flags), [`notifier`] (the change source over any reader of routing
-//!   messages) and [`tap_create`] (the tap creation sequence with the undo
-//!   of each step);
+//!   messages), [`tap_create`] (the tap creation sequence with the undo
+//!   of each step), [`track`] (devices followed by interface index through
+//!   renames), [`rx`] (what lands in a receive slot, and when a frame is
+//!   reported truncated) and [`status`] (what `status()` reports);
 //! - `sys` (FreeBSD only, the one module with `unsafe`): ioctls, sysctls,
 //!   `/dev/tap`, the `PF_ROUTE` socket, and compile-time checks of every
 //!   copied layout against `libc`;
@@ -21,7 +23,10 @@
 
 pub mod iflist;
 pub mod notifier;
+pub mod rx;
+pub mod status;
 pub mod tap_create;
+pub mod track;
 pub mod wire;
 
 #[cfg(target_os = "freebsd")]

@@ -8,6 +8,19 @@
 //! both become [`Change::Overflow`], so the core drops its caches and
 //! checks every device again.
 //!
+//! A departure is not always a removal: FreeBSD announces a rename
+//! (`ifconfig em0 name lan0`) as the departure of the old name and the
+//! arrival of the new one, same index, and an interface destroyed while
+//! the reader lagged may already have handed its index to a new one. So a
+//! departure whose index the kernel still knows
+//! ([`RouteReader::index_exists`]) becomes [`Change::Overflow`]: every
+//! device is checked again by index (the `system` class compares the
+//! driver instance and attach time, see [`crate::track`]), which keeps a
+//! renamed device and drops a replaced one; the arrival that follows
+//! carries the new name. A departure whose index is free is a removal
+//! (`if_detach` unlinks the interface before announcing it, so the check
+//! cannot see a dying interface as alive).
+//!
 //! Unlike Linux (see `netdev-linux`'s notifier), nothing queued is thrown
 //! away after an overflow: FreeBSD's `soreceive` delivers the data queued
 //! before the overflow first and reports the error (`so_error`) only once
@@ -59,6 +72,16 @@ pub trait RouteReader: Send + 'static {
         let _ = buf;
         Ok(None)
     }
+
+    /// Whether an interface has index `ifindex` now, asked for each
+    /// announced departure: `Some(true)` turns the departure into a
+    /// resynchronisation (a rename, or the index already reused),
+    /// `Some(false)` keeps it a removal. `None` (the default): the reader
+    /// cannot tell, and the departure is taken as a removal.
+    fn index_exists(&mut self, ifindex: u32) -> io::Result<Option<bool>> {
+        let _ = ifindex;
+        Ok(None)
+    }
 }
 
 /// Routing messages as core [`Change`] events.
@@ -67,6 +90,7 @@ pub struct RouteSource<R> {
     reader: R,
     buf: Vec<u8>,
     malformed: RateLimit,
+    probe_failed: RateLimit,
 }
 
 impl<R: RouteReader> RouteSource<R> {
@@ -76,6 +100,7 @@ impl<R: RouteReader> RouteSource<R> {
             reader,
             buf: vec![0; READ_BUF_LEN],
             malformed: RateLimit::new(5, Duration::from_secs(60)),
+            probe_failed: RateLimit::new(5, Duration::from_secs(60)),
         }
     }
 
@@ -109,7 +134,10 @@ impl<R: RouteReader> RouteSource<R> {
             }
             Err(e) => return Err(e),
         };
-        if let Err(e) = route::changes(&self.buf[..len], out) {
+        let first = out.len();
+        let decoded = route::changes(&self.buf[..len], out);
+        self.settle_departures(&mut out[first..]);
+        if let Err(e) = decoded {
             if let Some(n) = self.malformed.allow() {
                 log::warn!(
                     "malformed routing message, resynchronising: {e}{}",
@@ -120,6 +148,39 @@ impl<R: RouteReader> RouteSource<R> {
             out.push(Change::Overflow);
         }
         Ok(true)
+    }
+}
+
+impl<R: RouteReader> RouteSource<R> {
+    /// Turns each departure whose index is still (or already again) in use
+    /// into an overflow; see the module documentation.
+    fn settle_departures(&mut self, events: &mut [Change]) {
+        for ev in events {
+            let Change::LinkRemoved { ifindex, name } = ev else {
+                continue;
+            };
+            match self.reader.index_exists(*ifindex) {
+                Ok(Some(true)) => {
+                    log::debug!(
+                        "{}: departure with index {ifindex} still in use (a rename?), \
+                         checking every device",
+                        netdev_core::Escaped(name)
+                    );
+                    *ev = Change::Overflow;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if let Some(n) = self.probe_failed.allow() {
+                        log::warn!(
+                            "cannot tell whether index {ifindex} still exists ({e}), \
+                             resynchronising{}",
+                            RateLimit::suffix(n)
+                        );
+                    }
+                    *ev = Change::Overflow;
+                }
+            }
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 //!
 //! pcap captures are opened non-blocking, in immediate mode
 //! (`BIOCIMMEDIATE`: no waiting for a full BPF buffer), for frames coming
-//! in only. Frames are copied straight into the caller's
-//! [`PacketBatch`] slots; a frame cut by a slot or the snap length is
-//! reported as truncated with its wire length.
+//! in only, and read with `pcap_dispatch` in batches: frames are copied
+//! from the BPF buffer straight into the caller's [`PacketBatch`] slots.
+//! Tap reads go into the slot with a spill buffer behind it (`readv`). A
+//! frame cut by a slot or the snap length is reported as truncated with
+//! its wire length; what is stored and reported is decided in the
+//! platform-free [`crate::rx`].
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +18,7 @@ use std::time::Duration;
 
 use netdev_core::{Error, ErrorKind, PacketBatch, Result, RxQueueBackend};
 
-use crate::sys;
+use crate::{rx, sys};
 
 /// Snap length: whole frames up to 64 KiB.
 pub(crate) const SNAPLEN: i32 = 65535;
@@ -43,6 +46,9 @@ pub(crate) fn open_capture(name: &str) -> Result<pcap::Capture<pcap::Active>> {
 /// A receive queue over a pcap capture.
 pub(crate) struct PcapRxQueue {
     cap: pcap::Capture<pcap::Active>,
+    /// The device's name when the queue opened, for error messages (the
+    /// capture follows the interface through renames).
+    name: String,
     /// `ps_drop` when the queue opened.
     drop_base: u32,
 }
@@ -51,31 +57,42 @@ impl PcapRxQueue {
     pub(crate) fn open(name: &str) -> Result<PcapRxQueue> {
         let mut cap = open_capture(name)?;
         let drop_base = cap.stats().map(|s| s.dropped).unwrap_or(0);
-        Ok(PcapRxQueue { cap, drop_base })
+        Ok(PcapRxQueue {
+            cap,
+            name: name.to_owned(),
+            drop_base,
+        })
     }
 }
 
 impl RxQueueBackend for PcapRxQueue {
+    /// `pcap_dispatch` for as many frames as the batch has free slots,
+    /// each copied straight from the BPF buffer into its slot
+    /// ([`crate::rx::store_captured`]); again while frames keep coming
+    /// and slots are left (one call hands over at most one BPF buffer).
     fn recv_batch(&mut self, batch: &mut PacketBatch) -> Result<usize> {
-        let mut n = 0;
+        let start = batch.len();
         while !batch.is_full() {
-            let packet = match self.cap.next_packet() {
-                Ok(p) => p,
+            let free = batch.capacity() - batch.len();
+            // The callback only copies within bounds it checks itself: it
+            // cannot panic (and the crate catches a panic before it
+            // crosses libpcap, breaking the loop, and resumes it here).
+            let got = self.cap.dispatch(Some(free), |packet| {
+                rx::store_captured(batch, packet.data, packet.header.len);
+            });
+            match got {
                 // Non-blocking: nothing (more) is waiting.
+                Ok(0) => break,
+                Ok(_) => continue,
                 Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => break,
-                Err(e) if n > 0 => {
-                    log::debug!("pcap read after {n} frames: {e}");
+                Err(e) if batch.len() > start => {
+                    log::debug!("pcap_dispatch after {} frames: {e}", batch.len() - start);
                     break;
                 }
-                Err(e) => return Err(Error::from_errno(libc::EIO).with_detail(e.to_string())),
-            };
-            let Some(slot) = batch.next_slot() else { break };
-            let k = packet.data.len().min(slot.len());
-            slot[..k].copy_from_slice(&packet.data[..k]);
-            batch.commit(k, packet.header.len as usize);
-            n += 1;
+                Err(e) => return Err(pcap_error("pcap_dispatch", &self.name, e)),
+            }
         }
-        Ok(n)
+        Ok(batch.len() - start)
     }
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<bool> {
@@ -84,10 +101,12 @@ impl RxQueueBackend for PcapRxQueue {
 
     fn drain(&mut self) -> Result<()> {
         loop {
-            match self.cap.next_packet() {
+            // All the frames of one BPF buffer per call, none copied.
+            match self.cap.dispatch(None, |_| {}) {
+                Ok(0) => return Ok(()),
                 Ok(_) => continue,
                 Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => return Ok(()),
-                Err(e) => return Err(Error::from_errno(libc::EIO).with_detail(e.to_string())),
+                Err(e) => return Err(pcap_error("pcap_dispatch", &self.name, e)),
             }
         }
     }
@@ -110,6 +129,9 @@ impl RxQueueBackend for PcapRxQueue {
 pub(crate) struct TapRxQueue {
     fd: Arc<OwnedFd>,
     taken: Arc<AtomicBool>,
+    /// Behind each slot in a read, so a frame the slot cuts is still
+    /// measured ([`crate::rx::read_frame`]).
+    spill: Vec<u8>,
 }
 
 impl TapRxQueue {
@@ -121,6 +143,7 @@ impl TapRxQueue {
         Some(TapRxQueue {
             fd: fd.clone(),
             taken: taken.clone(),
+            spill: vec![0; rx::SPILL_LEN],
         })
     }
 }
@@ -134,10 +157,11 @@ impl Drop for TapRxQueue {
 impl RxQueueBackend for TapRxQueue {
     fn recv_batch(&mut self, batch: &mut PacketBatch) -> Result<usize> {
         let mut n = 0;
+        let fd = self.fd.as_fd();
         while let Some(slot) = batch.next_slot() {
-            match sys::tap::read(self.fd.as_fd(), slot) {
-                Ok(len) => {
-                    batch.commit(len, len);
+            match rx::read_frame(slot, &mut self.spill, |bufs| sys::tap::readv(fd, bufs)) {
+                Ok(r) => {
+                    batch.commit(r.stored, r.wire_len);
                     n += 1;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -156,9 +180,8 @@ impl RxQueueBackend for TapRxQueue {
     }
 
     fn drain(&mut self) -> Result<()> {
-        let mut buf = vec![0u8; 65536];
         loop {
-            match sys::tap::read(self.fd.as_fd(), &mut buf) {
+            match sys::tap::read(self.fd.as_fd(), &mut self.spill) {
                 Ok(_) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => return Err(e.into()),

@@ -7,8 +7,16 @@
 //! by ifindex (counters, O(1)) and a `NET_RT_IFLIST` sysctl for one
 //! interface (MAC, IPv6); changes from the `PF_ROUTE` notifier
 //! ([`crate::notifier`]).
+//!
+//! A device is tracked by the interface it opened, not by its name
+//! ([`crate::track`]): ioctls go to its current name, learned from the
+//! core (which follows the notifier's announcements) or by index when an
+//! ioctl by the old name finds nothing; reads by index (counters, MAC,
+//! IPv6) check the attach time, so an index handed to a new interface is
+//! not read as this one.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
@@ -23,9 +31,10 @@ use parking_lot::Mutex;
 use crate::iflist::{self, IfEntry};
 use crate::notifier::{RouteReader, RouteSource};
 use crate::packet::{PcapRxQueue, TapRxQueue};
-use crate::sys;
 use crate::tap_create::{self, TapSys};
+use crate::track::{Check, Identity, IfSnapshot, Tracked};
 use crate::wire::{flags, ifmib::IfMibData, layout as w, media};
+use crate::{status, sys};
 
 /// Carrier transitions per ifindex, counted by the notifier's reader from
 /// `RTM_IFINFO` link states (FreeBSD keeps no such counter).
@@ -85,6 +94,9 @@ impl RouteReader for CountingReader {
             self.log.observe(&buf[..n.min(buf.len())]);
         }
         Ok(r)
+    }
+    fn index_exists(&mut self, ifindex: u32) -> std::io::Result<Option<bool>> {
+        index_exists(ifindex).map(Some)
     }
 }
 
@@ -161,7 +173,7 @@ impl NetdevClass for SystemClass {
         }
     }
 
-    fn construct(&self, name: &str, _state: &Arc<DeviceState>) -> Result<Box<dyn DeviceBackend>> {
+    fn construct(&self, name: &str, state: &Arc<DeviceState>) -> Result<Box<dyn DeviceBackend>> {
         let sock = self.sock()?;
         let tap = if self.tap {
             let fd = tap_create::create(&FreeBsdTap { sock: sock.as_fd() }, name).map_err(
@@ -178,19 +190,30 @@ impl NetdevClass for SystemClass {
         } else {
             None
         };
-        // A system device must exist; a tap exists now (and its Drop
-        // destroys it if this fails).
-        let mut dev = BsdDevice {
-            name: name.to_owned(),
-            ifindex: 0,
+        let tracked = match identify(name) {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(tap) = tap {
+                    // Created above: do not leave it behind.
+                    drop(tap);
+                    if let Err(de) = sys::ifreq::destroy(sock.as_fd(), name) {
+                        log::warn!(
+                            "tap {}: SIOCIFDESTROY after a failed open: {de}",
+                            netdev_core::Escaped(name)
+                        );
+                    }
+                }
+                return Err(e);
+            }
+        };
+        Ok(Box::new(BsdDevice {
+            tracked,
+            state: state.clone(),
             sock,
             tap,
             carrier: self.carrier.clone(),
             tx: Mutex::new(None),
-        };
-        dev.ifindex = sys::ifreq::name_to_index(name)
-            .map_err(|e| Error::from(e).with_op("open").with_detail("if_nametoindex"))?;
-        Ok(Box::new(dev))
+        }))
     }
 
     fn change_source(&self) -> Option<ChangeSourceSpec> {
@@ -247,6 +270,65 @@ fn mib(ifindex: u32) -> Result<IfMibData> {
     IfMibData::parse(&buf[..n]).map_err(|e| Error::new(ErrorKind::Malformed(e.to_string())))
 }
 
+/// What the kernel says about interface index `ifindex` now (two sysctls
+/// by index), `None` if no interface has it.
+fn snapshot(ifindex: u32) -> io::Result<Option<IfSnapshot>> {
+    let gone = |e: &io::Error| e.raw_os_error() == Some(libc::ENOENT);
+    let mut mib = [0u8; w::IFMIBDATA_LEN];
+    let n = match sys::sysctl::ifmib_general(ifindex, &mut mib) {
+        Ok(n) => n,
+        Err(e) if gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // `if_dname` (a driver's short name) and a decimal unit.
+    let mut driver = [0u8; 64];
+    let k = match sys::sysctl::drivername(ifindex, &mut driver) {
+        Ok(k) => k,
+        Err(e) if gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(IfSnapshot::from_sysctls(
+        &mib[..n.min(mib.len())],
+        &driver[..k.min(driver.len())],
+    )?))
+}
+
+/// Whether an interface has index `ifindex` now. A dying or departed
+/// interface has none: the kernel marks it `IFF_DYING` (or moves it to
+/// another vnet) before announcing its departure, and the MIB answers
+/// `ENOENT` for it.
+fn index_exists(ifindex: u32) -> io::Result<bool> {
+    let mut mib = [0u8; w::IFMIBDATA_LEN];
+    match sys::sysctl::ifmib_general(ifindex, &mut mib) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The interface called `name` now, as a tracked identity.
+fn identify(name: &str) -> Result<Tracked> {
+    let ifindex = sys::ifreq::name_to_index(name)
+        .map_err(|e| Error::from(e).with_op("open").with_detail("if_nametoindex"))?;
+    let snap = snapshot(ifindex)
+        .map_err(|e| {
+            Error::from(e)
+                .with_op("open")
+                .with_detail("sysctl net.link.generic")
+        })?
+        .ok_or_else(|| Error::new(ErrorKind::NoDevice).with_op("open"))?;
+    if snap.name != name {
+        // Renamed (or replaced) between the two questions.
+        return Err(Error::new(ErrorKind::NoDevice)
+            .with_op("open")
+            .with_detail(format!(
+                "index {ifindex} is now {}",
+                netdev_core::Escaped(&snap.name)
+            )));
+    }
+    Ok(Tracked::new(Identity::of(ifindex, &snap), name))
+}
+
 /// A tap's descriptor, shared by the device (sends) and the first handle's
 /// receive queue.
 #[derive(Debug)]
@@ -257,8 +339,10 @@ struct TapFd {
 
 /// One open interface.
 struct BsdDevice {
-    name: String,
-    ifindex: u32,
+    /// Its identity and current name.
+    tracked: Tracked,
+    /// The core's side: its name follows renames the notifier announces.
+    state: Arc<DeviceState>,
     sock: Arc<OwnedFd>,
     tap: Option<TapFd>,
     carrier: Arc<CarrierLog>,
@@ -270,33 +354,87 @@ impl Drop for BsdDevice {
     fn drop(&mut self) {
         if let Some(tap) = self.tap.take() {
             drop(tap);
-            if let Err(e) = sys::ifreq::destroy(self.sock.as_fd(), &self.name) {
-                log::warn!("tap {}: SIOCIFDESTROY failed: {e}", self.name);
+            // Under its current name: it may have been renamed.
+            let sock = self.sock.as_fd();
+            let r = self.tracked.by_name(&self.state.name(), snapshot, |n| {
+                sys::ifreq::destroy(sock, n)
+            });
+            if let Err(e) = r {
+                log::warn!(
+                    "tap {}: SIOCIFDESTROY failed: {e}",
+                    netdev_core::Escaped(&self.name())
+                );
             }
         }
     }
 }
 
 impl BsdDevice {
-    fn ctx(&self, what: &'static str) -> impl Fn(std::io::Error) -> Error + '_ {
-        move |e| Error::from(e).with_detail(what)
+    fn ifindex_opened(&self) -> u32 {
+        self.tracked.identity().ifindex
+    }
+
+    /// The name to address the interface by now.
+    fn name(&self) -> String {
+        self.tracked.name(&self.state.name())
+    }
+
+    /// `op` (an ioctl on the class's socket) under the interface's current
+    /// name, following a rename the core has not announced yet.
+    fn by_name<T>(
+        &self,
+        what: &'static str,
+        op: impl Fn(BorrowedFd<'_>, &str) -> io::Result<T>,
+    ) -> Result<T> {
+        let sock = self.sock.as_fd();
+        self.tracked
+            .by_name(&self.state.name(), snapshot, |n| op(sock, n))
+            .map_err(|e| Error::from(e).with_detail(what))
+    }
+
+    /// An answer read by index describes this interface only if its
+    /// attach time is the one opened.
+    fn same_epoch(&self, epoch: i64) -> Result<()> {
+        if epoch == self.tracked.identity().epoch {
+            return Ok(());
+        }
+        Err(Error::new(ErrorKind::NoDevice).with_detail(format!(
+            "index {} belongs to another interface now",
+            self.ifindex_opened()
+        )))
     }
 
     fn entry(&self) -> Result<IfEntry> {
-        list(self.ifindex)?
+        let idx = self.ifindex_opened();
+        let e = list(idx)?
             .into_iter()
-            .find(|e| e.ifindex == self.ifindex)
-            .ok_or_else(|| Error::new(ErrorKind::NoDevice))
+            .find(|e| e.ifindex == idx)
+            .ok_or_else(|| Error::new(ErrorKind::NoDevice))?;
+        self.same_epoch(e.epoch)?;
+        Ok(e)
     }
 
     fn media(&self) -> Result<sys::ifreq::Media> {
-        sys::ifreq::get_media(self.sock.as_fd(), &self.name).map_err(self.ctx("SIOCGIFMEDIA"))
+        self.by_name("SIOCGIFMEDIA", sys::ifreq::get_media)
     }
 }
 
 impl DeviceBackend for BsdDevice {
+    /// The index opened, after checking by index that the interface there
+    /// is still the one opened (renamed or not): the core calls this to
+    /// tell a renamed device from one removed and replaced.
     fn ifindex(&self) -> Result<u32> {
-        sys::ifreq::name_to_index(&self.name).map_err(self.ctx("if_nametoindex"))
+        let check = self
+            .tracked
+            .check(snapshot)
+            .map_err(|e| Error::from(e).with_detail("sysctl net.link.generic"))?;
+        match check {
+            Check::Same(_) => Ok(self.ifindex_opened()),
+            Check::Gone => Err(Error::new(ErrorKind::NoDevice).with_detail(format!(
+                "no interface, or another one, has index {} now",
+                self.ifindex_opened()
+            ))),
+        }
     }
 
     fn mac(&self) -> Result<EthAddr> {
@@ -306,16 +444,15 @@ impl DeviceBackend for BsdDevice {
     }
 
     fn set_mac(&self, mac: EthAddr) -> Result<()> {
-        sys::ifreq::set_lladdr(self.sock.as_fd(), &self.name, mac.0)
-            .map_err(self.ctx("SIOCSIFLLADDR"))
+        self.by_name("SIOCSIFLLADDR", |s, n| sys::ifreq::set_lladdr(s, n, mac.0))
     }
 
     fn mtu(&self) -> Result<u32> {
-        sys::ifreq::get_mtu(self.sock.as_fd(), &self.name).map_err(self.ctx("SIOCGIFMTU"))
+        self.by_name("SIOCGIFMTU", sys::ifreq::get_mtu)
     }
 
     fn set_mtu(&self, mtu: u32) -> Result<()> {
-        sys::ifreq::set_mtu(self.sock.as_fd(), &self.name, mtu).map_err(self.ctx("SIOCSIFMTU"))
+        self.by_name("SIOCSIFMTU", |s, n| sys::ifreq::set_mtu(s, n, mtu))
     }
 
     fn carrier(&self) -> Result<bool> {
@@ -326,8 +463,7 @@ impl DeviceBackend for BsdDevice {
                 if [libc::EINVAL, libc::ENOTTY, libc::EOPNOTSUPP]
                     .contains(&e.raw_os_error().unwrap_or(0)) =>
             {
-                let f = sys::ifreq::get_flags(self.sock.as_fd(), &self.name)
-                    .map_err(self.ctx("SIOCGIFFLAGS"))?;
+                let f = self.by_name("SIOCGIFFLAGS", sys::ifreq::get_flags)?;
                 Ok(f & w::IFF_RUNNING != 0)
             }
             Err(e) => Err(e),
@@ -335,11 +471,13 @@ impl DeviceBackend for BsdDevice {
     }
 
     fn carrier_resets(&self) -> Result<u64> {
-        Ok(self.carrier.resets(self.ifindex))
+        Ok(self.carrier.resets(self.ifindex_opened()))
     }
 
     fn stats(&self) -> Result<Stats> {
-        Ok(mib(self.ifindex)?.stats())
+        let m = mib(self.ifindex_opened())?;
+        self.same_epoch(m.data.epoch)?;
+        Ok(m.stats())
     }
 
     fn features(&self) -> Result<FeatureSet> {
@@ -349,37 +487,41 @@ impl DeviceBackend for BsdDevice {
     }
 
     fn in4(&self) -> Result<Option<Ipv4Net>> {
-        match sys::ifreq::get_in4(self.sock.as_fd(), &self.name).map_err(self.ctx("SIOCGIFADDR"))? {
+        match self.by_name("SIOCGIFADDR", sys::ifreq::get_in4)? {
             None => Ok(None),
             Some((addr, mask)) => Ok(Some(Ipv4Net::new(addr, mask)?)),
         }
     }
 
     fn set_in4(&self, net: Option<Ipv4Net>) -> Result<()> {
-        let sock = self.sock.as_fd();
-        let old = sys::ifreq::get_in4(sock, &self.name).map_err(self.ctx("SIOCGIFADDR"))?;
+        let old = self.by_name("SIOCGIFADDR", sys::ifreq::get_in4)?;
         if let (Some((addr, mask)), Some(net)) = (old, net) {
             if addr == net.addr && mask == net.netmask {
                 return Ok(());
             }
         }
         if let Some((addr, _)) = old {
-            sys::ifreq::del_in4(sock, &self.name, addr).map_err(self.ctx("SIOCDIFADDR"))?;
+            self.by_name("SIOCDIFADDR", |s, n| sys::ifreq::del_in4(s, n, addr))?;
         }
         if let Some(net) = net {
-            if let Err(e) = sys::ifreq::add_in4(sock, &self.name, net.addr, net.netmask) {
+            let added = self.by_name("SIOCAIFADDR", |s, n| {
+                sys::ifreq::add_in4(s, n, net.addr, net.netmask)
+            });
+            if let Err(e) = added {
                 // Put the old address back rather than leave the device
                 // with none: the caller asked for a replacement, not a
                 // removal.
                 if let Some((addr, mask)) = old {
-                    if let Err(re) = sys::ifreq::add_in4(sock, &self.name, addr, mask) {
+                    let restored =
+                        self.by_name("SIOCAIFADDR", |s, n| sys::ifreq::add_in4(s, n, addr, mask));
+                    if let Err(re) = restored {
                         log::warn!(
                             "{}: restoring {addr}/{mask} after a failed SIOCAIFADDR: {re}",
-                            netdev_core::Escaped(&self.name)
+                            netdev_core::Escaped(&self.name())
                         );
                     }
                 }
-                return Err(self.ctx("SIOCAIFADDR")(e));
+                return Err(e);
             }
         }
         Ok(())
@@ -389,21 +531,31 @@ impl DeviceBackend for BsdDevice {
         Ok(self.entry()?.in6)
     }
 
+    /// Kind, driver and unit, interface type, link state and the media
+    /// lines `ifconfig` prints ([`crate::status`]): one MIB read by index,
+    /// one `SIOCGIFMEDIA`; the driver instance is the identity's.
     fn status(&self) -> Result<BTreeMap<String, String>> {
-        let mut s = BTreeMap::new();
-        s.insert(
-            "kind".to_owned(),
-            if self.tap.is_some() { "tap" } else { "system" }.to_owned(),
-        );
-        Ok(s)
+        let m = mib(self.ifindex_opened())?;
+        self.same_epoch(m.data.epoch)?;
+        // No media (loopback, tunnels) is no error, only no media lines.
+        let media = self.media().ok().map(|w| status::MediaNow {
+            status: w.status as u32,
+            current: w.current as u32,
+            active: w.active as u32,
+        });
+        Ok(status::status_map(&status::Facts {
+            kind: if self.tap.is_some() { "tap" } else { "system" },
+            mib: Some(&m),
+            driver: Some(&self.tracked.identity().driver),
+            media,
+        }))
     }
 
     fn update_flags(&self, off: Flags, on: Flags) -> Result<Flags> {
-        let sock = self.sock.as_fd();
-        let cur = sys::ifreq::get_flags(sock, &self.name).map_err(self.ctx("SIOCGIFFLAGS"))?;
+        let cur = self.by_name("SIOCGIFFLAGS", sys::ifreq::get_flags)?;
         let new = flags::update_iff(cur, off, on);
         if new != cur {
-            sys::ifreq::set_flags(sock, &self.name, new).map_err(self.ctx("SIOCSIFFLAGS"))?;
+            self.by_name("SIOCSIFFLAGS", |s, n| sys::ifreq::set_flags(s, n, new))?;
         }
         Ok(flags::from_iff(cur))
     }
@@ -414,7 +566,7 @@ impl DeviceBackend for BsdDevice {
                 return Ok(Box::new(q));
             }
         }
-        Ok(Box::new(PcapRxQueue::open(&self.name)?))
+        Ok(Box::new(PcapRxQueue::open(&self.name())?))
     }
 
     fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {
@@ -427,7 +579,7 @@ impl DeviceBackend for BsdDevice {
                 None => {
                     let mut tx = self.tx.lock();
                     if tx.is_none() {
-                        *tx = Some(crate::packet::open_capture(&self.name)?);
+                        *tx = Some(crate::packet::open_capture(&self.name())?);
                     }
                     let cap = tx.as_mut().expect("just opened");
                     cap.sendpacket(*frame).map_err(|e| {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use netdev_bsd::notifier::{RouteReader, RouteSource, ROUTE_KEY};
+use netdev_bsd::track::{Check, Identity, IfSnapshot, Tracked};
 use netdev_bsd::wire::fixture::{self, sample_if_data};
 use netdev_bsd::wire::layout::*;
 use netdev_core::{
@@ -26,10 +27,14 @@ enum Script {
     Wake,
 }
 
+/// What a scripted reader answers to "does this index exist?".
+type IndexProbe = Arc<dyn Fn(u32) -> io::Result<Option<bool>> + Send + Sync>;
+
 /// A reader handing out scripted datagrams.
 struct ScriptedReader {
     rx: Receiver<Script>,
     tx: Sender<Script>,
+    probe: Option<IndexProbe>,
 }
 
 impl RouteReader for ScriptedReader {
@@ -60,6 +65,13 @@ impl RouteReader for ScriptedReader {
             let _ = tx.lock().unwrap().send(Script::Wake);
         })
     }
+
+    fn index_exists(&mut self, ifindex: u32) -> io::Result<Option<bool>> {
+        match &self.probe {
+            Some(p) => p(ifindex),
+            None => Ok(None),
+        }
+    }
 }
 
 /// The test's end of the script; opens one reader (the registry opens the
@@ -68,6 +80,7 @@ impl RouteReader for ScriptedReader {
 struct Scripted {
     tx: Sender<Script>,
     rx: Arc<Mutex<Option<Receiver<Script>>>>,
+    probe: Option<IndexProbe>,
 }
 
 impl Scripted {
@@ -76,6 +89,15 @@ impl Scripted {
         Scripted {
             tx,
             rx: Arc::new(Mutex::new(Some(rx))),
+            probe: None,
+        }
+    }
+
+    /// A script whose reader asks `probe` about departed indexes.
+    fn with_probe(probe: IndexProbe) -> Scripted {
+        Scripted {
+            probe: Some(probe),
+            ..Scripted::new()
         }
     }
 
@@ -97,6 +119,7 @@ impl Scripted {
         Ok(ScriptedReader {
             rx,
             tx: self.tx.clone(),
+            probe: self.probe.clone(),
         })
     }
 
@@ -366,4 +389,211 @@ fn source_reads() {
     out.clear();
     src.try_read_changes(&mut out).unwrap();
     assert!(out.is_empty());
+}
+
+/// A fake kernel addressed as FreeBSD's is: ioctls by name, sysctls by
+/// index; index → (what the sysctls say, MTU).
+#[derive(Default)]
+struct IndexKernel {
+    ifs: Mutex<HashMap<u32, (IfSnapshot, u32)>>,
+}
+
+impl IndexKernel {
+    fn add(&self, index: u32, name: &str, driver: &str, epoch: i64, mtu: u32) {
+        let snap = IfSnapshot {
+            name: name.into(),
+            driver: driver.into(),
+            epoch,
+        };
+        self.ifs.lock().unwrap().insert(index, (snap, mtu));
+    }
+
+    fn rename(&self, index: u32, to: &str) {
+        self.ifs.lock().unwrap().get_mut(&index).unwrap().0.name = to.into();
+    }
+
+    fn remove(&self, index: u32) {
+        self.ifs.lock().unwrap().remove(&index);
+    }
+
+    fn lookup(&self, index: u32) -> io::Result<Option<IfSnapshot>> {
+        Ok(self.ifs.lock().unwrap().get(&index).map(|e| e.0.clone()))
+    }
+
+    /// `SIOCGIFMTU`: by name, `ENXIO` for a name no interface has.
+    fn mtu_by_name(&self, name: &str) -> io::Result<u32> {
+        self.ifs
+            .lock()
+            .unwrap()
+            .values()
+            .find(|e| e.0.name == name)
+            .map(|e| e.1)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENXIO))
+    }
+
+    fn index_of(&self, name: &str) -> Option<u32> {
+        let ifs = self.ifs.lock().unwrap();
+        ifs.iter().find(|(_, e)| e.0.name == name).map(|(&i, _)| i)
+    }
+}
+
+/// A class whose devices are tracked as the FreeBSD `system` class's are
+/// ([`netdev_bsd::track`]), over [`IndexKernel`].
+struct TrackClass {
+    kernel: Arc<IndexKernel>,
+    script: Scripted,
+}
+
+impl NetdevClass for TrackClass {
+    fn type_name(&self) -> &str {
+        "bsdtrack"
+    }
+
+    fn construct(&self, name: &str, state: &Arc<DeviceState>) -> Result<Box<dyn DeviceBackend>> {
+        let index = self
+            .kernel
+            .index_of(name)
+            .ok_or_else(|| Error::new(ErrorKind::NoDevice))?;
+        let snap = self.kernel.lookup(index)?.expect("just found");
+        Ok(Box::new(TrackDev {
+            tracked: Tracked::new(Identity::of(index, &snap), name),
+            state: state.clone(),
+            kernel: self.kernel.clone(),
+        }))
+    }
+
+    fn change_source(&self) -> Option<ChangeSourceSpec> {
+        Some(self.script.spec())
+    }
+}
+
+struct TrackDev {
+    tracked: Tracked,
+    state: Arc<DeviceState>,
+    kernel: Arc<IndexKernel>,
+}
+
+impl DeviceBackend for TrackDev {
+    fn ifindex(&self) -> Result<u32> {
+        match self.tracked.check(|i| self.kernel.lookup(i))? {
+            Check::Same(_) => Ok(self.tracked.identity().ifindex),
+            Check::Gone => Err(Error::new(ErrorKind::NoDevice)),
+        }
+    }
+    fn mtu(&self) -> Result<u32> {
+        let k = &self.kernel;
+        Ok(self
+            .tracked
+            .by_name(&self.state.name(), |i| k.lookup(i), |n| k.mtu_by_name(n))?)
+    }
+}
+
+fn setup_tracked() -> (Registry, Arc<IndexKernel>, Scripted, Subscription) {
+    let reg = Registry::new();
+    let kernel = Arc::new(IndexKernel::default());
+    kernel.add(3, "em0", "em0", 10, 1500);
+    let k = kernel.clone();
+    let script = Scripted::with_probe(Arc::new(move |i| Ok(Some(k.lookup(i)?.is_some()))));
+    reg.register(Arc::new(TrackClass {
+        kernel: kernel.clone(),
+        script: script.clone(),
+    }))
+    .unwrap();
+    let sub = reg.subscribe().unwrap();
+    (reg, kernel, script, sub)
+}
+
+/// `ifconfig em0 name lan0`: FreeBSD announces the departure of `em0`
+/// then the arrival of `lan0`, both with index 3. The handle keeps
+/// working, under its new name, before and after the arrival is read.
+#[test]
+fn rename_is_departure_then_arrival_by_index() {
+    let (reg, kernel, script, sub) = setup_tracked();
+    let dev = reg.open("em0", "bsdtrack").unwrap();
+    assert_eq!(dev.mtu().unwrap(), 1500);
+
+    kernel.rename(3, "lan0");
+    script.bytes(fixture::if_announce(3, "em0", IFAN_DEPARTURE));
+    // The index is still in use: not a removal, a check of every device.
+    assert_eq!(sub.recv_timeout(LONG), Some(Change::Overflow));
+    assert!(!dev.is_gone(), "same driver instance and attach time");
+    // The core does not know the new name yet; the handle finds it.
+    kernel.ifs.lock().unwrap().get_mut(&3).unwrap().1 = 9000;
+    assert_eq!(dev.mtu().unwrap(), 9000);
+
+    script.bytes(fixture::if_announce(3, "lan0", IFAN_ARRIVAL));
+    assert_eq!(
+        sub.recv_timeout(LONG),
+        Some(Change::LinkChanged {
+            ifindex: 3,
+            name: Some("lan0".into()),
+            info: Default::default()
+        })
+    );
+    assert_eq!(&*dev.name(), "lan0");
+    assert!(!dev.is_gone());
+    // The new name opens the same device; the old one names nothing.
+    let again = reg.open("lan0", "bsdtrack").unwrap();
+    assert_eq!(again.change_seq(), dev.change_seq());
+    assert!(reg.open("em0", "bsdtrack").is_err());
+
+    // A real departure: the index is free.
+    kernel.remove(3);
+    script.bytes(fixture::if_announce(3, "lan0", IFAN_DEPARTURE));
+    assert_eq!(
+        sub.recv_timeout(LONG),
+        Some(Change::LinkRemoved {
+            ifindex: 3,
+            name: "lan0".into()
+        })
+    );
+    assert!(dev.is_gone());
+}
+
+/// `em0` destroyed and its index given to a new `tap0` before the reader
+/// saw the departure: the check by index finds another interface there,
+/// and the handle is gone, not turned into `tap0`.
+#[test]
+fn departure_with_the_index_already_reused_is_a_removal() {
+    let (reg, kernel, script, sub) = setup_tracked();
+    let dev = reg.open("em0", "bsdtrack").unwrap();
+    dev.mtu().unwrap();
+    kernel.remove(3);
+    kernel.add(3, "tap0", "tap0", 10, 1500);
+    script.bytes(fixture::if_announce(3, "em0", IFAN_DEPARTURE));
+    assert_eq!(sub.recv_timeout(LONG), Some(Change::Overflow));
+    assert!(dev.is_gone());
+    script.bytes(fixture::if_announce(3, "tap0", IFAN_ARRIVAL));
+    assert!(matches!(
+        sub.recv_timeout(LONG),
+        Some(Change::LinkChanged { ifindex: 3, .. })
+    ));
+    assert_eq!(&*dev.name(), "em0", "a gone device is not renamed");
+    assert!(dev.is_gone());
+}
+
+/// The source alone: a departure whose index cannot be checked is a
+/// resynchronisation; one the reader cannot judge stays a removal.
+#[test]
+fn departure_probe_errors_resynchronise() {
+    let failing =
+        Scripted::with_probe(Arc::new(|_| Err(io::Error::from_raw_os_error(libc::EPERM))));
+    let mut src = RouteSource::new(failing.reader().unwrap());
+    let mut out = Vec::new();
+    failing.bytes(fixture::if_announce(5, "tap0", IFAN_DEPARTURE));
+    src.read_changes(&mut out, None).unwrap();
+    assert_eq!(out, vec![Change::Overflow]);
+
+    let unknown = Scripted::with_probe(Arc::new(|_| Ok(None)));
+    let mut src = RouteSource::new(unknown.reader().unwrap());
+    out.clear();
+    unknown.bytes(fixture::if_announce(5, "tap0", IFAN_DEPARTURE));
+    src.read_changes(&mut out, None).unwrap();
+    assert_eq!(
+        out,
+        vec![Change::LinkRemoved {
+            ifindex: 5,
+            name: "tap0".into()
+        }]
+    );
 }

@@ -3,9 +3,8 @@
 //! crate's FreeBSD definitions: structure sizes, field offsets, values.
 //! A drift fails `cargo clippy --target x86_64-unknown-freebsd` in CI.
 //!
-//! Items `libc` does not have (`IFM_*`, `IFMIB_*`, `NETLINK_GENERIC`,
-//! `IFDATA_GENERAL`, `SA_SIZE`'s alignment, the ioctl numbers other than
-//! `SIOCGIFADDR`) are checked against their own derivations where one
+//! Items `libc` does not have (`IFM_*`, `IFT_*`, `SA_SIZE`'s alignment,
+//! the ioctl numbers other than `SIOCGIFADDR`) are checked against their own derivations where one
 //! exists (the ioctl encodings from `libc`'s structure sizes) and are
 //! otherwise listed in `crate::verification` for a FreeBSD host to
 //! confirm.
@@ -166,6 +165,8 @@ const _: () = {
     same!(w::IFI_IQDROPS, offset_of!(libc::if_data, ifi_iqdrops));
     same!(w::IFI_OQDROPS, offset_of!(libc::if_data, ifi_oqdrops));
     same!(w::IFI_NOPROTO, offset_of!(libc::if_data, ifi_noproto));
+    same!(w::IFI_EPOCH, offset_of!(libc::if_data, __ifi_epoch));
+    same!(8, size_of::<libc::time_t>());
 
     same!(w::LINK_STATE_UNKNOWN, libc::LINK_STATE_UNKNOWN);
     same!(w::LINK_STATE_DOWN, libc::LINK_STATE_DOWN);
@@ -209,11 +210,16 @@ const _: () = {
         offset_of!(libc::ifmibdata, ifmd_snd_drops)
     );
     same!(w::IFMD_DATA, offset_of!(libc::ifmibdata, ifmd_data));
-    // Not in libc: the sys layer uses the wire copies directly, so there
-    // is one copy of each (see crate::verification).
+    // The sysctl names of <net/if_mib.h>, in libc since 0.2.18x.
     same!(super::sysctl::NETLINK_GENERIC, w::NETLINK_GENERIC);
     same!(super::sysctl::IFMIB_IFDATA, w::IFMIB_IFDATA);
     same!(super::sysctl::IFDATA_GENERAL, w::IFDATA_GENERAL);
+    same!(w::NETLINK_GENERIC, libc::NETLINK_GENERIC);
+    same!(w::IFMIB_SYSTEM, libc::IFMIB_SYSTEM);
+    same!(w::IFMIB_IFDATA, libc::IFMIB_IFDATA);
+    same!(w::IFMIB_IFCOUNT, libc::IFMIB_IFCOUNT);
+    same!(w::IFDATA_GENERAL, libc::IFDATA_GENERAL);
+    same!(super::sysctl::IFDATA_DRIVERNAME, libc::IFDATA_DRIVERNAME);
 };
 
 // struct ifmediareq.

@@ -18,6 +18,9 @@ pub(crate) const IFMIB_IFDATA: libc::c_int = 2;
 pub(crate) const IFMIB_IFCOUNT: libc::c_int = 1;
 /// `IFDATA_GENERAL`: a `struct ifmibdata`.
 pub(crate) const IFDATA_GENERAL: libc::c_int = 1;
+/// `IFDATA_DRIVERNAME`: the driver instance, `if_dname` and `if_dunit`
+/// (`em0`), as a NUL-terminated string.
+pub(crate) const IFDATA_DRIVERNAME: libc::c_int = 3;
 
 /// How often a list that grew between sizing and reading is asked again.
 const RETRIES: usize = 8;
@@ -100,17 +103,29 @@ pub(crate) fn iflist(ifindex: u32, out: &mut Vec<u8>) -> io::Result<()> {
 /// the struct); returns how many bytes the kernel wrote. `ENOENT` if no
 /// interface has that index.
 pub(crate) fn ifmib_general(ifindex: u32, out: &mut [u8]) -> io::Result<usize> {
+    sysctl_into(&ifdata_mib(ifindex, IFDATA_GENERAL)?, out)
+}
+
+/// The driver instance of interface `ifindex`
+/// (`net.link.generic.ifdata.<ifindex>.drivername`), into `out`; returns
+/// how many bytes the kernel wrote (with the NUL). `ENOENT` if no
+/// interface has that index.
+pub(crate) fn drivername(ifindex: u32, out: &mut [u8]) -> io::Result<usize> {
+    sysctl_into(&ifdata_mib(ifindex, IFDATA_DRIVERNAME)?, out)
+}
+
+/// `net.link.generic.ifdata.<ifindex>.<leaf>`.
+fn ifdata_mib(ifindex: u32, leaf: libc::c_int) -> io::Result<[libc::c_int; 6]> {
     let index =
         libc::c_int::try_from(ifindex).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let mib = [
+    Ok([
         libc::CTL_NET,
         libc::PF_LINK,
         NETLINK_GENERIC,
         IFMIB_IFDATA,
         index,
-        IFDATA_GENERAL,
-    ];
-    sysctl_into(&mib, out)
+        leaf,
+    ])
 }
 
 /// The highest interface index in use (`net.link.generic.system.ifcount`).

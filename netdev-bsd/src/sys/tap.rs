@@ -3,7 +3,7 @@
 //!
 //! `crate::tap` sequences these (with the undo of each step).
 
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::mem::zeroed;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
@@ -75,11 +75,10 @@ pub(crate) fn dev_name(fd: BorrowedFd<'_>) -> io::Result<String> {
     Ok(name)
 }
 
-/// Reads one frame into `buf`; returns the bytes stored and the frame's
-/// length (a tap `read` returns only what fit, so the two are equal: a
-/// frame longer than `buf` cannot be told from one that fit exactly, and
-/// callers size `buf` to the MTU plus headers). `EAGAIN` when none waits;
-/// retries on `EINTR`.
+/// Reads one frame into `buf`, dropping what does not fit (`tunread`
+/// frees the rest): for draining. Receive queues use [`readv`], which
+/// measures a frame cut by its slot. `EAGAIN` when none waits; retries on
+/// `EINTR`.
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         // `buf` is live and exclusively borrowed; the kernel writes at most
@@ -88,6 +87,30 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
             fd.as_raw_fd(),
             buf.as_mut_ptr() as *mut libc::c_void,
             buf.len()
+        )) {
+            Ok(n) => return Ok(n as usize),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads one frame across `bufs`, in order (`tunread` moves it with
+/// `uiomove`, which walks the iovecs): with a spill buffer after the
+/// caller's slot, the count returned is the frame's whole length even when
+/// the slot cut it (`crate::rx::read_frame`). `EAGAIN` when none waits;
+/// retries on `EINTR`.
+pub(crate) fn readv(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+    let count = libc::c_int::try_from(bufs.len())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    loop {
+        // `IoSliceMut` is guaranteed ABI-compatible with `struct iovec` on
+        // Unix; each one points at a live, exclusively borrowed buffer of
+        // its length, and `count` is the number of them.
+        match syscall!(readv(
+            fd.as_raw_fd(),
+            bufs.as_mut_ptr() as *const libc::iovec,
+            count
         )) {
             Ok(n) => return Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -86,7 +86,8 @@ pub fn if_data(d: &IfData) -> Vec<u8> {
         .u64(IFI_OMCASTS, d.omcasts)
         .u64(IFI_IQDROPS, d.iqdrops)
         .u64(IFI_OQDROPS, d.oqdrops)
-        .u64(IFI_NOPROTO, d.noproto);
+        .u64(IFI_NOPROTO, d.noproto)
+        .u64(IFI_EPOCH, d.epoch as u64);
     w.into_bytes()
 }
 
@@ -228,5 +229,6 @@ pub fn sample_if_data(link_state: u8, mtu: u32) -> IfData {
         iqdrops: 110,
         oqdrops: 111,
         noproto: 112,
+        epoch: 1234,
     }
 }

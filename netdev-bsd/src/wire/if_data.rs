@@ -43,6 +43,35 @@ impl LinkState {
     }
 }
 
+/// `ifi_type` values (`IFT_*`, `<net/if_types.h>`) of the interfaces
+/// FreeBSD creates, with the names status reports use.
+const IF_TYPE_NAMES: &[(u8, &str)] = &[
+    (0x01, "other"),
+    (0x06, "ethernet"),
+    (0x17, "ppp"),
+    (0x18, "loopback"),
+    (0x35, "virtual"),
+    (0x47, "ieee80211"),
+    (0x83, "tunnel"),
+    (0x87, "vlan"),
+    (0xa1, "lagg"),
+    (0xd1, "bridge"),
+    (0xd7, "stf"),
+    (0xf0, "gif"),
+    (0xf4, "enc"),
+    (0xf6, "pflog"),
+    (0xf7, "pfsync"),
+    (0xf8, "carp"),
+];
+
+/// The name of an `ifi_type`, or its number in hex for a type not listed.
+pub fn if_type_name(if_type: u8) -> String {
+    IF_TYPE_NAMES
+        .iter()
+        .find(|&&(t, _)| t == if_type)
+        .map_or_else(|| format!("{if_type:#04x}"), |&(_, n)| n.to_owned())
+}
+
 /// The fields of `struct if_data` this crate uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct IfData {
@@ -81,6 +110,11 @@ pub struct IfData {
     pub oqdrops: u64,
     /// `ifi_noproto`.
     pub noproto: u64,
+    /// `ifi_epoch`: the system uptime in seconds when the interface was
+    /// attached. A rename keeps it; an interface destroyed and created
+    /// again (which may reuse the index, FreeBSD hands out the lowest
+    /// free one) gets a new one unless both happened within a second.
+    pub epoch: i64,
 }
 
 impl IfData {
@@ -123,6 +157,7 @@ impl IfData {
             iqdrops: b.u64(IFI_IQDROPS)?,
             oqdrops: b.u64(IFI_OQDROPS)?,
             noproto: b.u64(IFI_NOPROTO)?,
+            epoch: b.u64(IFI_EPOCH)? as i64,
         })
     }
 
@@ -148,5 +183,18 @@ impl IfData {
             collisions: self.collisions,
             ..Stats::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names() {
+        assert_eq!(if_type_name(0x06), "ethernet");
+        assert_eq!(if_type_name(0xd1), "bridge");
+        assert_eq!(if_type_name(0x18), "loopback");
+        assert_eq!(if_type_name(0x25), "0x25", "ATM is not named: numbered");
     }
 }

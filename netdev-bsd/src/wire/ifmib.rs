@@ -94,6 +94,45 @@ impl IfMibData {
     }
 }
 
+/// The driver instance from the sysctl
+/// `net.link.generic.ifdata.<ifindex>.drivername`: `if_dname` followed by
+/// `if_dunit` in decimal (only `if_dname` for a driver without units),
+/// NUL-terminated. Unlike the interface name, a rename does not change it.
+pub fn parse_drivername(bytes: &[u8]) -> Result<String, WireError> {
+    const WHAT: &str = "drivername sysctl";
+    let end = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| WireError::Invalid {
+            what: WHAT,
+            detail: format!("no NUL in {} bytes", bytes.len()),
+        })?;
+    if end == 0 {
+        return Err(WireError::Invalid {
+            what: WHAT,
+            detail: "empty".into(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+}
+
+/// The driver and unit of a driver instance: `("em", Some(0))` for `em0`.
+/// The sysctl joins them without a separator, so a driver whose own name
+/// ends in digits would lose them to the unit; no FreeBSD network driver
+/// is named so.
+pub fn split_driver(instance: &str) -> (&str, Option<u32>) {
+    let digits = instance
+        .bytes()
+        .rev()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    let (driver, unit) = instance.split_at(instance.len() - digits);
+    if driver.is_empty() {
+        return (instance, None);
+    }
+    (driver, unit.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +198,22 @@ mod tests {
         let at = IFMD_DATA + IFI_DATALEN;
         baddatalen[at..at + 2].copy_from_slice(&8u16.to_ne_bytes());
         assert!(IfMibData::parse(&baddatalen).is_err());
+    }
+
+    #[test]
+    fn driver_names() {
+        assert_eq!(parse_drivername(b"em0\0").unwrap(), "em0");
+        // The kernel writes the string and its NUL; a larger buffer is
+        // fine.
+        assert_eq!(parse_drivername(b"tap12\0\0\0").unwrap(), "tap12");
+        assert!(parse_drivername(b"em0").is_err(), "no NUL");
+        assert!(parse_drivername(b"\0").is_err(), "empty");
+        assert!(parse_drivername(b"").is_err());
+        assert_eq!(split_driver("em0"), ("em", Some(0)));
+        assert_eq!(split_driver("vtnet12"), ("vtnet", Some(12)));
+        assert_eq!(split_driver("pflog"), ("pflog", None));
+        assert_eq!(split_driver("123"), ("123", None));
+        // A unit too large for u32 is not a unit.
+        assert_eq!(split_driver("ix99999999999"), ("ix", None));
     }
 }

@@ -7,7 +7,7 @@
 //! `sys` layer therefore asserts each of them at compile time against
 //! `libc` (`offset_of!`, `size_of`, and the `libc` constants) where `libc`
 //! has the item, and against the header text in the comments below where
-//! it has not (`IFM_*`, `IFMIB_*`, `SA_SIZE`, `TAPGIFNAME` are not in
+//! it has not (`IFM_*`, `IFT_*`, `SA_SIZE`, `TAPGIFNAME` are not in
 //! `libc`).
 //!
 //! Layouts are those of `x86_64-unknown-freebsd` (LP64: `long` and
@@ -188,6 +188,8 @@ pub const IFI_IQDROPS: usize = 96;
 pub const IFI_OQDROPS: usize = 104;
 /// Offset of `ifi_noproto` (u64).
 pub const IFI_NOPROTO: usize = 112;
+/// Offset of `ifi_epoch` (`time_t`, i64 on x86_64).
+pub const IFI_EPOCH: usize = 128;
 
 /// `LINK_STATE_UNKNOWN`.
 pub const LINK_STATE_UNKNOWN: u8 = 0;
@@ -330,5 +332,6 @@ const _: () = {
     assert!(IFMD_DATA + IF_DATA_LEN == IFMIBDATA_LEN);
     // The last counter read ends inside if_data.
     assert!(IFI_NOPROTO + 8 <= IF_DATA_LEN);
+    assert!(IFI_EPOCH + 8 <= IF_DATA_LEN);
     assert!(IF_ANNOUNCEMSGHDR_NAME + IFNAMSIZ == IF_ANNOUNCEMSGHDR_WHAT);
 };

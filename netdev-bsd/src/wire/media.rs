@@ -166,6 +166,8 @@ const ETHER_SUBTYPES: &[(u32, u64, Medium)] = {
         (115, 400_000, F), // IFM_400G_DR4
         (116, 400_000, O), // IFM_400G_AUI8_AC
         (117, 400_000, O), // IFM_400G_AUI8
+        (118, 50_000, O),  // IFM_50G_KR4
+        (119, 40_000, F),  // IFM_40G_LM4
     ]
 };
 
@@ -254,6 +256,253 @@ pub fn feature_set(active: u32, current: u32, supported: &[u32]) -> FeatureSet {
         supported,
         peer: Features::empty(),
         speed: speed(active),
+    }
+}
+
+/// Ethernet subtype numbers → the names `ifconfig` prints, copied from
+/// `IFM_SUBTYPE_ETHERNET_DESCRIPTIONS` in `<net/if_media.h>` (FreeBSD 14,
+/// subtypes 3 to 119; 0 to 2 are the shared ones).
+const ETHER_SUBTYPE_NAMES: &[(u32, &str)] = &[
+    (3, "10baseT/UTP"),
+    (4, "10base2/BNC"),
+    (5, "10base5/AUI"),
+    (6, "100baseTX"),
+    (7, "100baseFX"),
+    (8, "100baseT4"),
+    (9, "100baseVG"),
+    (10, "100baseT2"),
+    (11, "1000baseSX"),
+    (12, "10baseSTP"),
+    (13, "10baseFL"),
+    (14, "1000baseLX"),
+    (15, "1000baseCX"),
+    (16, "1000baseT"),
+    (17, "homePNA"),
+    (18, "10Gbase-LR"),
+    (19, "10Gbase-SR"),
+    (20, "10Gbase-CX4"),
+    (21, "2500BaseSX"),
+    (22, "10Gbase-Twinax"),
+    (23, "10Gbase-Twinax-Long"),
+    (24, "10Gbase-LRM"),
+    (25, "Unknown"),
+    (26, "10Gbase-T"),
+    (27, "40Gbase-CR4"),
+    (28, "40Gbase-SR4"),
+    (29, "40Gbase-LR4"),
+    (30, "1000Base-KX"),
+    (31, "Other"),
+    (32, "10GBase-KX4"),
+    (33, "10GBase-KR"),
+    (34, "10GBase-CR1"),
+    (35, "20GBase-KR2"),
+    (36, "2500Base-KX"),
+    (37, "2500Base-T"),
+    (38, "5000Base-T"),
+    (39, "PCIExpress-50G"),
+    (40, "PCIExpress-25G"),
+    (41, "1000Base-SGMII"),
+    (42, "10GBase-SFI"),
+    (43, "40GBase-XLPPI"),
+    (44, "1000Base-CX-SGMII"),
+    (45, "40GBase-KR4"),
+    (46, "10GBase-ER"),
+    (47, "100GBase-CR4"),
+    (48, "100GBase-SR4"),
+    (49, "100GBase-KR4"),
+    (50, "100GBase-LR4"),
+    (51, "56GBase-R4"),
+    (52, "100BaseT"),
+    (53, "25GBase-CR"),
+    (54, "25GBase-KR"),
+    (55, "25GBase-SR"),
+    (56, "50GBase-CR2"),
+    (57, "50GBase-KR2"),
+    (58, "25GBase-LR"),
+    (59, "10GBase-AOC"),
+    (60, "25GBase-ACC"),
+    (61, "25GBase-AOC"),
+    (62, "100M-SGMII"),
+    (63, "2500Base-X"),
+    (64, "5000Base-KR"),
+    (65, "25GBase-T"),
+    (66, "25GBase-CR-S"),
+    (67, "25GBase-CR1"),
+    (68, "25GBase-KR-S"),
+    (69, "5000Base-KR-S"),
+    (70, "5000Base-KR1"),
+    (71, "25G-AUI"),
+    (72, "40G-XLAUI"),
+    (73, "40G-XLAUI-AC"),
+    (74, "40GBase-ER4"),
+    (75, "50GBase-SR2"),
+    (76, "50GBase-LR2"),
+    (77, "50G-LAUI2-AC"),
+    (78, "50G-LAUI2"),
+    (79, "50G-AUI2-AC"),
+    (80, "50G-AUI2"),
+    (81, "50GBase-CP"),
+    (82, "50GBase-SR"),
+    (83, "50GBase-LR"),
+    (84, "50GBase-FR"),
+    (85, "50GBase-KR-PAM4"),
+    (86, "25GBase-KR1"),
+    (87, "50G-AUI1-AC"),
+    (88, "50G-AUI1"),
+    (89, "100G-CAUI4-AC"),
+    (90, "100G-CAUI4"),
+    (91, "100G-AUI4-AC"),
+    (92, "100G-AUI4"),
+    (93, "100GBase-CR-PAM4"),
+    (94, "100GBase-KR-PAM4"),
+    (95, "100GBase-CP2"),
+    (96, "100GBase-SR2"),
+    (97, "100GBase-DR"),
+    (98, "100GBase-KR2-PAM4"),
+    (99, "100G-CAUI2-AC"),
+    (100, "100G-CAUI2"),
+    (101, "100G-AUI2-AC"),
+    (102, "100G-AUI2"),
+    (103, "200GBase-CR4-PAM4"),
+    (104, "200GBase-SR4"),
+    (105, "200GBase-FR4"),
+    (106, "200GBase-LR4"),
+    (107, "200GBase-DR4"),
+    (108, "200GBase-KR4-PAM4"),
+    (109, "200G-AUI4-AC"),
+    (110, "200G-AUI4"),
+    (111, "200G-AUI8-AC"),
+    (112, "200G-AUI8"),
+    (113, "400GBase-FR8"),
+    (114, "400GBase-LR8"),
+    (115, "400GBase-DR4"),
+    (116, "400G-AUI8-AC"),
+    (117, "400G-AUI8"),
+    (118, "50GBase-KR4"),
+    (119, "40GBase-LM4"),
+];
+
+/// `IFM_IEEE80211`: network type 802.11.
+const IFM_IEEE80211: u32 = 0x80;
+/// `IFM_ATM`: network type ATM.
+const IFM_ATM: u32 = 0xa0;
+/// `IFM_IMASK` and `IFM_ISHIFT`: the instance number.
+const IFM_IMASK: u32 = 0xf000_0000;
+const IFM_ISHIFT: u32 = 28;
+
+/// Global options (`IFM_SHARED_OPTION_DESCRIPTIONS`), in the order
+/// `ifconfig` prints them.
+const SHARED_OPTIONS: &[(u32, &str)] = &[
+    (IFM_FDX, "full-duplex"),
+    (IFM_HDX, "half-duplex"),
+    (IFM_FLOW, "flowcontrol"),
+    (0x0100_0000, "flag0"),
+    (0x0200_0000, "flag1"),
+    (0x0400_0000, "flag2"),
+    (0x0800_0000, "hw-loopback"),
+];
+
+/// Ethernet options (`IFM_SUBTYPE_ETHERNET_OPTION_DESCRIPTIONS`).
+const ETHER_OPTIONS: &[(u32, &str)] = &[
+    (0x100, "master"),
+    (IFM_ETH_RXPAUSE, "rxpause"),
+    (IFM_ETH_TXPAUSE, "txpause"),
+];
+
+/// The network type's name (`IFM_TYPE_DESCRIPTIONS`).
+fn type_name(word: u32) -> Option<&'static str> {
+    match word & IFM_NMASK {
+        IFM_ETHER => Some("Ethernet"),
+        IFM_IEEE80211 => Some("IEEE 802.11 Wireless Ethernet"),
+        IFM_ATM => Some("ATM"),
+        _ => None,
+    }
+}
+
+/// The subtype's name: a shared one (autoselect, manual, none), an
+/// Ethernet one, or its number for a subtype not in the tables.
+fn subtype_name(word: u32) -> String {
+    let sub = if is_ether(word) {
+        ether_subtype(word)
+    } else {
+        word & IFM_TMASK
+    };
+    let shared = match sub {
+        IFM_AUTO => Some("autoselect"),
+        IFM_MANUAL => Some("manual"),
+        IFM_NONE => Some("none"),
+        _ => None,
+    };
+    let ether = || {
+        ETHER_SUBTYPE_NAMES
+            .iter()
+            .find(|&&(n, _)| n == sub)
+            .map(|&(_, name)| name)
+    };
+    match shared.or_else(|| is_ether(word).then(ether).flatten()) {
+        Some(name) => name.to_owned(),
+        None => format!("subtype {sub}"),
+    }
+}
+
+/// One media word as `ifconfig` prints it: the network type (with
+/// `with_type`), the subtype, options in angle brackets, the instance
+/// when not 0. `Ethernet 1000baseT <full-duplex,master>`.
+pub fn describe(word: u32, with_type: bool) -> String {
+    let mut out = String::new();
+    if with_type {
+        match type_name(word) {
+            Some(t) => out.push_str(t),
+            None => out.push_str(&format!("type {:#x}", word & IFM_NMASK)),
+        }
+        out.push(' ');
+    }
+    out.push_str(&subtype_name(word));
+    let mut opts: Vec<&str> = SHARED_OPTIONS
+        .iter()
+        .filter(|&&(bit, _)| word & bit != 0)
+        .map(|&(_, name)| name)
+        .collect();
+    if is_ether(word) {
+        opts.extend(
+            ETHER_OPTIONS
+                .iter()
+                .filter(|&&(bit, _)| word & bit != 0)
+                .map(|&(_, name)| name),
+        );
+    }
+    if !opts.is_empty() {
+        out.push_str(&format!(" <{}>", opts.join(",")));
+    }
+    let instance = (word & IFM_IMASK) >> IFM_ISHIFT;
+    if instance != 0 {
+        out.push_str(&format!(" instance {instance}"));
+    }
+    out
+}
+
+/// The `media:` line of `ifconfig`: what is configured (`ifm_current`)
+/// and, when it differs, what runs now (`ifm_active`) in parentheses.
+/// `Ethernet autoselect (1000baseT <full-duplex>)`.
+pub fn describe_media(current: u32, active: u32) -> String {
+    let mut out = describe(current, true);
+    if active != current {
+        out.push_str(&format!(" ({})", describe(active, false)));
+    }
+    out
+}
+
+/// The `status:` line of `ifconfig` for `ifm_status`
+/// (`IFM_STATUS_DESCRIPTIONS`): `active`, `no carrier` (Ethernet), `no
+/// network` (802.11, ATM); `None` when the driver does not report it
+/// (`IFM_AVALID` clear) or the type has no description.
+pub fn describe_status(word: u32, status: u32) -> Option<&'static str> {
+    let up = carrier_from_status(status)?;
+    match (word & IFM_NMASK, up) {
+        (IFM_ETHER | IFM_IEEE80211 | IFM_ATM, true) => Some("active"),
+        (IFM_ETHER, false) => Some("no carrier"),
+        (IFM_IEEE80211 | IFM_ATM, false) => Some("no network"),
+        _ => None,
     }
 }
 
@@ -462,5 +711,84 @@ mod tests {
         let got = received_words(&[], i32::MAX).unwrap();
         assert!(got.words.is_empty() && got.truncated);
         assert!(received_words(&buf, -3).is_err());
+    }
+
+    #[test]
+    fn descriptions_as_ifconfig_prints_them() {
+        let auto = IFM_ETHER | IFM_AUTO;
+        let gig = IFM_ETHER | IFM_1000_T | IFM_FDX;
+        assert_eq!(describe(gig, true), "Ethernet 1000baseT <full-duplex>");
+        assert_eq!(
+            describe_media(auto, gig),
+            "Ethernet autoselect (1000baseT <full-duplex>)"
+        );
+        // Forced medium: one word, no parentheses.
+        assert_eq!(
+            describe_media(
+                IFM_ETHER | IFM_100_TX | IFM_HDX,
+                IFM_ETHER | IFM_100_TX | IFM_HDX
+            ),
+            "Ethernet 100baseTX <half-duplex>"
+        );
+        // Shared options first, then the Ethernet ones.
+        assert_eq!(
+            describe(gig | 0x100, false),
+            "1000baseT <full-duplex,master>"
+        );
+        assert_eq!(
+            describe(
+                IFM_ETHER | ifm_x(26) | IFM_FDX | IFM_ETH_RXPAUSE | IFM_ETH_TXPAUSE,
+                false
+            ),
+            "10Gbase-T <full-duplex,rxpause,txpause>"
+        );
+        // Extended subtypes by their number across IFM_ETH_XTYPE.
+        assert_eq!(
+            describe(IFM_ETHER | ifm_x(55) | IFM_FDX, false),
+            "25GBase-SR <full-duplex>"
+        );
+        assert_eq!(describe(IFM_ETHER | ifm_x(119), false), "40GBase-LM4");
+        assert_eq!(describe(IFM_ETHER | IFM_NONE, true), "Ethernet none");
+        assert_eq!(
+            describe(IFM_ETHER | IFM_1000_SX | (2 << 28), false),
+            "1000baseSX instance 2"
+        );
+        // What the tables do not name is numbered, not guessed.
+        assert_eq!(describe(IFM_ETHER | ifm_x(200), false), "subtype 200");
+        assert_eq!(
+            describe(IFM_IEEE80211 | 5, true),
+            "IEEE 802.11 Wireless Ethernet subtype 5"
+        );
+        assert_eq!(describe(0x40 | IFM_AUTO, true), "type 0x40 autoselect");
+        // A tap answers IFM_ETHER alone: subtype 0, autoselect.
+        assert_eq!(describe_media(IFM_ETHER, IFM_ETHER), "Ethernet autoselect");
+    }
+
+    #[test]
+    fn every_subtype_with_a_speed_has_a_name() {
+        for &(n, _, _) in ETHER_SUBTYPES {
+            assert!(
+                ETHER_SUBTYPE_NAMES.iter().any(|&(m, _)| m == n),
+                "subtype {n} has no name"
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for &(n, name) in ETHER_SUBTYPE_NAMES {
+            assert!(seen.insert(n), "subtype {n} named twice");
+            assert!(!name.contains(' '), "{name}: ifconfig names have no spaces");
+        }
+    }
+
+    #[test]
+    fn status_descriptions() {
+        let e = IFM_ETHER | IFM_AUTO;
+        assert_eq!(describe_status(e, IFM_AVALID | IFM_ACTIVE), Some("active"));
+        assert_eq!(describe_status(e, IFM_AVALID), Some("no carrier"));
+        assert_eq!(describe_status(e, IFM_ACTIVE), None, "not valid");
+        assert_eq!(
+            describe_status(IFM_IEEE80211, IFM_AVALID),
+            Some("no network")
+        );
+        assert_eq!(describe_status(0x40, IFM_AVALID | IFM_ACTIVE), None);
     }
 }
