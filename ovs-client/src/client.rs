@@ -118,10 +118,10 @@ impl Shared {
         &self,
         st: &mut MutexGuard<'_, State>,
         deadline: Instant,
+        timeout: Duration,
         min_epoch: u64,
         what: &str,
     ) -> Result<(), Error> {
-        let start = Instant::now();
         let ready = |st: &State| st.live.as_ref().is_some_and(|l| l.epoch >= min_epoch);
         while !ready(st) {
             if st.closed {
@@ -134,7 +134,7 @@ impl Shared {
                 return Err(Error::Timeout {
                     remote: self.remotes_text(),
                     method: what.into(),
-                    after: deadline.saturating_duration_since(start),
+                    after: timeout,
                     detail: st.last_error.clone().unwrap_or_default(),
                 });
             }
@@ -178,7 +178,9 @@ impl Client {
         let client = Client { shared };
         let deadline = Instant::now() + timeout;
         let mut st = client.shared.state.lock();
-        client.shared.wait_live(&mut st, deadline, 0, "connect")?;
+        client
+            .shared
+            .wait_live(&mut st, deadline, timeout, 0, "connect")?;
         drop(st);
         Ok(client)
     }
@@ -231,6 +233,12 @@ impl Client {
         self.shared.state.lock().live.is_some()
     }
 
+    /// How many connections have been established so far (1 after
+    /// `connect`; each reconnection adds one).
+    pub fn connection_count(&self) -> u64 {
+        self.shared.state.lock().epoch
+    }
+
     /// The remote connected to now.
     pub fn current_remote(&self) -> Option<Remote> {
         let st = self.shared.state.lock();
@@ -248,7 +256,14 @@ impl Client {
     /// server that is no longer the leader or is cut off from its cluster
     /// is [`Error::TryAgain`] (nothing committed; the client reconnects).
     /// While reconnecting, the call waits up to `options.timeout` for a
-    /// connection before sending.
+    /// connection before sending; a request whose write fails (the server
+    /// died since the last one) is sent again on the next connection, since
+    /// the server cannot have run it.
+    ///
+    /// When this returns, the replica already shows the transaction's
+    /// effect on the monitored columns: ovsdb-server sends the update
+    /// notifications of a transaction before its reply, on the same
+    /// connection, and they are applied in order.
     pub fn transact(&self, ops: Vec<Value>, comment: Option<&str>) -> Result<Vec<Value>, Error> {
         let n = ops.len();
         let mut params = Vec::with_capacity(n + 2);
@@ -336,7 +351,8 @@ impl Client {
         let (id, remote, rx) = loop {
             let (id, sender, rx, epoch) = {
                 let mut st = self.shared.state.lock();
-                self.shared.wait_live(&mut st, deadline, min_epoch, &what)?;
+                self.shared
+                    .wait_live(&mut st, deadline, timeout, min_epoch, &what)?;
                 st.next_id += 1;
                 let id = st.next_id;
                 let (tx, rx) = crossbeam_channel::bounded(1);
@@ -562,7 +578,11 @@ fn probe_leader(
                     detail: format!("database {} is not served here", opts.database),
                 })
             }
-            Leadership::NotLeader(why) => log::debug!("{remote}: {why}"),
+            Leadership::NotLeader(why) => {
+                log::debug!("{remote}: {why}");
+                // For the timeout error of callers waiting meanwhile.
+                shared.state.lock().last_error = Some(format!("{remote}: {why}"));
+            }
         }
         // Wait for the next _Server update in short slices, to notice a
         // cancellation (another remote won) or the client closing.

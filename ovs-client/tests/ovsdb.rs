@@ -174,12 +174,9 @@ fn transact_is_seen_by_vsctl_and_errors_carry_details() {
             .trim(),
         bridge.to_string()
     );
-    // Our own change reaches our replica too.
-    client
-        .wait_until(Duration::from_secs(5), |r| {
-            r.row("Bridge", bridge).is_some()
-        })
-        .unwrap();
+    // Our own change is in our replica when transact returns:
+    // ovsdb-server sends a transaction's updates before its reply.
+    assert!(client.replica().row("Bridge", bridge).is_some());
 
     // An operation's error: index and details.
     let err = client
@@ -502,4 +499,92 @@ fn cluster_unixctl_status() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::Remote { .. }), "{err:?}");
+}
+
+#[test]
+fn server_echo_probes_are_answered() {
+    // The server probes a Manager connection every second and drops it
+    // after two unanswered probes.
+    let server =
+        OvsdbServer::start_with(&["--remote=db:Open_vSwitch,Open_vSwitch,manager_options"])
+            .unwrap();
+    let managed = server.dir().join("managed.sock");
+    let target = format!("punix:{}", managed.display());
+    server.vsctl(&["init"]).unwrap();
+    server.vsctl(&["set-manager", &target]).unwrap();
+    server
+        .vsctl(&["set", "Manager", ".", "inactivity_probe=1000"])
+        .unwrap();
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&managed).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no manager socket"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Our own probe off: only the server's echoes cross the idle connection.
+    let opts = ClientOptions {
+        probe_interval: Duration::ZERO,
+        ..options()
+    };
+    let client = Client::connect(vec![Remote::Unix(managed)], opts).unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(client.connection_count(), 1, "the server dropped us");
+    add_bridge(&client, "br1").unwrap();
+    assert_eq!(list_br(|a| server.vsctl(a)), vec!["br1"]);
+}
+
+#[test]
+fn hung_server_is_dropped_by_our_probe() {
+    let server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let opts = ClientOptions {
+        probe_interval: Duration::from_millis(200),
+        timeout: Duration::from_secs(1),
+        ..options()
+    };
+    let client = Client::connect(vec![server.remote()], opts).unwrap();
+    // Alive and idle: the server answers our echoes, we stay.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(client.connection_count(), 1);
+    assert!(client.is_connected());
+    server.pause().unwrap();
+    let start = Instant::now();
+    while client.is_connected() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let dropped = !client.is_connected();
+    server.resume().unwrap();
+    assert!(dropped, "a silent server was not dropped");
+    add_bridge(&client, "br1").unwrap();
+    assert!(client.connection_count() >= 2);
+}
+
+#[test]
+fn cluster_without_leader_only_uses_any_member() {
+    let cluster = Cluster::start(3, 1000).unwrap();
+    cluster.vsctl(&["init"]).unwrap();
+    let leader = cluster.leader().unwrap();
+    let follower = (leader + 1) % 3;
+    let opts = ClientOptions {
+        leader_only: false,
+        ..options()
+    };
+    let client = Client::connect(vec![cluster.remotes()[follower].clone()], opts).unwrap();
+    // A follower relays the transaction to the leader.
+    add_bridge(&client, "br1").unwrap();
+    assert_eq!(list_br(|a| cluster.vsctl(a)), vec!["br1"]);
+    // With leader_only, the same single follower never qualifies.
+    let opts = ClientOptions {
+        timeout: Duration::from_millis(500),
+        ..options()
+    };
+    let err = Client::connect(vec![cluster.remotes()[follower].clone()], opts).unwrap_err();
+    match &err {
+        Error::Timeout { detail, .. } => {
+            assert!(detail.contains("not the cluster leader"), "{err}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
