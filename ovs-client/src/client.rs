@@ -80,6 +80,8 @@ struct State {
     generation: u64,
     /// Epoch of the last connection published.
     epoch: u64,
+    /// Callers waiting for a connection.
+    waiting: usize,
     live: Option<Live>,
     pending: HashMap<u64, crossbeam_channel::Sender<Reply>>,
     next_id: u64,
@@ -123,6 +125,25 @@ impl Shared {
         what: &str,
     ) -> Result<(), Error> {
         let ready = |st: &State| st.live.as_ref().is_some_and(|l| l.epoch >= min_epoch);
+        if ready(st) {
+            return Ok(());
+        }
+        // Tell the reconnecting thread someone waits (see run()).
+        st.waiting += 1;
+        self.changed.notify_all();
+        let result = self.wait_live_counted(st, deadline, timeout, &ready, what);
+        st.waiting -= 1;
+        result
+    }
+
+    fn wait_live_counted(
+        &self,
+        st: &mut MutexGuard<'_, State>,
+        deadline: Instant,
+        timeout: Duration,
+        ready: &dyn Fn(&State) -> bool,
+        what: &str,
+    ) -> Result<(), Error> {
         while !ready(st) {
             if st.closed {
                 return Err(Error::Closed);
@@ -325,6 +346,74 @@ impl Client {
         Ok(result)
     }
 
+    /// [`transact`](Self::transact) on the `Open_vSwitch` database that
+    /// then waits, as `ovs-vsctl` does without `--no-wait`, until
+    /// `ovs-vswitchd` has applied the change: the transaction also
+    /// increments `Open_vSwitch.next_cfg`, and the call returns once
+    /// `cur_cfg` (which ovs-vswitchd sets after reconfiguring) reaches the
+    /// new value, or [`Error::Timeout`] after `wait`. The `Open_vSwitch`
+    /// table must be monitored with `cur_cfg` (all columns, or a list
+    /// holding it).
+    pub fn transact_and_wait(
+        &self,
+        ops: Vec<Value>,
+        comment: Option<&str>,
+        wait: Duration,
+    ) -> Result<Vec<Value>, Error> {
+        let root = self.replica().single("Open_vSwitch").map(|(u, _)| u);
+        let root = root.ok_or_else(|| Error::Schema {
+            remote: self.shared.remotes_text(),
+            detail: "no Open_vSwitch row to count configurations in (ovs-vsctl init)".into(),
+        })?;
+        let n = ops.len();
+        let mut all = ops;
+        all.push(crate::ops::mutate(
+            "Open_vSwitch",
+            crate::ops::where_uuid(root),
+            vec![crate::ops::mutation("next_cfg", "+=", json!(1))],
+        ));
+        all.push(crate::ops::select(
+            "Open_vSwitch",
+            crate::ops::where_uuid(root),
+            Some(&["next_cfg"]),
+        ));
+        let mut results = self.transact(all, comment)?;
+        let next_cfg = results
+            .get(n + 1)
+            .and_then(|r| r["rows"][0]["next_cfg"].as_i64())
+            .ok_or_else(|| {
+                Error::protocol(
+                    self.shared.remotes_text(),
+                    "select of next_cfg returned no value",
+                )
+            })?;
+        results.truncate(n);
+        let applied = |r: &Replica| {
+            r.row("Open_vSwitch", root)
+                .and_then(|row| row.integer("cur_cfg"))
+                .is_some_and(|cur| cur >= next_cfg)
+        };
+        match self.wait_until(wait, applied) {
+            Ok(_) => Ok(results),
+            Err(Error::Timeout { remote, after, .. }) => {
+                let cur = self
+                    .replica()
+                    .row("Open_vSwitch", root)
+                    .and_then(|row| row.integer("cur_cfg"));
+                Err(Error::Timeout {
+                    remote,
+                    method: format!("wait for ovs-vswitchd to apply next_cfg {next_cfg}"),
+                    after,
+                    detail: match cur {
+                        Some(c) => format!("cur_cfg is {c}: is ovs-vswitchd running?"),
+                        None => "cur_cfg is not monitored".into(),
+                    },
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends any request on the database connection (`get_schema`,
     /// `list_dbs`, ...) and returns its result; an error reply is
     /// [`Error::Remote`].
@@ -458,8 +547,19 @@ fn run(shared: &Arc<Shared>) {
                 }
                 st.last_error = Some(e.to_string());
                 shared.changed.notify_all();
-                if !st.closed {
-                    let _ = shared.changed.wait_for(&mut st, backoff);
+                // Sleep the backoff, but a caller waiting for a connection
+                // cuts it short (after backoff_min at least), so a server
+                // that comes back is used at once, not up to backoff_max
+                // later.
+                let start = Instant::now();
+                let earliest = start + opts.backoff_min.min(backoff);
+                let until = start + backoff;
+                while !st.closed && Instant::now() < until {
+                    if st.waiting > 0 && Instant::now() >= earliest {
+                        break;
+                    }
+                    let wake = if st.waiting > 0 { earliest } else { until };
+                    let _ = shared.changed.wait_until(&mut st, wake);
                 }
                 backoff = (backoff * 2).min(opts.backoff_max);
             }

@@ -588,3 +588,81 @@ fn cluster_without_leader_only_uses_any_member() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_waiting_caller_cuts_the_reconnect_backoff_short() {
+    let mut server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let opts = ClientOptions {
+        timeout: Duration::from_secs(2),
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(60),
+        ..options()
+    };
+    let client = Client::connect(vec![server.remote()], opts).unwrap();
+    server.stop();
+    // Failed attempts about 1 s, 3 s and 7 s after the loss: the backoff is
+    // 4 s long when the server comes back.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!client.is_connected());
+    server.restart().unwrap();
+    // Within our 2 s timeout only if the waiting call wakes the reconnection.
+    add_bridge(&client, "br1").unwrap();
+    assert_eq!(list_br(|a| server.vsctl(a)), vec!["br1"]);
+}
+
+#[test]
+fn transact_and_wait_returns_when_cur_cfg_catches_up() {
+    let server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let client = Client::connect(vec![server.remote()], options()).unwrap();
+    // Nobody applies configurations here (no ovs-vswitchd): a timeout that
+    // says so, though the transaction itself was committed.
+    let err = client
+        .transact_and_wait(
+            vec![ops::comment("first")],
+            None,
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+    match &err {
+        Error::Timeout { method, detail, .. } => {
+            assert_eq!(method, "wait for ovs-vswitchd to apply next_cfg 1");
+            assert!(detail.contains("cur_cfg is 0"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A stand-in for ovs-vswitchd sets cur_cfg to next_cfg after a while;
+    // the call returns then, not before.
+    let dir = server.dir().to_path_buf();
+    let db = server.remote_spec();
+    let applier = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let next = ovs_client::testing::vsctl(&db, &["get", "Open_vSwitch", ".", "next_cfg"], &dir)
+            .unwrap();
+        let set = format!("cur_cfg={}", next.trim());
+        ovs_client::testing::vsctl(&db, &["set", "Open_vSwitch", ".", &set], &dir).unwrap();
+        next.trim().parse::<i64>().unwrap()
+    });
+    let root = client.replica().single("Open_vSwitch").unwrap().0;
+    let results = client
+        .transact_and_wait(
+            vec![ops::mutate(
+                "Open_vSwitch",
+                ops::where_uuid(root),
+                vec![ops::mutation(
+                    "external_ids",
+                    "insert",
+                    ops::string_map([("k", "v")]),
+                )],
+            )],
+            Some("transact_and_wait"),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    assert_eq!(results, vec![json!({"count": 1})]);
+    let row = client.replica().row("Open_vSwitch", root).unwrap().clone();
+    assert_eq!(row.integer("cur_cfg"), Some(2));
+    assert_eq!(row.integer("next_cfg"), Some(2));
+    assert_eq!(applier.join().unwrap(), 2);
+}
