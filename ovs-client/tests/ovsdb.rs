@@ -666,3 +666,28 @@ fn transact_and_wait_returns_when_cur_cfg_catches_up() {
     assert_eq!(row.integer("next_cfg"), Some(2));
     assert_eq!(applier.join().unwrap(), 2);
 }
+
+#[test]
+fn tcp_remotes() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ptcp = format!("--remote=ptcp:{port}:127.0.0.1");
+    let server = OvsdbServer::start_with(&[&ptcp]).unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let spec = format!("tcp:127.0.0.1:{port}");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no TCP listener");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A dead remote first in the list: the next one is used.
+    let remotes = ovs_client::parse_remotes(&format!("unix:/nonexistent/db.sock,{spec}")).unwrap();
+    let client = Client::connect(remotes, options()).unwrap();
+    assert_eq!(client.current_remote(), Some(spec.parse().unwrap()));
+    add_bridge(&client, "br-tcp").unwrap();
+    let out = ovs_client::testing::vsctl(&spec, &["list-br"], server.dir()).unwrap();
+    assert_eq!(out, "br-tcp\n");
+}
