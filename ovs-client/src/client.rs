@@ -206,7 +206,9 @@ impl Client {
         Ok(client)
     }
 
-    /// The current replica: a consistent snapshot, cheap to take.
+    /// The current replica: a consistent snapshot, cheap to take. While
+    /// the client reconnects it is the last state seen; the next
+    /// connection's monitor reply replaces it whole.
     pub fn replica(&self) -> Arc<Replica> {
         self.shared.state.lock().replica.clone()
     }
@@ -237,6 +239,7 @@ impl Client {
                     .changed
                     .wait_until(&mut st, deadline)
                     .timed_out()
+                    && st.generation == generation
                 {
                     return Err(Error::Timeout {
                         remote: self.shared.remotes_text(),
@@ -681,7 +684,10 @@ fn probe_leader(
             Leadership::NotLeader(why) => {
                 log::debug!("{remote}: {why}");
                 // For the timeout error of callers waiting meanwhile.
-                shared.state.lock().last_error = Some(format!("{remote}: {why}"));
+                let mut st = shared.state.lock();
+                if st.live.is_none() {
+                    st.last_error = Some(format!("{remote}: {why}"));
+                }
             }
         }
         // Wait for the next _Server update in short slices, to notice a
