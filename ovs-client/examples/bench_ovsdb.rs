@@ -16,9 +16,10 @@
 //!   add-br` commits) and deleting it again (the `bridges` mutation), through
 //!   `Client::transact`, and the same with `ovs-vsctl --no-wait add-br` /
 //!   `del-br` processes; spawning `/bin/true` (the floor of any process).
-//! - failover on a three-member cluster (election timer 100 ms): after the
-//!   leader is killed (SIGKILL), how long until a member reports itself
-//!   leader (`cluster/status`, polled every 5 ms), how long our next
+//! - failover on a three-member cluster, the leader killed (SIGKILL,
+//!   election timer 100 ms) or stopped with `ovs-appctl exit` (which hands
+//!   leadership over; default 1 s timer): how long until a member reports
+//!   itself leader (`cluster/status`, polled every 5 ms), how long our next
 //!   transaction takes, and how long `ovs-vsctl --retry add-br` started at
 //!   the same moment on a twin cluster takes.
 //!
@@ -169,10 +170,20 @@ fn round_trips(rounds: usize) {
     println!("  spawning /bin/true: {}", ms(sp));
 }
 
-/// Kills the leader and returns when a member reports itself leader.
-fn time_election(cluster: &mut Cluster) -> (usize, Instant) {
+/// How the leader goes away.
+#[derive(Clone, Copy)]
+enum Stop {
+    Kill,
+    Exit,
+}
+
+/// Stops the leader; returns its index and when it was gone.
+fn stop_leader(cluster: &mut Cluster, how: Stop) -> (usize, Instant) {
     let leader = cluster.leader().expect("a leader");
-    cluster.kill(leader);
+    match how {
+        Stop::Kill => cluster.kill(leader),
+        Stop::Exit => cluster.exit(leader).expect("ovs-appctl exit"),
+    }
     (leader, Instant::now())
 }
 
@@ -190,47 +201,39 @@ fn wait_new_leader(cluster: &Cluster, old: usize) -> Instant {
     }
 }
 
-fn failover(rounds: usize) {
+fn failover(rounds: usize, how: Stop, timer_ms: u64, what: &str) {
     let (mut election, mut ours, mut vsctl) = (vec![], vec![], vec![]);
     for round in 0..rounds {
-        let mut cluster = Cluster::start(3, 100).expect("cluster");
+        let mut cluster = Cluster::start(3, timer_ms).expect("cluster");
         cluster.vsctl(&["init"]).expect("ovs-vsctl init");
         let client = Client::connect(cluster.remotes(), options()).expect("connect");
         add_bridge(&client, "before");
-        let (old, killed) = time_election(&mut cluster);
+        let (old, gone) = stop_leader(&mut cluster, how);
         std::thread::scope(|s| {
             let poll = s.spawn(|| wait_new_leader(&cluster, old));
             add_bridge(&client, &format!("after{round}"));
-            ours.push(killed.elapsed());
-            election.push(poll.join().expect("poller") - killed);
+            ours.push(gone.elapsed());
+            election.push(poll.join().expect("poller") - gone);
         });
         drop(client);
         drop(cluster);
 
-        let mut twin = Cluster::start(3, 100).expect("cluster");
+        let mut twin = Cluster::start(3, timer_ms).expect("cluster");
         twin.vsctl(&["init", "--", "add-br", "before"])
             .expect("ovs-vsctl");
-        let (_, killed) = time_election(&mut twin);
+        let (_, gone) = stop_leader(&mut twin, how);
         twin.vsctl(&["--retry", "add-br", "after"])
             .expect("ovs-vsctl --retry add-br");
-        vsctl.push(killed.elapsed());
+        vsctl.push(gone.elapsed());
     }
-    println!("failover on a 3-member cluster (election timer 100 ms), {rounds} rounds, from the leader's SIGKILL:");
-    println!(
-        "  all rounds: new leader {:?}",
-        election.iter().map(|d| ms(*d)).collect::<Vec<_>>()
-    );
-    println!(
-        "              our transact {:?}",
-        ours.iter().map(|d| ms(*d)).collect::<Vec<_>>()
-    );
-    println!(
-        "              ovs-vsctl --retry {:?}",
-        vsctl.iter().map(|d| ms(*d)).collect::<Vec<_>>()
-    );
+    let list = |v: &[Duration]| v.iter().map(|d| ms(*d)).collect::<Vec<_>>().join(", ");
+    println!("failover, 3-member cluster, election timer {timer_ms} ms, leader {what}, {rounds} rounds, from the leader's end:");
+    println!("  new leader reported:    {}", list(&election));
+    println!("  our next transact done: {}", list(&ours));
+    println!("  ovs-vsctl --retry done: {}", list(&vsctl));
     let (e, o, v) = (median(&mut election), median(&mut ours), median(&mut vsctl));
     println!(
-        "  medians: new leader reported {}, our next transact done {}, ovs-vsctl --retry add-br done {} (ratio {:.1}x)",
+        "  medians: new leader {}, ours {}, ovs-vsctl {} (ratio {:.1}x)",
         ms(e),
         ms(o),
         ms(v),
@@ -256,6 +259,12 @@ fn main() {
     }
     round_trips(rounds);
     if failover_rounds > 0 {
-        failover(failover_rounds);
+        failover(failover_rounds, Stop::Kill, 100, "killed (SIGKILL)");
+        failover(
+            failover_rounds,
+            Stop::Exit,
+            1000,
+            "stopped by ovs-appctl exit",
+        );
     }
 }
