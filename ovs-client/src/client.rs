@@ -958,3 +958,65 @@ fn route(shared: &Shared, id: &Value, reply: Reply) {
         let _ = tx.send(reply);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(rows: Value) -> Replica {
+        let mut r = Replica::default();
+        r.apply_update(&json!({ "Database": rows })).unwrap();
+        r
+    }
+
+    #[test]
+    fn leadership_from_server_rows() {
+        let u = "00000000-0000-0000-0000-00000000000";
+        let row = |i: u8, name: &str, model: &str, connected: bool, leader: bool| {
+            (
+                format!("{u}{i}"),
+                json!({"new": {"name": name, "model": model, "connected": connected, "leader": leader}}),
+            )
+        };
+        let rows = |list: Vec<(String, Value)>| server(Value::Object(list.into_iter().collect()));
+        let db = "Open_vSwitch";
+        let check = |r: &Replica| match leadership(r, db) {
+            Leadership::Usable => "usable".to_string(),
+            Leadership::Missing => "missing".to_string(),
+            Leadership::NotLeader(why) => why,
+        };
+        let standalone = rows(vec![
+            row(1, "_Server", "standalone", true, true),
+            row(2, db, "standalone", true, false),
+        ]);
+        assert_eq!(check(&standalone), "usable");
+        assert_eq!(
+            check(&rows(vec![row(2, db, "clustered", true, true)])),
+            "usable"
+        );
+        assert_eq!(
+            check(&rows(vec![row(2, db, "clustered", true, false)])),
+            "not the cluster leader"
+        );
+        assert_eq!(
+            check(&rows(vec![row(2, db, "clustered", false, true)])),
+            "not connected to the cluster"
+        );
+        assert_eq!(
+            check(&rows(vec![row(1, "other", "standalone", true, true)])),
+            "missing"
+        );
+        assert!(matches!(
+            leadership_or_missing(&Replica::default(), db),
+            Leadership::NotLeader(_)
+        ));
+    }
+
+    #[test]
+    fn cluster_errors() {
+        assert!(is_cluster_error("not leader"));
+        assert!(is_cluster_error("cluster error"));
+        assert!(!is_cluster_error("constraint violation"));
+        assert!(!is_cluster_error("referential integrity violation"));
+    }
+}
