@@ -536,6 +536,17 @@ impl Cluster {
         Ok(())
     }
 
+    /// Freezes member `i` (SIGSTOP): its connections stay open but it
+    /// answers nothing, like a hung process or an unreachable host.
+    pub fn pause(&self, i: usize) -> io::Result<()> {
+        self.members[i].process.signal(Signal::SIGSTOP)
+    }
+
+    /// Lets a paused member run again (SIGCONT).
+    pub fn resume(&self, i: usize) -> io::Result<()> {
+        self.members[i].process.signal(Signal::SIGCONT)
+    }
+
     /// Starts killed member `i` again.
     pub fn restart(&mut self, i: usize) -> io::Result<()> {
         let m = &mut self.members[i];

@@ -486,6 +486,42 @@ fn cluster_leader_exits() {
 }
 
 #[test]
+fn cluster_hung_leader_is_left_for_the_new_one() {
+    let cluster = Cluster::start(3, 100).unwrap();
+    cluster.vsctl(&["init"]).unwrap();
+    // No inactivity probe: only watching the other members can tell that
+    // the silent leader is no longer the leader.
+    let opts = ClientOptions {
+        probe_interval: Duration::ZERO,
+        ..options()
+    };
+    let client = Client::connect(cluster.remotes(), opts).unwrap();
+    let leader = cluster.leader().unwrap();
+    let old = cluster.remotes()[leader].clone();
+    assert_eq!(client.current_remote(), Some(old.clone()));
+    add_bridge(&client, "br-a").unwrap();
+    cluster.pause(leader).unwrap();
+    let start = Instant::now();
+    let on_old = |r: Option<Remote>| r.as_ref().map_or(true, |r| *r == old);
+    while on_old(client.current_remote()) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let moved = client.current_remote();
+    let result = add_bridge(&client, "br-b");
+    println!(
+        "hung leader: moved to {moved:?} after {:?}",
+        start.elapsed()
+    );
+    cluster.resume(leader).unwrap();
+    assert!(moved.is_some_and(|r| r != old), "still on the hung leader");
+    result.unwrap();
+    cluster.wait_ready(Duration::from_secs(10)).unwrap();
+    let mut seen = list_br(|a| cluster.vsctl(a));
+    seen.sort();
+    assert_eq!(seen, vec!["br-a", "br-b"]);
+}
+
+#[test]
 fn cluster_unixctl_status() {
     let cluster = Cluster::start(3, 1000).unwrap();
     let leader = cluster.leader().unwrap();
