@@ -189,9 +189,8 @@ impl Process {
 
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
-            // SIGCONT first: a stopped process is killed too, but its
-            // children of the same state would not be reaped promptly.
-            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);
+            // SIGKILL ends a stopped (paused) process too, without letting
+            // it run first.
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -730,3 +730,51 @@ fn tcp_remotes() {
     let out = ovs_client::testing::vsctl(&spec, &["list-br"], server.dir()).unwrap();
     assert_eq!(out, "br-tcp\n");
 }
+
+#[test]
+fn concurrent_transactions_from_many_threads() {
+    let server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let client = Client::connect(vec![server.remote()], options()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let client = &client;
+            s.spawn(move || {
+                for i in 0..20 {
+                    add_bridge(client, &format!("b{t}-{i}")).unwrap();
+                }
+            });
+        }
+    });
+    let listed: BTreeSet<String> = list_br(|a| server.vsctl(a)).into_iter().collect();
+    let expected: BTreeSet<String> = (0..8)
+        .flat_map(|t| (0..20).map(move |i| format!("b{t}-{i}")))
+        .collect();
+    assert_eq!(listed, expected);
+    assert_eq!(names(&client.replica(), "Bridge"), expected);
+}
+
+#[test]
+fn connection_lost_before_the_reply_is_disconnected() {
+    let mut server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let client = Client::connect(vec![server.remote()], options()).unwrap();
+    // Frozen, the server takes the request into its socket but never
+    // answers; then it dies.
+    server.pause().unwrap();
+    let err = std::thread::scope(|s| {
+        let waiting = s.spawn(|| add_bridge(&client, "br1"));
+        std::thread::sleep(Duration::from_millis(200));
+        server.stop();
+        waiting.join().unwrap()
+    })
+    .unwrap_err();
+    match &err {
+        Error::Disconnected { remote, method } => {
+            assert_eq!(remote, &server.remote_spec());
+            assert_eq!(method, "transact");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("outcome unknown"), "{err}");
+}
