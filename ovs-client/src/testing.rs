@@ -396,8 +396,22 @@ fn free_port() -> io::Result<u16> {
 impl Cluster {
     /// Creates an `n`-member cluster (`ovsdb-tool create-cluster` with
     /// the given election timer, then `join-cluster`), starts every member
-    /// and waits until all have joined and one leads.
+    /// and waits until all have joined and one leads. The Raft ports are
+    /// free ports of loopback picked just before; should another program
+    /// take one meanwhile, the cluster is built again on new ports (three
+    /// attempts).
     pub fn start(n: usize, election_timer_ms: u64) -> io::Result<Cluster> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Cluster::start_once(n, election_timer_ms) {
+                Err(e) if attempt < 3 => log::warn!("cluster start failed, again: {e}"),
+                r => return r,
+            }
+        }
+    }
+
+    fn start_once(n: usize, election_timer_ms: u64) -> io::Result<Cluster> {
         let dir = TempDir::new()?;
         let mut members = Vec::with_capacity(n);
         let mut first_raft = String::new();
@@ -440,7 +454,7 @@ impl Cluster {
             });
         }
         let cluster = Cluster { members, dir };
-        cluster.wait_ready(Duration::from_secs(30))?;
+        cluster.wait_ready(Duration::from_secs(20))?;
         Ok(cluster)
     }
 
