@@ -52,17 +52,6 @@ fn ovsdb_server_program() -> PathBuf {
     }
 }
 
-/// Whether the Open vSwitch tools these helpers need are installed.
-pub fn available() -> bool {
-    schema().exists()
-        && Command::new("ovsdb-tool")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-}
-
 /// Runs a program with an argument vector; its stdout on success, an error
 /// with its stderr otherwise.
 pub fn run(program: impl AsRef<Path>, args: &[&str], env_dir: &Path) -> io::Result<String> {
