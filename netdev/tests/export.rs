@@ -286,10 +286,20 @@ fn ip_links(ns: &NetNs) -> BTreeMap<String, Value> {
 
 /// Two namespaces joined by a veth pair (`ex0` here, `peer0` there, both
 /// up and addressed), an `ifb` device that stays down, and some ping
-/// traffic already through the pair.
+/// traffic already through the pair. IPv6 is off in both namespaces: its
+/// neighbour discovery and MLD reports would send packets at moments of
+/// their own, between two reads that must agree.
 fn host_with_traffic() -> (NetNs, NetNs) {
     let ns = NetNs::new();
     let peer = NetNs::new();
+    for n in [&ns, &peer] {
+        for conf in ["all", "default"] {
+            n.exec(
+                "sysctl",
+                &["-qw", &format!("net.ipv6.conf.{conf}.disable_ipv6=1")],
+            );
+        }
+    }
     ns.veth_to("ex0", &peer, "peer0");
     ns.ip(&["addr", "add", "10.214.0.1/24", "dev", "ex0"]);
     peer.ip(&["addr", "add", "10.214.0.2/24", "dev", "peer0"]);

@@ -195,10 +195,14 @@ impl Collector {
         self.devices.retain(|i, _| present.contains_key(i));
         for (ifindex, name) in present {
             match self.devices.get_mut(&ifindex) {
-                Some(e) if e.name == name && e.dev.as_ref().map_or(true, |d| !d.is_gone()) => {}
+                // Known and open: follow a rename.
                 Some(e) if e.dev.as_ref().is_some_and(|d| !d.is_gone()) => {
-                    e.rename(name, &self.filter)
+                    if e.name != name {
+                        e.rename(name, &self.filter);
+                    }
                 }
+                // New, re-created, or not opened before (it failed, or
+                // its name cannot be opened): open it (again).
                 _ => {
                     let dev = self.open(&name);
                     let mut e = Entry::new(name, dev, &self.filter);
@@ -315,5 +319,73 @@ impl Collector {
         // In ifindex order, as the kernel lists: stable for readers.
         counters.sort_unstable_by_key(|c| c.0);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A registry whose `system` class is the in-memory dummy one.
+    fn dummies(names: &[&str]) -> (Registry, Vec<Netdev>) {
+        let registry = Registry::new();
+        netdev_dummy::override_system(&registry).unwrap();
+        let devs = names
+            .iter()
+            .map(|n| registry.open(n, CLASS).unwrap())
+            .collect();
+        (registry, devs)
+    }
+
+    fn text(c: &mut Collector) -> String {
+        String::from_utf8(c.scrape(Format::Prometheus).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn state_follows_changes_through_the_cache() {
+        let (registry, devs) = dummies(&["d0", "d1"]);
+        let mut c = Collector::new(registry, Filter::default()).unwrap();
+        assert_eq!(c.device_count(), 2);
+        let t = text(&mut c);
+        assert!(
+            t.contains("node_network_mtu_bytes{device=\"d0\"} 1500\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_network_mtu_bytes{device=\"d1\"} 1500\n"),
+            "{t}"
+        );
+        let seen = c.devices.values().map(|e| e.seen).collect::<Vec<_>>();
+        // Nothing changed: nothing read again.
+        text(&mut c);
+        assert_eq!(c.devices.values().map(|e| e.seen).collect::<Vec<_>>(), seen);
+        devs[0].set_mtu(1400).unwrap();
+        let t = text(&mut c);
+        assert!(
+            t.contains("node_network_mtu_bytes{device=\"d0\"} 1400\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node_network_mtu_bytes{device=\"d1\"} 1500\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn filters_leave_devices_out_of_every_family() {
+        let (registry, _devs) = dummies(&["eth0", "veth0", "br0"]);
+        let filter = Filter {
+            include: Some(Regex::new("eth").unwrap()),
+            exclude: None,
+        };
+        let mut c = Collector::new(registry, filter).unwrap();
+        let t = text(&mut c);
+        assert!(t.contains("device=\"eth0\"") && t.contains("device=\"veth0\""));
+        assert!(!t.contains("br0"), "{t}");
+        let f = Filter {
+            include: None,
+            exclude: Some(Regex::new("^eth0$").unwrap()),
+        };
+        assert!(!f.accepts("eth0") && f.accepts("eth00") && f.accepts("xeth0"));
     }
 }
