@@ -911,3 +911,47 @@ fn stats_interval_prints_rates_per_device() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
 }
+
+#[test]
+fn connections_over_the_limit_are_closed_and_the_rest_served() {
+    let ns = NetNs::new();
+    let exporter = Exporter::start(&ns, &["--max-connections", "2"]);
+    let connect = || {
+        let _inside = ns.enter();
+        TcpStream::connect(exporter.addr).unwrap()
+    };
+    // Two connections that send nothing hold both slots.
+    let idle = [connect(), connect()];
+    // Accepted in order (one listen queue): the third after both, and
+    // closed.
+    let mut third = connect();
+    third
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let _ = third.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = third.read_to_end(&mut answer);
+    assert!(
+        answer.is_empty(),
+        "over the limit, yet answered: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Their slots come back when they go.
+    drop(idle);
+    let started = Instant::now();
+    loop {
+        let mut s = connect();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        if answer.starts_with(b"HTTP/1.0 200") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never served again"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
