@@ -706,6 +706,7 @@ fn include_and_exclude_choose_devices_as_node_exporter_does() {
         &["--include", "a", "--exclude", "b"][..],
         &["--include", "("][..],
         &["--listen", "nowhere"][..],
+        &["--max-connections", "0"][..],
     ] {
         let out = Command::new(BIN).arg("export").args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -195,8 +195,8 @@ enum Command {
         exclude: Option<regex::Regex>,
         /// Serve at most N connections at once (more are closed)
         #[arg(long, value_name = "N", default_value_t = export::DEFAULT_MAX_CONNECTIONS,
-              value_parser = clap::value_parser!(usize))]
-        max_connections: usize,
+              value_parser = clap::value_parser!(u32).range(1..=65536))]
+        max_connections: u32,
     },
     /// Print change events as they happen, one line each
     #[command(after_long_help = WATCH_HELP)]

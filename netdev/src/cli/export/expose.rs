@@ -392,11 +392,18 @@ fn header(out: &mut Vec<u8>, format: Format, name: &str, suffix: &str, help: &st
 /// closing `# EOF`) to `out`. A family no device has a value for is left
 /// out entirely.
 pub(crate) fn write(out: &mut Vec<u8>, format: Format, rows: &[Row<'_>]) {
+    // `name{device="`, made once per family: a line is then three copies
+    // and a number.
+    let mut prefix = Vec::with_capacity(128);
     for fam in NETDEV.iter().chain(NETCLASS).chain(DETAILED) {
         let suffix = match fam.kind {
             Kind::Counter => "_total",
             Kind::Gauge => "",
         };
+        prefix.clear();
+        prefix.extend_from_slice(fam.name.as_bytes());
+        prefix.extend_from_slice(suffix.as_bytes());
+        prefix.extend_from_slice(b"{device=\"");
         let mut any = false;
         for row in rows {
             let Some(v) = (fam.value)(row) else {
@@ -410,9 +417,7 @@ pub(crate) fn write(out: &mut Vec<u8>, format: Format, rows: &[Row<'_>]) {
                 header(out, format, fam.name, suffix, fam.help, kind);
                 any = true;
             }
-            out.extend_from_slice(fam.name.as_bytes());
-            out.extend_from_slice(suffix.as_bytes());
-            out.extend_from_slice(b"{device=\"");
+            out.extend_from_slice(&prefix);
             out.extend_from_slice(row.label.as_bytes());
             out.extend_from_slice(b"\"} ");
             put_u64(out, v);

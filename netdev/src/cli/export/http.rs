@@ -135,7 +135,7 @@ async fn handle(
 pub(crate) fn serve(
     listener: TcpListener,
     collector: Collector,
-    max_connections: usize,
+    max_connections: u32,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let shared = Arc::new(Shared {
@@ -148,7 +148,7 @@ pub(crate) fn serve(
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let slots = Arc::new(Semaphore::new(max_connections));
+        let slots = Arc::new(Semaphore::new(max_connections as usize));
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(c) => c,

@@ -20,7 +20,7 @@ pub(crate) use collect::Filter;
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:9101";
 
 /// How many connections are served at once unless told otherwise.
-pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub(crate) const DEFAULT_MAX_CONNECTIONS: u32 = 512;
 
 /// A device pattern as node_exporter takes it (it matches anywhere in the
 /// name unless anchored); clap shows the rejected value.
@@ -32,7 +32,7 @@ pub(crate) fn run(
     ctx: &mut Ctx,
     listen: SocketAddr,
     filter: Filter,
-    max_connections: usize,
+    max_connections: u32,
 ) -> Result<(), CliError> {
     if ctx.registry.class("system").is_none() {
         return Err(CliError::Unsupported("export"));
