@@ -255,14 +255,21 @@ impl Collector {
             self.resync()?;
         }
         self.read_counters()?;
-        // Counters of a device no event announced yet (created a moment
-        // ago): list once, so the answer matches the dump.
-        if self
+        // The dump says what exists now. Counters of a device no event
+        // announced yet (created a moment ago): list once, so the answer
+        // matches the dump. A known device missing from it was removed
+        // (its event is late or was lost): forget it.
+        let known = self
             .counters
             .iter()
-            .any(|(i, _)| !self.devices.contains_key(i))
-        {
+            .filter(|(i, _)| self.devices.contains_key(i))
+            .count();
+        if known < self.counters.len() {
             self.resync()?;
+        } else if known < self.devices.len() {
+            let counters = &self.counters;
+            self.devices
+                .retain(|i, _| counters.binary_search_by_key(i, |c| c.0).is_ok());
         }
         let mut gone = Vec::new();
         for (ifindex, e) in &mut self.devices {
