@@ -995,3 +995,23 @@ fn connections_over_the_limit_are_closed_and_the_rest_served() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn keep_alive_connections_serve_request_after_request() {
+    let ns = NetNs::new();
+    let exporter = Exporter::start(&ns, &[]);
+    // Prometheus keeps its connection: three scrapes on one, pipelined,
+    // the last one closing it.
+    let r = request(
+        &ns,
+        exporter.addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: application/openmetrics-text\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let whole = format!("{}\r\n\r\n{}", r.head, r.body);
+    assert_eq!(whole.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{whole}");
+    assert_eq!(whole.matches("# EOF\n").count(), 1, "{whole}");
+    assert!(whole.ends_with("</html>\n"), "{whole}");
+}
