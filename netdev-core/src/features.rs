@@ -6,6 +6,7 @@ bitflags! {
     /// Link features in the style of OpenFlow's `ofp_port_features`, as Open
     /// vSwitch's `enum netdev_features` uses them.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
     pub struct Features: u32 {
         /// 10 Mb/s half duplex.
         const F_10MB_HD = 1 << 0;
@@ -57,6 +58,7 @@ const SPEEDS: [(Features, u64, Duplex); 10] = [
 ];
 
 /// Duplex mode of a link.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Duplex {
     /// Half duplex.
@@ -66,6 +68,7 @@ pub enum Duplex {
 }
 
 /// Current speed and duplex of a link.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LinkSpeed {
     /// Speed in Mb/s.
@@ -103,6 +106,7 @@ impl Features {
 
 /// The four feature sets a device reports, as in OpenFlow port
 /// descriptions.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct FeatureSet {
     /// What the link is using now.

@@ -9,6 +9,7 @@ bitflags! {
     /// FreeBSD); backends translate. `UP` and `PROMISC` are the ones callers
     /// set through [`crate::Netdev::update_flags`]; the others are reported.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
     pub struct Flags: u32 {
         /// Administratively up (`IFF_UP`).
         const UP = 1 << 0;

@@ -51,6 +51,8 @@ pub mod packet;
 pub mod ratelimit;
 pub mod registry;
 mod seq;
+#[cfg(feature = "serde")]
+mod serde_impls;
 pub mod state;
 
 pub use addr::{Ipv4Net, Ipv6Net};

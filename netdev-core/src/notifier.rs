@@ -29,6 +29,7 @@ use crate::ratelimit::RateLimit;
 
 /// Link values a notification carried, so the cache can take them without
 /// asking the kernel again. `None` fields were not in the message.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LinkInfo {
     /// MTU.
@@ -42,6 +43,7 @@ pub struct LinkInfo {
 }
 
 /// A change the OS reported.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Change {

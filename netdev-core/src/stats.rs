@@ -4,6 +4,7 @@
 /// `struct netdev_stats` (the same set as Linux `rtnl_link_stats64`).
 ///
 /// A backend that cannot measure a counter leaves it at 0.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Stats {
     /// Packets received.

@@ -3,10 +3,12 @@
 //! its own module; [`record`] is the data they print and [`format`] how it
 //! looks to people.
 
+mod export;
 mod format;
 mod host;
 mod list;
 mod logger;
+mod rates;
 mod record;
 mod show;
 mod stats;
@@ -14,6 +16,7 @@ mod watch;
 
 use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -70,7 +73,48 @@ A value the device does not have (a loopback has no speed) is null.
 const STATS_HELP: &str = "\
 JSON (--json): an array with one object per device:
   name, ifindex   as in `netdev list`
-  stats           every counter by name, as in `netdev show`";
+  stats           every counter by name, as in `netdev show`
+
+With --interval SECS: rates per second over each interval, measured
+against the time that really passed between two samples, like ifstat or
+sar -n DEV, until --count intervals were printed (or interrupted). A
+device appears from its second sample; one removed and created again (a
+new ifindex) starts over, and so does a counter that went back, unless
+it is a 32-bit counter that wrapped. JSON (--json): one object per line,
+per device, per interval:
+  time                local time of the sample, RFC 3339 with milliseconds
+  name, ifindex       as in `netdev list`
+  interval            seconds between the two samples
+  rx_packets_per_sec, rx_bytes_per_sec, rx_errors_per_sec,
+  rx_dropped_per_sec, tx_packets_per_sec, tx_bytes_per_sec,
+  tx_errors_per_sec, tx_dropped_per_sec   rates (numbers, not rounded)";
+
+const EXPORT_HELP: &str = "\
+Serves the devices' counters and state over HTTP for Prometheus and
+other OpenMetrics scrapers: GET /metrics (the Prometheus text format
+0.0.4, or OpenMetrics 1.0.0 when the Accept header asks for
+application/openmetrics-text), / (a pointer to /metrics); other paths
+404, other methods 405.
+
+Metric names and labels are node_exporter's (its netdev and netclass
+collectors) for what both report: node_network_receive_bytes_total{device=\"eth0\"},
+..._packets, _errs, _drop, _fifo, _frame, _multicast, the transmit family
+with _colls and _carrier, node_network_mtu_bytes, node_network_up,
+node_network_carrier, node_network_carrier_down_changes_total,
+node_network_speed_bytes, node_network_iface_id and node_network_info
+(address, device, duplex, ifindex, operstate); Open vSwitch's detailed
+error counters as netdev_receive_crc_errors_total and the like.
+
+Devices are opened once and followed through the library's change
+events; a scrape reads their cached state and every counter from one
+stats dump. --include/--exclude take regular expressions that match
+anywhere in the name (anchor them: '^eth[0-9]+$'), as node_exporter's
+--collector.netdev.device-include/exclude do. Device names become label
+values with \\, \" and newline escaped; a name that is not UTF-8 shows
+U+FFFD for each bad byte.
+
+Ready when it prints \"netdev: exporting N devices on http://ADDR/metrics\"
+on stderr. Listens on loopback unless told otherwise.";
 
 const WATCH_HELP: &str = "\
 Every device is opened, so the library's change notifier runs; devices
@@ -130,6 +174,29 @@ enum Command {
         /// Devices to show (default: all)
         #[arg(value_name = "IF", value_parser = interface_name)]
         interfaces: Vec<String>,
+        /// Print rates per second every SECS seconds (fractions allowed)
+        #[arg(long, value_name = "SECS", value_parser = interval)]
+        interval: Option<Duration>,
+        /// Stop after N intervals
+        #[arg(long, value_name = "N", requires = "interval")]
+        count: Option<u64>,
+    },
+    /// Serve the devices' counters and state to Prometheus (OpenMetrics)
+    #[command(after_long_help = EXPORT_HELP)]
+    Export {
+        /// Address and port to listen on
+        #[arg(long, value_name = "ADDR:PORT", default_value = export::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Export only devices whose name matches this regular expression
+        #[arg(long, value_name = "REGEX", value_parser = export::pattern, conflicts_with = "exclude")]
+        include: Option<regex::Regex>,
+        /// Leave out devices whose name matches this regular expression
+        #[arg(long, value_name = "REGEX", value_parser = export::pattern)]
+        exclude: Option<regex::Regex>,
+        /// Serve at most N connections at once (more are closed)
+        #[arg(long, value_name = "N", default_value_t = export::DEFAULT_MAX_CONNECTIONS,
+              value_parser = clap::value_parser!(u32).range(1..=65536))]
+        max_connections: u32,
     },
     /// Print change events as they happen, one line each
     #[command(after_long_help = WATCH_HELP)]
@@ -169,6 +236,15 @@ fn seconds(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| "not a number of seconds".to_owned())?;
     Duration::try_from_secs_f64(secs).map_err(|_| "not a duration".to_owned())
+}
+
+/// A sampling interval: a number of seconds above zero.
+fn interval(s: &str) -> Result<Duration, String> {
+    let d = seconds(s)?;
+    if d.is_zero() {
+        return Err("the interval must be longer than 0 seconds".to_owned());
+    }
+    Ok(d)
 }
 
 /// How many characters of an argument a usage error repeats. Arguments can
@@ -419,7 +495,22 @@ pub(crate) fn main() -> ExitCode {
     let r = match cli.command {
         Command::List => list::run(&mut ctx),
         Command::Show { interfaces, all } => show::run(&mut ctx, &interfaces, all),
-        Command::Stats { interfaces } => stats::run(&mut ctx, &interfaces),
+        Command::Stats {
+            interfaces,
+            interval,
+            count,
+        } => stats::run(&mut ctx, &interfaces, interval, count),
+        Command::Export {
+            listen,
+            include,
+            exclude,
+            max_connections,
+        } => export::run(
+            &mut ctx,
+            listen,
+            export::Filter { include, exclude },
+            max_connections,
+        ),
         Command::Watch { count, timeout } => watch::run(&mut ctx, count, timeout),
     };
     let r = r.and_then(|()| ctx.out.flush().map_err(CliError::Output));

@@ -6,10 +6,35 @@ use std::collections::HashMap;
 use netdev::Stats;
 
 use super::format::{Align, Bytes, Escaped, Table};
+use super::rates::{self, Sample};
 use super::record::{Counters, StatsRecord};
 use super::{host, CliError, Ctx};
 
-pub(crate) fn run(ctx: &mut Ctx, names: &[String]) -> Result<(), CliError> {
+pub(crate) fn run(
+    ctx: &mut Ctx,
+    names: &[String],
+    interval: Option<std::time::Duration>,
+    count: Option<u64>,
+) -> Result<(), CliError> {
+    if let Some(interval) = interval {
+        return rates::run(ctx, interval, count, |ctx| {
+            let records = if names.is_empty() {
+                every_device(ctx)?
+            } else {
+                named(ctx, names)?
+            };
+            Ok(records
+                .into_iter()
+                .filter_map(|r| {
+                    Some(Sample {
+                        ifindex: r.ifindex?,
+                        name: r.name,
+                        stats: r.stats.0,
+                    })
+                })
+                .collect())
+        });
+    }
     let records = if names.is_empty() {
         every_device(ctx)?
     } else {
