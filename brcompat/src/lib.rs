@@ -16,6 +16,8 @@ pub mod client;
 pub mod daemon;
 pub mod embedded;
 pub mod model;
+pub mod ovs;
+mod paging;
 pub mod proto;
 pub mod store;
 mod sys;
