@@ -3,7 +3,7 @@
 use crate::datum::{short, Replica};
 use crate::jsonrpc::{error_text, Connection, Message, Sender, Stream};
 use crate::{ops, Error, Remote};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,6 +66,8 @@ type Reply = Result<Value, Value>;
 
 #[derive(Debug)]
 struct Live {
+    /// Counts connections: a new one has a larger epoch.
+    epoch: u64,
     sender: Sender,
     control: Stream,
     remote: usize,
@@ -76,6 +78,8 @@ struct State {
     replica: Arc<Replica>,
     /// Bumped at every change of `replica`.
     generation: u64,
+    /// Epoch of the last connection published.
+    epoch: u64,
     live: Option<Live>,
     pending: HashMap<u64, crossbeam_channel::Sender<Reply>>,
     next_id: u64,
@@ -106,6 +110,36 @@ impl Shared {
 
     fn closed(&self) -> bool {
         self.state.lock().closed
+    }
+
+    /// Waits until a connection is up: [`Error::Timeout`] naming `what` and
+    /// the last failure at `deadline`; a fatal error or closing at once.
+    fn wait_live(
+        &self,
+        st: &mut MutexGuard<'_, State>,
+        deadline: Instant,
+        min_epoch: u64,
+        what: &str,
+    ) -> Result<(), Error> {
+        let start = Instant::now();
+        let ready = |st: &State| st.live.as_ref().is_some_and(|l| l.epoch >= min_epoch);
+        while !ready(st) {
+            if st.closed {
+                return Err(Error::Closed);
+            }
+            if let Some(e) = st.fatal.take() {
+                return Err(e);
+            }
+            if self.changed.wait_until(st, deadline).timed_out() && !ready(st) {
+                return Err(Error::Timeout {
+                    remote: self.remotes_text(),
+                    method: what.into(),
+                    after: deadline.saturating_duration_since(start),
+                    detail: st.last_error.clone().unwrap_or_default(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -144,28 +178,7 @@ impl Client {
         let client = Client { shared };
         let deadline = Instant::now() + timeout;
         let mut st = client.shared.state.lock();
-        loop {
-            if st.live.is_some() {
-                break;
-            }
-            if let Some(e) = st.fatal.take() {
-                return Err(e);
-            }
-            if client
-                .shared
-                .changed
-                .wait_until(&mut st, deadline)
-                .timed_out()
-                && st.live.is_none()
-            {
-                return Err(Error::Timeout {
-                    remote: client.shared.remotes_text(),
-                    method: "connect".into(),
-                    after: timeout,
-                    detail: st.last_error.clone().unwrap_or_default(),
-                });
-            }
-        }
+        client.shared.wait_live(&mut st, deadline, 0, "connect")?;
         drop(st);
         Ok(client)
     }
@@ -312,52 +325,42 @@ impl Client {
     fn call(&self, method: &str, params: Value) -> Result<(String, Reply), Error> {
         let timeout = self.shared.options.timeout;
         let deadline = Instant::now() + timeout;
-        let (id, sender, rx) = {
-            let mut st = self.shared.state.lock();
-            loop {
-                if st.closed {
-                    return Err(Error::Closed);
-                }
-                if st.live.is_some() {
-                    break;
-                }
-                if self
-                    .shared
-                    .changed
-                    .wait_until(&mut st, deadline)
-                    .timed_out()
-                    && st.live.is_none()
-                {
-                    return Err(Error::Timeout {
-                        remote: self.shared.remotes_text(),
-                        method: format!("{method} (waiting for a connection)"),
-                        after: timeout,
-                        detail: st.last_error.clone().unwrap_or_default(),
-                    });
-                }
-            }
-            st.next_id += 1;
-            let id = st.next_id;
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            st.pending.insert(id, tx);
-            let sender = st.live.as_ref().map(|l| l.sender.clone());
-            (id, sender.ok_or(Error::Closed)?, rx)
-        };
-        let remote = sender.remote().to_string();
-        let msg = Message::Request {
+        let what = format!("{method} (waiting for a connection)");
+        let mut msg = Message::Request {
             method: method.into(),
             params,
-            id: json!(id),
+            id: Value::Null,
         };
-        if let Err(e) = sender.send(&msg) {
-            self.shared.state.lock().pending.remove(&id);
-            log::debug!("{e}");
-            sender.shutdown();
-            return Err(Error::Disconnected {
-                remote,
-                method: method.into(),
-            });
-        }
+        // Connections older than this one failed to take the request.
+        let mut min_epoch = 0;
+        let (id, remote, rx) = loop {
+            let (id, sender, rx, epoch) = {
+                let mut st = self.shared.state.lock();
+                self.shared.wait_live(&mut st, deadline, min_epoch, &what)?;
+                st.next_id += 1;
+                let id = st.next_id;
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                st.pending.insert(id, tx);
+                let live = st.live.as_ref().ok_or(Error::Closed)?;
+                (id, live.sender.clone(), rx, live.epoch)
+            };
+            if let Message::Request { id: msg_id, .. } = &mut msg {
+                *msg_id = json!(id);
+            }
+            match sender.send(&msg) {
+                Ok(()) => break (id, sender.remote().to_string(), rx),
+                Err(e) => {
+                    // A write that failed did not deliver the whole
+                    // message, so the server cannot have run it: send it
+                    // again on the next connection (typically a leader
+                    // that died since our last request).
+                    log::debug!("{e}; sending {method} again after reconnecting");
+                    self.shared.state.lock().pending.remove(&id);
+                    sender.shutdown();
+                    min_epoch = epoch + 1;
+                }
+            }
+        };
         match rx.recv_deadline(deadline) {
             Ok(reply) => Ok((remote, reply)),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
@@ -714,7 +717,9 @@ fn serve(shared: &Shared, session: Session) -> Error {
         }
         st.replica = Arc::new(replica);
         st.generation += 1;
+        st.epoch += 1;
         st.live = Some(Live {
+            epoch: st.epoch,
             sender: conn.sender(),
             control,
             remote,

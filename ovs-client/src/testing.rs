@@ -486,9 +486,21 @@ impl Cluster {
         self.members.iter().position(Member::is_leader)
     }
 
-    /// Kills member `i` (SIGKILL).
+    /// Kills member `i` (SIGKILL): a crash, the others elect a new leader
+    /// after their election timeout.
     pub fn kill(&mut self, i: usize) {
         self.members[i].process.kill();
+    }
+
+    /// Stops member `i` with SIGTERM, as `kill PID` does, and waits for it
+    /// to exit: a leader hands leadership over before exiting.
+    pub fn terminate(&mut self, i: usize) -> io::Result<()> {
+        let p = &mut self.members[i].process;
+        p.signal(Signal::SIGTERM)?;
+        if let Some(mut c) = p.child.take() {
+            c.wait()?;
+        }
+        Ok(())
     }
 
     /// Starts killed member `i` again.
