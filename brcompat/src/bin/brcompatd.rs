@@ -115,8 +115,9 @@ struct Args {
     #[arg(long, value_name = "TYPE")]
     ovs_datapath_type: Option<String>,
     /// How long the database, and ovs-vswitchd applying a change, may take,
-    /// in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 5,
+    /// in seconds (less than brctl's 5 s, so brctl gets the daemon's
+    /// answer rather than its own timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     ovs_timeout: u64,
     /// How long the switch remembers a MAC address not seen again, in

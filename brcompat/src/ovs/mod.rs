@@ -58,6 +58,12 @@ pub const DEFAULT_RUNDIR: &str = "/var/run/openvswitch";
 /// be used.
 pub const DEFAULT_APPCTL: &str = "ovs-appctl";
 
+/// How long the database, and `ovs-vswitchd` applying a change, may take
+/// by default: less than a brcompat client's own timeout
+/// ([`crate::client::DEFAULT_TIMEOUT`]), so a client gets the daemon's
+/// answer rather than its own timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// How the backend reaches Open vSwitch.
 #[derive(Debug, Clone)]
 pub struct OvsOptions {
@@ -74,12 +80,12 @@ pub struct OvsOptions {
 
 impl OvsOptions {
     /// The options for `remotes`, with the defaults: OVS's default
-    /// datapath type, a 5 s timeout.
+    /// datapath type, a [`DEFAULT_TIMEOUT`].
     pub fn new(remotes: Vec<Remote>) -> OvsOptions {
         OvsOptions {
             remotes,
             datapath_type: None,
-            timeout: Duration::from_secs(5),
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -293,8 +299,12 @@ impl OvsBackend {
     fn apply_change(&self, change: &Change) -> Result<Applied, StoreError> {
         let what = describe(change);
         let what = what.trim_start_matches("brcompatd: ");
-        let deadline = Instant::now() + self.timeout;
+        let start = Instant::now();
+        let deadline = start + self.timeout;
         let mut conflicts = 0;
+        // Whether anything went wrong on the way (then the timings are
+        // worth an info line).
+        let mut eventful = false;
         loop {
             let replica = self.client.replica();
             let state = self.state_of(replica.clone())?;
@@ -305,42 +315,58 @@ impl OvsBackend {
                 return Ok(applied);
             }
             let txn = mapping::finish(&state, ops, &describe(change));
-            match self.client.transact(txn, None) {
+            let next_cfg = match self.client.transact(txn, None) {
                 Ok(results) => {
-                    let next_cfg =
-                        mapping::next_cfg_of(&results).ok_or_else(|| StoreError::Backend {
-                            message: format!("{what}: the database's reply has no next_cfg"),
-                            errno: libc::EIO,
-                        })?;
-                    self.wait_applied(next_cfg, what)?;
-                    return Ok(applied);
+                    mapping::next_cfg_of(&results).ok_or_else(|| StoreError::Backend {
+                        message: format!("{what}: the database's reply has no next_cfg"),
+                        errno: libc::EIO,
+                    })?
                 }
                 Err(ovs_client::Error::Transaction { error, details, .. })
                     if is_conflict(&error) && conflicts < MAX_ATTEMPTS =>
                 {
                     conflicts += 1;
+                    eventful = true;
                     log::debug!("{what}: {error} ({details}): computing it again on newer rows");
                     // The update that made it fail is on its way (or here):
                     // wait for it rather than failing the same way again.
                     let _ = self.client.wait_until(Duration::from_millis(200), |r| {
                         !std::ptr::eq(r, Arc::as_ptr(&replica))
                     });
+                    continue;
                 }
-                Err(ovs_client::Error::TryAgain { .. }) if Instant::now() < deadline => {
+                Err(e @ ovs_client::Error::TryAgain { .. }) if Instant::now() < deadline => {
+                    eventful = true;
+                    log::info!("{what}: {e}: sending it again");
                     self.reconnected(&replica, deadline, what)?;
+                    continue;
                 }
                 Err(e @ ovs_client::Error::Disconnected { .. }) => {
+                    eventful = true;
                     log::info!("{what}: {e}: deciding from the tables once reconnected");
                     let fresh = self.reconnected(&replica, deadline, what)?;
                     let now = self.state_of(fresh)?;
-                    if mapping::shows_change(&state.config, &new, &now.config) {
-                        log::info!("{what}: it was applied");
-                        self.wait_applied(now.next_cfg, what)?;
-                        return Ok(applied);
+                    if !mapping::shows_change(&state.config, &new, &now.config) {
+                        log::info!("{what}: it was not applied: sending it again");
+                        continue;
                     }
+                    log::info!("{what}: it was applied");
+                    now.next_cfg
                 }
                 Err(e) => return Err(db_error(what, &e)),
+            };
+            let committed = start.elapsed();
+            self.wait_applied(next_cfg, what)?;
+            let timings = format!(
+                "{what}: committed after {committed:?}, applied by ovs-vswitchd after {:?}",
+                start.elapsed()
+            );
+            if eventful || start.elapsed() > Duration::from_secs(1) {
+                log::info!("{timings}");
+            } else {
+                log::debug!("{timings}");
             }
+            return Ok(applied);
         }
     }
 }
