@@ -13,6 +13,7 @@
 #[path = "../../netdev-linux/tests/support/mod.rs"]
 mod support;
 
+mod netns_util;
 mod ovs_support;
 
 use std::collections::BTreeSet;
@@ -24,9 +25,15 @@ use brcompat::client::Client;
 use brcompat::model::Change;
 use brcompat::ovs::{OvsBackend, OvsOptions};
 use brcompat::store::{ConfigBackend, StoreError};
+use netns_util::mac_of;
 use ovs_client::testing::{Cluster, OvsdbServer};
 use ovs_support::{lines, vsctl, OvsDaemon, Vswitchd};
 use support::NetNs;
+
+/// `brctl showmacs` rows as a set.
+fn showmacs(text: &str) -> BTreeSet<(u16, String, bool)> {
+    netns_util::showmacs(text).into_iter().collect()
+}
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -120,12 +127,6 @@ fn brctl(ns: &NetNs, socket: &Path, args: &[&str]) -> (String, String, i32) {
 fn add_veth(ns: &NetNs, name: &str) {
     let peer = format!("{name}p");
     ns.ip(&["link", "add", name, "type", "veth", "peer", "name", &peer]);
-}
-
-fn mac_of(ns: &NetNs, dev: &str) -> String {
-    let json = ns.ip(&["-j", "link", "show", dev]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    v[0]["address"].as_str().unwrap().to_owned()
 }
 
 fn errno_of(e: &brcompat::client::Error) -> i32 {
@@ -242,17 +243,6 @@ fn fdb_show(ctl: &Path, bridge: &str) -> BTreeSet<(u16, u16, String)> {
                 f[0].parse().unwrap()
             };
             (port, f[1].parse().unwrap(), f[2].to_owned())
-        })
-        .collect()
-}
-
-/// `brctl showmacs` rows: (port, MAC, is local).
-fn showmacs(text: &str) -> BTreeSet<(u16, String, bool)> {
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f[0].parse().unwrap(), f[1].to_owned(), f[2] == "yes")
         })
         .collect()
 }
