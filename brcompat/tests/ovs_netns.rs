@@ -36,6 +36,7 @@ fn showmacs(text: &str) -> BTreeSet<(u16, String, bool)> {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+const BRCOMPATD: &str = env!("CARGO_BIN_EXE_brcompatd");
 
 /// Open vSwitch and brcompatd in a namespace. Fields drop in order: the
 /// daemon, the switch, the database, then the namespace.
@@ -57,8 +58,14 @@ impl Env {
         let ns = NetNs::new();
         let db = OvsdbServer::start().expect("ovsdb-server");
         let vswitchd = Vswitchd::start(ns.name(), &db.remote_spec()).expect("ovs-vswitchd");
-        let daemon = OvsDaemon::start(ns.name(), &db.remote_spec(), vswitchd.rundir(), extra)
-            .expect("brcompatd");
+        let daemon = OvsDaemon::start(
+            BRCOMPATD.as_ref(),
+            ns.name(),
+            &db.remote_spec(),
+            vswitchd.rundir(),
+            extra,
+        )
+        .expect("brcompatd");
         Env {
             daemon,
             vswitchd,
@@ -376,8 +383,14 @@ fn a_cluster_losing_its_leader_between_two_commands() {
     let vswitchd = Vswitchd::start(ns.name(), &db).expect("ovs-vswitchd");
     // ovs-vswitchd follows the leader too, with its own reconnection
     // backoff (1 s, doubling): give it time.
-    let daemon = OvsDaemon::start(ns.name(), &db, vswitchd.rundir(), &["--ovs-timeout", "30"])
-        .expect("brcompatd");
+    let daemon = OvsDaemon::start(
+        BRCOMPATD.as_ref(),
+        ns.name(),
+        &db,
+        vswitchd.rundir(),
+        &["--ovs-timeout", "30"],
+    )
+    .expect("brcompatd");
     add_veth(&ns, "v0");
     let mut c = Client::connect(daemon.socket(), Some(TIMEOUT)).unwrap();
     c.add_bridge("br0").unwrap();

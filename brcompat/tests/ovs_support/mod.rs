@@ -145,19 +145,31 @@ pub struct OvsDaemon {
 }
 
 impl OvsDaemon {
-    /// Starts it in `netns` on database `db`, reading the FDB of the
-    /// `ovs-vswitchd` whose run directory is `rundir`; bridges of the
-    /// userspace datapath; `extra` arguments added.
-    pub fn start(netns: &str, db: &str, rundir: &Path, extra: &[&str]) -> io::Result<OvsDaemon> {
+    /// Starts `program` (brcompatd) in `netns` on database `db`, reading
+    /// the FDB of the `ovs-vswitchd` whose run directory is `rundir`;
+    /// bridges of the userspace datapath; `extra` arguments added.
+    pub fn start(
+        program: &Path,
+        netns: &str,
+        db: &str,
+        rundir: &Path,
+        extra: &[&str],
+    ) -> io::Result<OvsDaemon> {
         let dir = TempDir::new()?;
         let log = dir.path().join("brcompatd.log");
         let child = Command::new("ip")
-            .args(["netns", "exec", netns, env!("CARGO_BIN_EXE_brcompatd")])
+            .args(["netns", "exec", netns])
+            .arg(program)
             .args(["--backend", "ovs", "--db", db])
             .arg("--ovs-rundir")
             .arg(rundir)
             .args(["--ovs-datapath-type", "netdev", "--prune-timeout", "0"])
-            .args(["--log-level", "info"])
+            // Info by default: the tests read what it says.
+            .args(if extra.contains(&"--log-level") {
+                &[][..]
+            } else {
+                &["--log-level", "info"][..]
+            })
             .arg("--socket")
             .arg(dir.path().join("brcompat.sock"))
             .args(extra)
