@@ -562,3 +562,6 @@ impl FdbSource for OvsFdb {
         Ok(FdbPages::page(&table, skip, max))
     }
 }
+
+#[cfg(test)]
+mod tests;
