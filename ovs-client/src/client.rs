@@ -80,6 +80,8 @@ struct State {
     generation: u64,
     /// Epoch of the last connection published.
     epoch: u64,
+    /// Callers waiting for a connection.
+    waiting: usize,
     live: Option<Live>,
     pending: HashMap<u64, crossbeam_channel::Sender<Reply>>,
     next_id: u64,
@@ -118,11 +120,30 @@ impl Shared {
         &self,
         st: &mut MutexGuard<'_, State>,
         deadline: Instant,
+        timeout: Duration,
         min_epoch: u64,
         what: &str,
     ) -> Result<(), Error> {
-        let start = Instant::now();
         let ready = |st: &State| st.live.as_ref().is_some_and(|l| l.epoch >= min_epoch);
+        if ready(st) {
+            return Ok(());
+        }
+        // Tell the reconnecting thread someone waits (see run()).
+        st.waiting += 1;
+        self.changed.notify_all();
+        let result = self.wait_live_counted(st, deadline, timeout, &ready, what);
+        st.waiting -= 1;
+        result
+    }
+
+    fn wait_live_counted(
+        &self,
+        st: &mut MutexGuard<'_, State>,
+        deadline: Instant,
+        timeout: Duration,
+        ready: &dyn Fn(&State) -> bool,
+        what: &str,
+    ) -> Result<(), Error> {
         while !ready(st) {
             if st.closed {
                 return Err(Error::Closed);
@@ -134,7 +155,7 @@ impl Shared {
                 return Err(Error::Timeout {
                     remote: self.remotes_text(),
                     method: what.into(),
-                    after: deadline.saturating_duration_since(start),
+                    after: timeout,
                     detail: st.last_error.clone().unwrap_or_default(),
                 });
             }
@@ -178,12 +199,16 @@ impl Client {
         let client = Client { shared };
         let deadline = Instant::now() + timeout;
         let mut st = client.shared.state.lock();
-        client.shared.wait_live(&mut st, deadline, 0, "connect")?;
+        client
+            .shared
+            .wait_live(&mut st, deadline, timeout, 0, "connect")?;
         drop(st);
         Ok(client)
     }
 
-    /// The current replica: a consistent snapshot, cheap to take.
+    /// The current replica: a consistent snapshot, cheap to take. While
+    /// the client reconnects it is the last state seen; the next
+    /// connection's monitor reply replaces it whole.
     pub fn replica(&self) -> Arc<Replica> {
         self.shared.state.lock().replica.clone()
     }
@@ -214,6 +239,7 @@ impl Client {
                     .changed
                     .wait_until(&mut st, deadline)
                     .timed_out()
+                    && st.generation == generation
                 {
                     return Err(Error::Timeout {
                         remote: self.shared.remotes_text(),
@@ -229,6 +255,12 @@ impl Client {
     /// Whether a connection is up and monitored now.
     pub fn is_connected(&self) -> bool {
         self.shared.state.lock().live.is_some()
+    }
+
+    /// How many connections have been established so far (1 after
+    /// `connect`; each reconnection adds one).
+    pub fn connection_count(&self) -> u64 {
+        self.shared.state.lock().epoch
     }
 
     /// The remote connected to now.
@@ -248,7 +280,14 @@ impl Client {
     /// server that is no longer the leader or is cut off from its cluster
     /// is [`Error::TryAgain`] (nothing committed; the client reconnects).
     /// While reconnecting, the call waits up to `options.timeout` for a
-    /// connection before sending.
+    /// connection before sending; a request whose write fails (the server
+    /// died since the last one) is sent again on the next connection, since
+    /// the server cannot have run it.
+    ///
+    /// When this returns, the replica already shows the transaction's
+    /// effect on the monitored columns: ovsdb-server sends the update
+    /// notifications of a transaction before its reply, on the same
+    /// connection, and they are applied in order.
     pub fn transact(&self, ops: Vec<Value>, comment: Option<&str>) -> Result<Vec<Value>, Error> {
         let n = ops.len();
         let mut params = Vec::with_capacity(n + 2);
@@ -310,6 +349,74 @@ impl Client {
         Ok(result)
     }
 
+    /// [`transact`](Self::transact) on the `Open_vSwitch` database that
+    /// then waits, as `ovs-vsctl` does without `--no-wait`, until
+    /// `ovs-vswitchd` has applied the change: the transaction also
+    /// increments `Open_vSwitch.next_cfg`, and the call returns once
+    /// `cur_cfg` (which ovs-vswitchd sets after reconfiguring) reaches the
+    /// new value, or [`Error::Timeout`] after `wait`. The `Open_vSwitch`
+    /// table must be monitored with `cur_cfg` (all columns, or a list
+    /// holding it).
+    pub fn transact_and_wait(
+        &self,
+        ops: Vec<Value>,
+        comment: Option<&str>,
+        wait: Duration,
+    ) -> Result<Vec<Value>, Error> {
+        let root = self.replica().single("Open_vSwitch").map(|(u, _)| u);
+        let root = root.ok_or_else(|| Error::Schema {
+            remote: self.shared.remotes_text(),
+            detail: "no Open_vSwitch row to count configurations in (ovs-vsctl init)".into(),
+        })?;
+        let n = ops.len();
+        let mut all = ops;
+        all.push(crate::ops::mutate(
+            "Open_vSwitch",
+            crate::ops::where_uuid(root),
+            vec![crate::ops::mutation("next_cfg", "+=", json!(1))],
+        ));
+        all.push(crate::ops::select(
+            "Open_vSwitch",
+            crate::ops::where_uuid(root),
+            Some(&["next_cfg"]),
+        ));
+        let mut results = self.transact(all, comment)?;
+        let next_cfg = results
+            .get(n + 1)
+            .and_then(|r| r["rows"][0]["next_cfg"].as_i64())
+            .ok_or_else(|| {
+                Error::protocol(
+                    self.shared.remotes_text(),
+                    "select of next_cfg returned no value",
+                )
+            })?;
+        results.truncate(n);
+        let applied = |r: &Replica| {
+            r.row("Open_vSwitch", root)
+                .and_then(|row| row.integer("cur_cfg"))
+                .is_some_and(|cur| cur >= next_cfg)
+        };
+        match self.wait_until(wait, applied) {
+            Ok(_) => Ok(results),
+            Err(Error::Timeout { remote, after, .. }) => {
+                let cur = self
+                    .replica()
+                    .row("Open_vSwitch", root)
+                    .and_then(|row| row.integer("cur_cfg"));
+                Err(Error::Timeout {
+                    remote,
+                    method: format!("wait for ovs-vswitchd to apply next_cfg {next_cfg}"),
+                    after,
+                    detail: match cur {
+                        Some(c) => format!("cur_cfg is {c}: is ovs-vswitchd running?"),
+                        None => "cur_cfg is not monitored".into(),
+                    },
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends any request on the database connection (`get_schema`,
     /// `list_dbs`, ...) and returns its result; an error reply is
     /// [`Error::Remote`].
@@ -336,7 +443,8 @@ impl Client {
         let (id, remote, rx) = loop {
             let (id, sender, rx, epoch) = {
                 let mut st = self.shared.state.lock();
-                self.shared.wait_live(&mut st, deadline, min_epoch, &what)?;
+                self.shared
+                    .wait_live(&mut st, deadline, timeout, min_epoch, &what)?;
                 st.next_id += 1;
                 let id = st.next_id;
                 let (tx, rx) = crossbeam_channel::bounded(1);
@@ -442,8 +550,19 @@ fn run(shared: &Arc<Shared>) {
                 }
                 st.last_error = Some(e.to_string());
                 shared.changed.notify_all();
-                if !st.closed {
-                    let _ = shared.changed.wait_for(&mut st, backoff);
+                // Sleep the backoff, but a caller waiting for a connection
+                // cuts it short (after backoff_min at least), so a server
+                // that comes back is used at once, not up to backoff_max
+                // later.
+                let start = Instant::now();
+                let earliest = start + opts.backoff_min.min(backoff);
+                let until = start + backoff;
+                while !st.closed && Instant::now() < until {
+                    if st.waiting > 0 && Instant::now() >= earliest {
+                        break;
+                    }
+                    let wake = if st.waiting > 0 { earliest } else { until };
+                    let _ = shared.changed.wait_until(&mut st, wake);
                 }
                 backoff = (backoff * 2).min(opts.backoff_max);
             }
@@ -562,7 +681,14 @@ fn probe_leader(
                     detail: format!("database {} is not served here", opts.database),
                 })
             }
-            Leadership::NotLeader(why) => log::debug!("{remote}: {why}"),
+            Leadership::NotLeader(why) => {
+                log::debug!("{remote}: {why}");
+                // For the timeout error of callers waiting meanwhile.
+                let mut st = shared.state.lock();
+                if st.live.is_none() {
+                    st.last_error = Some(format!("{remote}: {why}"));
+                }
+            }
         }
         // Wait for the next _Server update in short slices, to notice a
         // cancellation (another remote won) or the client closing.
@@ -830,5 +956,67 @@ fn route(shared: &Shared, id: &Value, reply: Reply) {
     };
     if let Some(tx) = shared.state.lock().pending.remove(&id) {
         let _ = tx.send(reply);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(rows: Value) -> Replica {
+        let mut r = Replica::default();
+        r.apply_update(&json!({ "Database": rows })).unwrap();
+        r
+    }
+
+    #[test]
+    fn leadership_from_server_rows() {
+        let u = "00000000-0000-0000-0000-00000000000";
+        let row = |i: u8, name: &str, model: &str, connected: bool, leader: bool| {
+            (
+                format!("{u}{i}"),
+                json!({"new": {"name": name, "model": model, "connected": connected, "leader": leader}}),
+            )
+        };
+        let rows = |list: Vec<(String, Value)>| server(Value::Object(list.into_iter().collect()));
+        let db = "Open_vSwitch";
+        let check = |r: &Replica| match leadership(r, db) {
+            Leadership::Usable => "usable".to_string(),
+            Leadership::Missing => "missing".to_string(),
+            Leadership::NotLeader(why) => why,
+        };
+        let standalone = rows(vec![
+            row(1, "_Server", "standalone", true, true),
+            row(2, db, "standalone", true, false),
+        ]);
+        assert_eq!(check(&standalone), "usable");
+        assert_eq!(
+            check(&rows(vec![row(2, db, "clustered", true, true)])),
+            "usable"
+        );
+        assert_eq!(
+            check(&rows(vec![row(2, db, "clustered", true, false)])),
+            "not the cluster leader"
+        );
+        assert_eq!(
+            check(&rows(vec![row(2, db, "clustered", false, true)])),
+            "not connected to the cluster"
+        );
+        assert_eq!(
+            check(&rows(vec![row(1, "other", "standalone", true, true)])),
+            "missing"
+        );
+        assert!(matches!(
+            leadership_or_missing(&Replica::default(), db),
+            Leadership::NotLeader(_)
+        ));
+    }
+
+    #[test]
+    fn cluster_errors() {
+        assert!(is_cluster_error("not leader"));
+        assert!(is_cluster_error("cluster error"));
+        assert!(!is_cluster_error("constraint violation"));
+        assert!(!is_cluster_error("referential integrity violation"));
     }
 }

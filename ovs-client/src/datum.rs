@@ -335,6 +335,14 @@ impl Replica {
         self.tables.get(table)?.get(&uuid)
     }
 
+    /// The row of a table that holds exactly one (`Open_vSwitch`); `None`
+    /// when it holds none or several.
+    pub fn single(&self, table: &str) -> Option<(Uuid, &Row)> {
+        let mut rows = self.table(table);
+        let first = rows.next()?;
+        rows.next().is_none().then_some(first)
+    }
+
     /// Names of the tables held.
     pub fn table_names(&self) -> impl Iterator<Item = &str> {
         self.tables.keys().map(String::as_str)
@@ -506,11 +514,14 @@ mod tests {
         r.apply_update(&json!({"Bridge": {a: {"old": {"name": "a"}, "new": {"name": "A"}}, b: {"old": {"name": "b"}}}}))
             .unwrap();
         assert_eq!(snapshot.table("Bridge").count(), 2);
+        assert!(snapshot.single("Bridge").is_none());
+        assert!(snapshot.single("Port").is_none());
         let rows: Vec<_> = r
             .table("Bridge")
             .map(|(u, r)| (u.to_string(), r.string("name")))
             .collect();
         assert_eq!(rows, vec![(a.to_string(), Some("A"))]);
+        assert_eq!(r.single("Bridge").unwrap().0.to_string(), a);
         // A bad row anywhere: nothing applied.
         let before = r.clone();
         assert!(r

@@ -10,11 +10,14 @@
 
 use crate::datum::short;
 use crate::{Error, Remote};
+use nix::errno::Errno;
+use nix::sys::socket::{send, MsgFlags};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -329,10 +332,19 @@ impl Read for Stream {
 }
 
 impl Write for Stream {
+    /// `send(MSG_NOSIGNAL)`: writing to a peer that is gone returns EPIPE
+    /// instead of raising SIGPIPE, which would kill a host program that
+    /// does not ignore it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.write(buf),
-            Stream::Tcp(s) => s.write(buf),
+        let fd = match self {
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
+        };
+        loop {
+            match send(fd, buf, MsgFlags::MSG_NOSIGNAL) {
+                Err(Errno::EINTR) => continue,
+                r => return r.map_err(io::Error::from),
+            }
         }
     }
 

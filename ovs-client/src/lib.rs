@@ -12,6 +12,38 @@
 //!
 //! [`jsonrpc`] holds the framing both share: JSON values sent back to back
 //! on a byte stream with no delimiter, as OVS's `lib/jsonrpc.c` does.
+//!
+//! ```no_run
+//! use ovs_client::{ops, parse_remotes, unixctl, Client, ClientOptions};
+//! use serde_json::json;
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), ovs_client::Error> {
+//! let options = ClientOptions::default()
+//!     .table("Open_vSwitch", &[])
+//!     .table("Bridge", &["name", "ports"]);
+//! let client = Client::connect(parse_remotes("unix:/run/openvswitch/db.sock")?, options)?;
+//! let root = client.replica().single("Open_vSwitch").expect("initialized").0;
+//! client.transact(
+//!     vec![
+//!         ops::insert("Bridge", json!({"name": "br0"}), Some("b")),
+//!         ops::mutate(
+//!             "Open_vSwitch",
+//!             ops::where_uuid(root),
+//!             vec![ops::mutation("bridges", "insert", ops::set(vec![ops::named_uuid("b")]))],
+//!         ),
+//!     ],
+//!     Some("add br0"),
+//! )?;
+//! // ovsdb-server sends a transaction's updates before its reply.
+//! assert!(client.replica().table("Bridge").any(|(_, r)| r.string("name") == Some("br0")));
+//!
+//! let ctl = unixctl::control_socket("/run/openvswitch".as_ref(), "ovs-vswitchd")?;
+//! let fdb = unixctl::call(&ctl, "fdb/show", &["br0"], Duration::from_secs(5))?;
+//! # let _ = fdb;
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 

@@ -174,12 +174,9 @@ fn transact_is_seen_by_vsctl_and_errors_carry_details() {
             .trim(),
         bridge.to_string()
     );
-    // Our own change reaches our replica too.
-    client
-        .wait_until(Duration::from_secs(5), |r| {
-            r.row("Bridge", bridge).is_some()
-        })
-        .unwrap();
+    // Our own change is in our replica when transact returns:
+    // ovsdb-server sends a transaction's updates before its reply.
+    assert!(client.replica().row("Bridge", bridge).is_some());
 
     // An operation's error: index and details.
     let err = client
@@ -299,7 +296,7 @@ fn stopped_server_gives_a_timeout_error() {
     let mut server = OvsdbServer::start().unwrap();
     server.vsctl(&["init"]).unwrap();
     let opts = ClientOptions {
-        timeout: Duration::from_millis(500),
+        timeout: Duration::from_secs(1),
         ..options()
     };
     let client = Client::connect(vec![server.remote()], opts.clone()).unwrap();
@@ -433,10 +430,11 @@ fn unixctl_against_ovsdb_server() {
     }
 }
 
-/// Runs the leader-failure scenario: add a bridge, stop the leader with
-/// `stop`, add another, and check each exists exactly once.
-fn cluster_failover(stop: impl Fn(&mut Cluster, usize), how: &str) {
-    let mut cluster = Cluster::start(3, 100).unwrap();
+/// Runs the leader-failure scenario on a cluster with `election_timer_ms`:
+/// add a bridge, stop the leader with `stop`, add another, and check each
+/// exists exactly once.
+fn cluster_failover(election_timer_ms: u64, stop: impl Fn(&mut Cluster, usize), how: &str) {
+    let mut cluster = Cluster::start(3, election_timer_ms).unwrap();
     cluster.vsctl(&["init"]).unwrap();
     let client = Client::connect(cluster.remotes(), options()).unwrap();
     let leader = cluster.leader().unwrap();
@@ -450,7 +448,9 @@ fn cluster_failover(stop: impl Fn(&mut Cluster, usize), how: &str) {
     let start = Instant::now();
     let result = add_bridge(&client, "br-b");
     let took = start.elapsed();
-    println!("cluster leader {how}: next transact took {took:?} ({result:?})");
+    println!(
+        "cluster leader {how} (election timer {election_timer_ms} ms): next transact took {took:?}"
+    );
     result.unwrap();
     let new_leader = cluster.leader().unwrap();
     assert_ne!(new_leader, leader);
@@ -461,9 +461,7 @@ fn cluster_failover(stop: impl Fn(&mut Cluster, usize), how: &str) {
     let mut seen = list_br(|a| cluster.vsctl(a));
     seen.sort();
     assert_eq!(seen, vec!["br-a", "br-b"]);
-    client
-        .wait_until(Duration::from_secs(5), |r| names(r, "Bridge").len() == 2)
-        .unwrap();
+    assert_eq!(names(&client.replica(), "Bridge").len(), 2);
     // The old leader comes back as a follower; we stay with the leader.
     cluster.restart(leader).unwrap();
     cluster.wait_ready(Duration::from_secs(10)).unwrap();
@@ -473,12 +471,18 @@ fn cluster_failover(stop: impl Fn(&mut Cluster, usize), how: &str) {
 
 #[test]
 fn cluster_leader_killed() {
-    cluster_failover(|c, i| c.kill(i), "killed (SIGKILL)");
+    cluster_failover(100, |c, i| c.kill(i), "killed (SIGKILL)");
 }
 
 #[test]
 fn cluster_leader_terminated() {
-    cluster_failover(|c, i| c.terminate(i).unwrap(), "terminated (SIGTERM)");
+    cluster_failover(100, |c, i| c.terminate(i).unwrap(), "terminated (SIGTERM)");
+}
+
+#[test]
+fn cluster_leader_exits() {
+    // A graceful exit hands leadership over: no election timeout to wait.
+    cluster_failover(1000, |c, i| c.exit(i).unwrap(), "exited (ovs-appctl exit)");
 }
 
 #[test]
@@ -502,4 +506,191 @@ fn cluster_unixctl_status() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::Remote { .. }), "{err:?}");
+}
+
+#[test]
+fn server_echo_probes_are_answered() {
+    // The server probes a Manager connection every second and drops it
+    // after two unanswered probes.
+    let server =
+        OvsdbServer::start_with(&["--remote=db:Open_vSwitch,Open_vSwitch,manager_options"])
+            .unwrap();
+    let managed = server.dir().join("managed.sock");
+    let target = format!("punix:{}", managed.display());
+    server.vsctl(&["init"]).unwrap();
+    server.vsctl(&["set-manager", &target]).unwrap();
+    server
+        .vsctl(&["set", "Manager", ".", "inactivity_probe=1000"])
+        .unwrap();
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&managed).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no manager socket"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Our own probe off: only the server's echoes cross the idle connection.
+    let opts = ClientOptions {
+        probe_interval: Duration::ZERO,
+        ..options()
+    };
+    let client = Client::connect(vec![Remote::Unix(managed)], opts).unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(client.connection_count(), 1, "the server dropped us");
+    add_bridge(&client, "br1").unwrap();
+    assert_eq!(list_br(|a| server.vsctl(a)), vec!["br1"]);
+}
+
+#[test]
+fn hung_server_is_dropped_by_our_probe() {
+    let server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let opts = ClientOptions {
+        probe_interval: Duration::from_millis(200),
+        timeout: Duration::from_secs(3),
+        ..options()
+    };
+    let client = Client::connect(vec![server.remote()], opts).unwrap();
+    server.pause().unwrap();
+    let start = Instant::now();
+    while client.is_connected() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let dropped = !client.is_connected();
+    server.resume().unwrap();
+    assert!(dropped, "a silent server was not dropped");
+    add_bridge(&client, "br1").unwrap();
+    assert!(client.connection_count() >= 2);
+}
+
+#[test]
+fn cluster_without_leader_only_uses_any_member() {
+    let cluster = Cluster::start(3, 1000).unwrap();
+    cluster.vsctl(&["init"]).unwrap();
+    let leader = cluster.leader().unwrap();
+    let follower = (leader + 1) % 3;
+    let opts = ClientOptions {
+        leader_only: false,
+        ..options()
+    };
+    let client = Client::connect(vec![cluster.remotes()[follower].clone()], opts).unwrap();
+    // A follower relays the transaction to the leader.
+    add_bridge(&client, "br1").unwrap();
+    assert_eq!(list_br(|a| cluster.vsctl(a)), vec!["br1"]);
+    // With leader_only, the same single follower never qualifies.
+    let opts = ClientOptions {
+        timeout: Duration::from_millis(500),
+        ..options()
+    };
+    let err = Client::connect(vec![cluster.remotes()[follower].clone()], opts).unwrap_err();
+    match &err {
+        Error::Timeout { detail, .. } => {
+            assert!(detail.contains("not the cluster leader"), "{err}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_waiting_caller_cuts_the_reconnect_backoff_short() {
+    let mut server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let opts = ClientOptions {
+        timeout: Duration::from_secs(2),
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(60),
+        ..options()
+    };
+    let client = Client::connect(vec![server.remote()], opts).unwrap();
+    server.stop();
+    // Failed attempts about 1 s, 3 s and 7 s after the loss: the backoff is
+    // 4 s long when the server comes back.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!client.is_connected());
+    server.restart().unwrap();
+    // Within our 2 s timeout only if the waiting call wakes the reconnection.
+    add_bridge(&client, "br1").unwrap();
+    assert_eq!(list_br(|a| server.vsctl(a)), vec!["br1"]);
+}
+
+#[test]
+fn transact_and_wait_returns_when_cur_cfg_catches_up() {
+    let server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let client = Client::connect(vec![server.remote()], options()).unwrap();
+    // Nobody applies configurations here (no ovs-vswitchd): a timeout that
+    // says so, though the transaction itself was committed.
+    let err = client
+        .transact_and_wait(
+            vec![ops::comment("first")],
+            None,
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+    match &err {
+        Error::Timeout { method, detail, .. } => {
+            assert_eq!(method, "wait for ovs-vswitchd to apply next_cfg 1");
+            assert!(detail.contains("cur_cfg is 0"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A stand-in for ovs-vswitchd sets cur_cfg to next_cfg after a while;
+    // the call returns then, not before.
+    let dir = server.dir().to_path_buf();
+    let db = server.remote_spec();
+    let applier = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let next = ovs_client::testing::vsctl(&db, &["get", "Open_vSwitch", ".", "next_cfg"], &dir)
+            .unwrap();
+        let set = format!("cur_cfg={}", next.trim());
+        ovs_client::testing::vsctl(&db, &["set", "Open_vSwitch", ".", &set], &dir).unwrap();
+        next.trim().parse::<i64>().unwrap()
+    });
+    let root = client.replica().single("Open_vSwitch").unwrap().0;
+    let results = client
+        .transact_and_wait(
+            vec![ops::mutate(
+                "Open_vSwitch",
+                ops::where_uuid(root),
+                vec![ops::mutation(
+                    "external_ids",
+                    "insert",
+                    ops::string_map([("k", "v")]),
+                )],
+            )],
+            Some("transact_and_wait"),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    assert_eq!(results, vec![json!({"count": 1})]);
+    let row = client.replica().row("Open_vSwitch", root).unwrap().clone();
+    assert_eq!(row.integer("cur_cfg"), Some(2));
+    assert_eq!(row.integer("next_cfg"), Some(2));
+    assert_eq!(applier.join().unwrap(), 2);
+}
+
+#[test]
+fn tcp_remotes() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ptcp = format!("--remote=ptcp:{port}:127.0.0.1");
+    let server = OvsdbServer::start_with(&[&ptcp]).unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let spec = format!("tcp:127.0.0.1:{port}");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no TCP listener");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A dead remote first in the list: the next one is used.
+    let remotes = ovs_client::parse_remotes(&format!("unix:/nonexistent/db.sock,{spec}")).unwrap();
+    let client = Client::connect(remotes, options()).unwrap();
+    assert_eq!(client.current_remote(), Some(spec.parse().unwrap()));
+    add_bridge(&client, "br-tcp").unwrap();
+    let out = ovs_client::testing::vsctl(&spec, &["list-br"], server.dir()).unwrap();
+    assert_eq!(out, "br-tcp\n");
 }
