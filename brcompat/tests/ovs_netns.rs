@@ -27,6 +27,8 @@ use brcompat::ovs::{FdbOptions, OvsBackend, OvsFdb, OvsOptions};
 use brcompat::store::FdbSource;
 use brcompat::store::{ConfigBackend, StoreError};
 use netns_util::mac_of;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use ovs_client::testing::{Cluster, OvsdbServer};
 use ovs_support::{lines, vsctl, OvsDaemon, Vswitchd};
 use support::NetNs;
@@ -461,4 +463,36 @@ fn a_cluster_losing_its_leader_between_two_commands() {
     let mut bridges = names("Bridge");
     bridges.retain(|b| b != "br2");
     assert_eq!(bridges, ["br0", "br1", "br3"]);
+}
+
+#[test]
+fn a_transaction_lost_with_the_connection_is_not_applied_twice() {
+    let mut env = Env::new();
+    env.brctl_ok(&["addbr", "br0"]);
+    let options = OvsOptions {
+        timeout: Duration::from_secs(20),
+        ..OvsOptions::new(vec![env.db.remote()])
+    };
+    let backend = OvsBackend::connect(&options).unwrap();
+    // The server takes the transaction into its socket but does not run
+    // it; then it dies, and comes back: the outcome is unknown to the
+    // backend, which must look at the tables before sending it again.
+    env.db.pause().unwrap();
+    let result = std::thread::scope(|s| {
+        let apply = s.spawn(|| backend.apply(&Change::AddBridge { name: "br1".into() }));
+        std::thread::sleep(Duration::from_millis(300));
+        // Killed while stopped: it never runs again (the helper's own
+        // kill would let it run between SIGCONT and SIGKILL).
+        let pid = Pid::from_raw(i32::try_from(env.db.pid().unwrap()).unwrap());
+        kill(pid, Signal::SIGKILL).unwrap();
+        env.db.restart().unwrap();
+        apply.join().unwrap()
+    });
+    result.unwrap_or_else(|e| panic!("addbr br1 across the restart: {e}"));
+    assert_eq!(lines(&env.vsctl(&["list-br"])), ["br0", "br1"]);
+    let next_cfg = env.vsctl(&["get", "Open_vSwitch", ".", "next_cfg"]);
+    assert_eq!(next_cfg.trim(), "2", "one increment per change");
+    assert!(backend.snapshot().bridge("br1").is_some());
+    // The daemon, which lost its connection too, carries on.
+    env.brctl_ok(&["addbr", "br2"]);
 }
