@@ -496,3 +496,51 @@ fn a_transaction_lost_with_the_connection_is_not_applied_twice() {
     // The daemon, which lost its connection too, carries on.
     env.brctl_ok(&["addbr", "br2"]);
 }
+
+#[test]
+fn pruning_removes_gone_devices_and_leaves_tunnels_alone() {
+    let env = Env::with(&["--prune-timeout", "1"]);
+    add_veth(&env.ns, "v0");
+    add_veth(&env.ns, "v1");
+    env.brctl_ok(&["addbr", "br0"]);
+    env.brctl_ok(&["addif", "br0", "v0"]);
+    env.brctl_ok(&["addif", "br0", "v1"]);
+    // Ports with no device of the host: a patch port and a VXLAN tunnel.
+    env.vsctl(&[
+        "add-port",
+        "br0",
+        "patch0",
+        "--",
+        "set",
+        "interface",
+        "patch0",
+        "type=patch",
+        "options:peer=patch1",
+    ]);
+    env.vsctl(&[
+        "add-port",
+        "br0",
+        "vx0",
+        "--",
+        "set",
+        "interface",
+        "vx0",
+        "type=vxlan",
+        "options:remote_ip=192.0.2.1",
+    ]);
+    // A device that goes away: its port is pruned (so the daemon checks).
+    env.ns.ip(&["link", "del", "v1"]);
+    support::eventually("v1 pruned", || {
+        !lines(&env.vsctl(&["list-ports", "br0"])).contains(&"v1".to_owned())
+    });
+    // Two more periodic checks: the tunnel and the patch port stay.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        lines(&env.vsctl(&["list-ports", "br0"])),
+        ["patch0", "v0", "vx0"]
+    );
+    // Their names are taken.
+    let (_, err, code) = env.brctl(&["addbr", "vx0"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("exists"), "{err}");
+}

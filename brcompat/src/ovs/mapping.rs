@@ -11,6 +11,7 @@
 //! | its `Port` named after it, with an `internal` `Interface` of that name | the bridge's local port (implied by the model; kept if absent) |
 //! | a `Port` with `fake_bridge=true` and a `tag` 1 to 4095, its one `internal` `Interface` of its name | a fake bridge of that VLAN |
 //! | any other `Port` | a port, its `tag` the VLAN of an access port, its `Interface`s the bond members (one named after it: not a bond) |
+//! | a `Port` with an `Interface` that is no network device of the host (`patch`, `vxlan`, `dpdk`...) | nothing: left alone ([`DbState::foreign`]), its names not given to anything else |
 //!
 //! Rows are fed to the model's own operations ([`Config::add_bridge`],
 //! [`Config::add_fake_bridge`], [`Config::add_port`]), so a configuration
@@ -48,7 +49,7 @@ use netdev_core::Escaped;
 use ovs_client::{ops, Replica, Row, Uuid};
 use serde_json::{json, Value};
 
-use crate::model::{Bridge, Config, Port, VlanId};
+use crate::model::{Bridge, Config, ConfigError, Port, VlanId};
 
 /// The tables and columns the backend monitors.
 pub const MONITORED: &[(&str, &[&str])] = &[
@@ -103,7 +104,17 @@ pub struct DbState {
     pub config: Config,
     /// The rows the model refused, and why (left out of `config`).
     pub problems: Vec<String>,
+    /// The names (ports and their interfaces) of the ports left out
+    /// because an interface is no network device of the host (a `patch`,
+    /// `vxlan`, `dpdk`... port), with their bridge: brcompat leaves them
+    /// alone (the daemon would prune them as devices that are gone) but
+    /// does not give their names to anything else.
+    pub foreign: BTreeMap<String, String>,
 }
+
+/// The `Interface` types that are network devices of the host (`""` is
+/// `system`): a port whose interfaces all are is brcompat's to manage.
+pub const DEVICE_TYPES: &[&str] = &["", "system", "internal", "tap"];
 
 /// A port as read, before it is given to the model.
 struct PortRead<'a> {
@@ -133,6 +144,7 @@ impl DbState {
             interfaces: BTreeMap::new(),
             config: Config::new(),
             problems: Vec::new(),
+            foreign: BTreeMap::new(),
         };
         let Some((_, root)) = root else {
             return Ok(state);
@@ -154,8 +166,9 @@ impl DbState {
             let ports = row.uuids("ports");
             let mut bridge_ports = Vec::new();
             for p in &ports {
-                match read_port(replica, *p, &mut state) {
-                    Ok(port) => bridge_ports.push(port),
+                match read_port(replica, *p, name, &mut state) {
+                    Ok(Some(port)) => bridge_ports.push(port),
+                    Ok(None) => {}
                     Err(e) => state
                         .problems
                         .push(format!("bridge {}: {e}", Escaped(name))),
@@ -175,12 +188,15 @@ impl DbState {
     }
 }
 
-/// Reads port `uuid` and records its rows in `state`.
+/// Reads port `uuid` of `bridge` and records its rows in `state`; `None`
+/// for a port that is no network device of the host (recorded in
+/// `state.foreign`).
 fn read_port<'a>(
     replica: &'a Replica,
     uuid: Uuid,
+    bridge: &str,
     state: &mut DbState,
-) -> Result<PortRead<'a>, String> {
+) -> Result<Option<PortRead<'a>>, String> {
     let row: &Row = replica
         .row("Port", uuid)
         .ok_or_else(|| format!("port row {uuid} is missing"))?;
@@ -189,12 +205,21 @@ fn read_port<'a>(
         .ok_or_else(|| format!("port row {uuid} has no name"))?;
     let iface_uuids = row.uuids("interfaces");
     let mut interfaces = Vec::new();
+    let mut device = true;
     for i in &iface_uuids {
-        let iname = replica
-            .row("Interface", *i)
+        let irow = replica.row("Interface", *i);
+        let iname = irow
             .and_then(|r| r.string("name"))
             .ok_or_else(|| format!("port {}: interface row {i} is missing", Escaped(name)))?;
+        let kind = irow.and_then(|r| r.string("type")).unwrap_or("");
+        device &= DEVICE_TYPES.contains(&kind);
         interfaces.push(iname);
+    }
+    if !device {
+        for n in std::iter::once(name).chain(interfaces.iter().copied()) {
+            state.foreign.insert(n.to_owned(), bridge.to_owned());
+        }
+        return Ok(None);
     }
     for (iname, i) in interfaces.iter().zip(&iface_uuids) {
         state.interfaces.insert((*iname).to_owned(), *i);
@@ -206,12 +231,44 @@ fn read_port<'a>(
             interfaces: iface_uuids.into_iter().collect(),
         },
     );
-    Ok(PortRead {
+    Ok(Some(PortRead {
         name,
         interfaces,
         tag: row.integer("tag"),
         fake_bridge: row.boolean("fake_bridge").unwrap_or(false),
-    })
+    }))
+}
+
+/// A name `new` gives that `old` did not, which a port left out of the
+/// configuration ([`DbState::foreign`]) holds: the change would clash with
+/// it in the database, so it is refused as a name already in use.
+pub fn foreign_clash(state: &DbState, new: &Config) -> Option<ConfigError> {
+    let old = &state.config;
+    for b in new.bridges() {
+        for p in b.ports() {
+            let known = old.bridge(b.name()).and_then(|ob| ob.port(p.name()));
+            for n in std::iter::once(p.name()).chain(p.interfaces()) {
+                let was = known.is_some_and(|k| k.name() == n || k.interfaces().any(|i| i == n));
+                if was {
+                    continue;
+                }
+                if let Some(bridge) = state.foreign.get(n) {
+                    return Some(if b.name() == n {
+                        ConfigError::NameInUse {
+                            name: n.to_owned(),
+                            bridge: bridge.clone(),
+                        }
+                    } else {
+                        ConfigError::AlreadyAttached {
+                            name: n.to_owned(),
+                            bridge: bridge.clone(),
+                        }
+                    });
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The configuration of the ports read, through the model's operations:

@@ -310,6 +310,9 @@ impl OvsBackend {
             let state = self.state_of(replica.clone())?;
             let mut new = state.config.clone();
             let applied = new.apply(change)?;
+            if let Some(e) = mapping::foreign_clash(&state, &new) {
+                return Err(e.into());
+            }
             let ops = mapping::plan(&state, &new, &self.plan);
             if !applied.changed || ops.is_empty() {
                 return Ok(applied);

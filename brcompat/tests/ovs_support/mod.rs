@@ -163,7 +163,13 @@ impl OvsDaemon {
             .args(["--backend", "ovs", "--db", db])
             .arg("--ovs-rundir")
             .arg(rundir)
-            .args(["--ovs-datapath-type", "netdev", "--prune-timeout", "0"])
+            .args(["--ovs-datapath-type", "netdev"])
+            // Pruning on the kernel's events only, unless asked.
+            .args(if extra.contains(&"--prune-timeout") {
+                &[][..]
+            } else {
+                &["--prune-timeout", "0"][..]
+            })
             // Info by default: the tests read what it says.
             .args(if extra.contains(&"--log-level") {
                 &[][..]

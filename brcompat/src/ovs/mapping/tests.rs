@@ -503,6 +503,20 @@ fn add_bridge(name: &str) -> Change {
     Change::AddBridge { name: name.into() }
 }
 
+fn addif(bridge: &str, interface: &str) -> Change {
+    Change::AddInterface {
+        bridge: bridge.into(),
+        interface: interface.into(),
+    }
+}
+
+fn delif(bridge: &str, interface: &str) -> Change {
+    Change::DeleteInterface {
+        bridge: bridge.into(),
+        interface: interface.into(),
+    }
+}
+
 #[test]
 fn add_bridge_inserts_rows_and_bumps_next_cfg() {
     let mut db = Db::from_rows(&sample_rows());
@@ -543,10 +557,7 @@ fn ports_bonds_fake_bridges_and_deletes() {
     let mut db = Db::from_rows(&sample_rows());
     let o = PlanOptions::default();
     let changes = [
-        Change::AddInterface {
-            bridge: "vlan10".into(),
-            interface: "eth4".into(),
-        },
+        addif("vlan10", "eth4"),
         Change::AddPort {
             bridge: "br0".into(),
             port: "bond1".into(),
@@ -558,10 +569,7 @@ fn ports_bonds_fake_bridges_and_deletes() {
             parent: "br0".into(),
             tag: v(20),
         },
-        Change::DeleteInterface {
-            bridge: "br0".into(),
-            interface: "eth1".into(),
-        },
+        delif("br0", "eth1"),
         Change::Prune {
             interfaces: vec!["eth0".into(), "eth6".into()],
         },
@@ -593,35 +601,14 @@ fn a_concurrent_change_fails_the_transaction() {
     // Each: what someone else does between our read and our transaction.
     let others: Vec<(Change, Change)> = vec![
         // They add a port to the bridge we add a port to.
-        (
-            Change::AddInterface {
-                bridge: "br0".into(),
-                interface: "eth7".into(),
-            },
-            Change::AddInterface {
-                bridge: "br0".into(),
-                interface: "eth8".into(),
-            },
-        ),
+        (addif("br0", "eth7"), addif("br0", "eth8")),
         // They add a bridge; we add another.
         (add_bridge("br7"), add_bridge("br8")),
         // They remove an interface of the bond we change.
-        (
-            Change::DeleteInterface {
-                bridge: "br0".into(),
-                interface: "eth2".into(),
-            },
-            Change::DeleteInterface {
-                bridge: "br0".into(),
-                interface: "eth1".into(),
-            },
-        ),
+        (delif("br0", "eth2"), delif("br0", "eth1")),
         // They add a port to the bridge we delete.
         (
-            Change::AddInterface {
-                bridge: "br0".into(),
-                interface: "eth7".into(),
-            },
+            addif("br0", "eth7"),
             Change::DeleteBridge { name: "br0".into() },
         ),
     ];
@@ -651,15 +638,7 @@ fn the_same_name_added_elsewhere_is_refused_by_the_index() {
     let mut new = state.config.clone();
     new.add_interface("br0", "eth9").unwrap();
     let txn = finish(&state, plan(&state, &new, &o), "ours");
-    run(
-        &mut db,
-        &Change::AddInterface {
-            bridge: "br1".into(),
-            interface: "eth9".into(),
-        },
-        &o,
-    )
-    .unwrap();
+    run(&mut db, &addif("br1", "eth9"), &o).unwrap();
     assert!(db.transact(&txn).is_err());
 }
 
@@ -754,4 +733,50 @@ proptest! {
         prop_assert_eq!(db.count("Port"), ports);
         prop_assert_eq!(db.count("Interface"), ifaces);
     }
+}
+
+#[test]
+fn ports_that_are_no_host_device_are_left_alone() {
+    let mut rows = sample_rows();
+    rows[0].2 = json!({"bridges": set(&[10, 11]), "next_cfg": 7, "cur_cfg": 6});
+    rows.extend([
+        (
+            "Bridge",
+            11,
+            json!({"name": "br1", "ports": set(&[25, 26])}),
+        ),
+        ("Port", 25, json!({"name": "br1", "interfaces": set(&[36])})),
+        ("Interface", 36, json!({"name": "br1", "type": "internal"})),
+        // A tunnel and a patch port: no kernel device to prune by.
+        ("Port", 26, json!({"name": "vx0", "interfaces": set(&[37])})),
+        ("Interface", 37, json!({"name": "vx0", "type": "vxlan"})),
+    ]);
+    let mut db = Db::from_rows(&rows);
+    let state = db.state();
+    assert!(state.problems.is_empty(), "{:?}", state.problems);
+    assert!(state.config.locate("vx0").is_none());
+    assert_eq!(state.foreign["vx0"], "br1");
+    // Changing the bridge keeps the tunnel.
+    let o = PlanOptions::default();
+    run(&mut db, &addif("br1", "eth9"), &o).unwrap();
+    run(&mut db, &delif("br1", "eth9"), &o).unwrap();
+    assert_eq!(db.row_named("Interface", "vx0")["type"], "vxlan");
+    // Its name is taken.
+    let state = db.state();
+    for (change, errno) in [
+        (addif("br0", "vx0"), libc::EBUSY),
+        (add_bridge("vx0"), libc::EEXIST),
+    ] {
+        let mut new = state.config.clone();
+        new.apply(&change).unwrap();
+        let e = foreign_clash(&state, &new).expect("a clash");
+        assert_eq!(e.errno(), errno, "{change:?}: {e}");
+        assert!(e.to_string().contains("br1"), "{e}");
+    }
+    let mut new = state.config.clone();
+    new.add_interface("br0", "eth9").unwrap();
+    assert_eq!(foreign_clash(&state, &new), None);
+    // Deleting the bridge takes it too, as ovs-vsctl del-br does.
+    run(&mut db, &Change::DeleteBridge { name: "br1".into() }, &o).unwrap();
+    assert!(db.tables["Interface"].values().all(|r| r["name"] != "vx0"));
 }
