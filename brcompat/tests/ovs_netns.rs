@@ -544,3 +544,51 @@ fn pruning_removes_gone_devices_and_leaves_tunnels_alone() {
     assert_ne!(code, 0);
     assert!(err.contains("exists"), "{err}");
 }
+
+#[test]
+fn options_that_do_not_go_with_the_backend_are_usage_errors() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--backend", "ovs"], "needs --db"),
+        (&["--backend", "ovs", "--db", "bogus"], "invalid remote"),
+        (
+            &[
+                "--backend",
+                "ovs",
+                "--db",
+                "unix:/x",
+                "--datapath",
+                "embedded",
+            ],
+            "ovs-vswitchd is the datapath",
+        ),
+        (
+            &["--backend", "ovs", "--db", "unix:/x", "--config", "/x"],
+            "--config is for --backend embedded",
+        ),
+        (&["--db", "unix:/x"], "are for --backend ovs"),
+    ];
+    for (args, message) in cases {
+        let out = Command::new(BRCOMPATD)
+            .args(args)
+            .args(["--socket", "/nonexistent/brcompat.sock"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    // No database: exit 1, naming it, after the timeout (no hang).
+    let dir = ovs_client::testing::TempDir::new().unwrap();
+    let out = Command::new(BRCOMPATD)
+        .args(["--backend", "ovs", "--db", "unix:/nonexistent/db.sock"])
+        .args(["--ovs-timeout", "1", "--socket"])
+        .arg(dir.path().join("s.sock"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("connecting to unix:/nonexistent/db.sock"),
+        "{err}"
+    );
+}

@@ -170,13 +170,17 @@ fn check_usage(args: &Args) {
                      the configuration is in Open vSwitch's database (--db)",
                 );
             }
-            if args.db.is_none() {
-                Args::command()
+            match args.db.as_deref().map(ovs_client::parse_remotes) {
+                None => Args::command()
                     .error(
                         clap::error::ErrorKind::MissingRequiredArgument,
                         "--backend ovs needs --db unix:PATH (or tcp:HOST:PORT)",
                     )
-                    .exit();
+                    .exit(),
+                Some(Err(e)) => Args::command()
+                    .error(clap::error::ErrorKind::InvalidValue, format!("--db: {e}"))
+                    .exit(),
+                Some(Ok(_)) => {}
             }
         }
         Backend::Embedded => {

@@ -56,10 +56,8 @@ pub const MONITORED: &[(&str, &[&str])] = &[
     ("Open_vSwitch", &["bridges", "next_cfg", "cur_cfg"]),
     ("Bridge", &["name", "ports"]),
     ("Port", &["name", "interfaces", "tag", "fake_bridge"]),
-    (
-        "Interface",
-        &["name", "type", "ofport", "mac_in_use", "statistics"],
-    ),
+    // Not `statistics`: ovs-vswitchd rewrites it every few seconds.
+    ("Interface", &["name", "type"]),
 ];
 
 /// A `Bridge` row of the configuration.
