@@ -581,8 +581,9 @@ struct Session {
 
 /// Connects to a usable server: with `leader_only`, every remote is tried
 /// at once and the first that is (or becomes) the leader wins, so a new
-/// leader is used as soon as it is elected; otherwise the remotes are tried
-/// in order from `preferred`.
+/// leader is used as soon as it is elected (and, once connected, the other
+/// members are watched: see `watch_member`); otherwise the remotes are
+/// tried in order from `preferred`.
 fn establish(shared: &Arc<Shared>, preferred: usize) -> Result<Session, Error> {
     let opts = &shared.options;
     let n = shared.remotes.len();
@@ -643,6 +644,76 @@ fn establish(shared: &Arc<Shared>, preferred: usize) -> Result<Session, Error> {
     }
 }
 
+/// Connects to remote `i` and monitors its `_Server` database's `Database`
+/// rows. `None` for the rows of an ovsdb-server older than 2.9, which has
+/// no `_Server` database and no clustering.
+fn open_server_monitor(shared: &Shared, i: usize) -> Result<(Connection, Option<Replica>), Error> {
+    let opts = &shared.options;
+    let remote = &shared.remotes[i];
+    let mut conn = Connection::open(remote, opts.timeout)?;
+    let params = json!([
+        "_Server",
+        SERVER_MONITOR,
+        {"Database": {"columns": ["name", "model", "connected", "leader", "index"]}}
+    ]);
+    let initial = match conn.request("monitor", params, opts.timeout) {
+        Ok(v) => v,
+        Err(Error::Remote { text, .. }) if text.contains("unknown database") => {
+            return Ok((conn, None))
+        }
+        Err(e) => return Err(e),
+    };
+    let mut server = Replica::default();
+    server
+        .apply_update(&initial)
+        .map_err(|e| Error::protocol(remote, format!("_Server monitor reply: {e}")))?;
+    Ok((conn, Some(server)))
+}
+
+/// Waits for the next `_Server` update on `conn` and applies it to
+/// `server`: `Ok(true)` then, `Ok(false)` when `stop` says so (checked every
+/// 100 ms), [`Error::TryAgain`] at `deadline`.
+fn next_server_update(
+    conn: &mut Connection,
+    server: &mut Replica,
+    stop: &dyn Fn() -> bool,
+    deadline: Option<Instant>,
+) -> Result<bool, Error> {
+    loop {
+        if stop() {
+            return Ok(false);
+        }
+        let now = Instant::now();
+        let mut slice = now + Duration::from_millis(100);
+        if let Some(d) = deadline {
+            if now >= d {
+                return Err(Error::TryAgain {
+                    remote: conn.remote().into(),
+                    detail: "not the cluster leader".into(),
+                });
+            }
+            slice = slice.min(d);
+        }
+        match conn.recv(Some(slice)) {
+            Ok(Message::Notification { method, params }) if method == "update" => {
+                if params.get(0).and_then(Value::as_str) == Some(SERVER_MONITOR) {
+                    let updates = params.get(1).unwrap_or(&Value::Null);
+                    server.apply_update(updates).map_err(|e| {
+                        Error::protocol(conn.remote(), format!("_Server update: {e}"))
+                    })?;
+                    return Ok(true);
+                }
+            }
+            Ok(Message::Request { method, params, id }) if method == "echo" => {
+                conn.send(&Message::Reply { result: params, id })?;
+            }
+            Ok(_) => {}
+            Err(Error::Timeout { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Connects to remote `i` and waits (until `options.timeout`) for it to be
 /// the leader of the database's cluster, watching its `_Server` database.
 fn probe_leader(
@@ -653,25 +724,12 @@ fn probe_leader(
     let opts = &shared.options;
     let remote = &shared.remotes[i];
     let deadline = Instant::now() + opts.timeout;
-    let mut conn = Connection::open(remote, opts.timeout)?;
-    let params = json!([
-        "_Server",
-        SERVER_MONITOR,
-        {"Database": {"columns": ["name", "model", "connected", "leader", "index"]}}
-    ]);
-    let initial = match conn.request("monitor", params, opts.timeout) {
-        Ok(v) => v,
-        // An ovsdb-server older than 2.9 has no _Server database and no
-        // clustering: any server is fine.
-        Err(Error::Remote { text, .. }) if text.contains("unknown database") => {
-            return Ok((conn, Replica::default()))
-        }
-        Err(e) => return Err(e),
+    let (mut conn, server) = open_server_monitor(shared, i)?;
+    // Without clustering, any server is fine.
+    let Some(mut server) = server else {
+        return Ok((conn, Replica::default()));
     };
-    let mut server = Replica::default();
-    server
-        .apply_update(&initial)
-        .map_err(|e| Error::protocol(remote, format!("_Server monitor reply: {e}")))?;
+    let stop = || cancel.load(Ordering::Relaxed) || shared.closed();
     loop {
         match leadership(&server, &opts.database) {
             Leadership::Usable => return Ok((conn, server)),
@@ -690,37 +748,67 @@ fn probe_leader(
                 }
             }
         }
-        // Wait for the next _Server update in short slices, to notice a
-        // cancellation (another remote won) or the client closing.
-        loop {
-            if cancel.load(Ordering::Relaxed) || shared.closed() {
-                return Err(Error::Closed);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::TryAgain {
-                    remote: remote.to_string(),
-                    detail: "not the cluster leader".into(),
-                });
-            }
-            let slice = (now + Duration::from_millis(100)).min(deadline);
-            match conn.recv(Some(slice)) {
-                Ok(Message::Notification { method, params }) if method == "update" => {
-                    if params.get(0).and_then(Value::as_str) == Some(SERVER_MONITOR) {
-                        let updates = params.get(1).unwrap_or(&Value::Null);
-                        server
-                            .apply_update(updates)
-                            .map_err(|e| Error::protocol(remote, format!("_Server update: {e}")))?;
-                        break;
+        if !next_server_update(&mut conn, &mut server, &stop, Some(deadline))? {
+            return Err(Error::Closed);
+        }
+    }
+}
+
+/// While connection `epoch` (to the leader) lasts, watches remote `i`'s
+/// `_Server` rows; when `i` becomes the leader, the current connection is
+/// dropped so that the client moves to it at once. This catches a leader
+/// that stops answering without closing its connections (a hung process,
+/// a host gone, a partition), which would otherwise be noticed only by
+/// the inactivity probe. Reconnects (every 500 ms) to a member that is down.
+fn watch_member(shared: &Shared, i: usize, epoch: u64) {
+    let remote = &shared.remotes[i];
+    let stop = || {
+        let st = shared.state.lock();
+        st.closed || st.epoch != epoch
+    };
+    while !stop() {
+        match open_server_monitor(shared, i) {
+            Ok((_, None)) => return,
+            Ok((mut conn, Some(mut server))) => {
+                // Only a change to leader counts: two servers claiming
+                // leadership at once is a stale leader, which the other
+                // checks settle.
+                let mut was_leader = matches!(
+                    leadership(&server, &shared.options.database),
+                    Leadership::Usable
+                );
+                loop {
+                    match next_server_update(&mut conn, &mut server, &stop, None) {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => {
+                            log::debug!("watching {remote}: {e}");
+                            break;
+                        }
                     }
+                    let leader = matches!(
+                        leadership(&server, &shared.options.database),
+                        Leadership::Usable
+                    );
+                    if leader && !was_leader {
+                        let st = shared.state.lock();
+                        if let Some(live) = st.live.as_ref().filter(|l| l.epoch == epoch) {
+                            log::info!(
+                                "ovsdb: {remote} is the cluster leader now: leaving {}",
+                                shared.remotes[live.remote]
+                            );
+                            live.control.shutdown();
+                        }
+                        return;
+                    }
+                    was_leader = leader;
                 }
-                Ok(Message::Request { method, params, id }) if method == "echo" => {
-                    conn.send(&Message::Reply { result: params, id })?;
-                }
-                Ok(_) => {}
-                Err(Error::Timeout { .. }) => {}
-                Err(e) => return Err(e),
             }
+            Err(e) => log::debug!("watching {remote}: {e}"),
+        }
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until && !stop() {
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -825,7 +913,7 @@ fn monitor(
 /// Publishes the session, then reads until the connection fails: replies
 /// go to their callers, updates into the replica, echoes are answered and
 /// sent after `probe_interval` of silence. Returns why it stopped.
-fn serve(shared: &Shared, session: Session) -> Error {
+fn serve(shared: &Arc<Shared>, session: Session) -> Error {
     let Session {
         mut conn,
         remote,
@@ -836,7 +924,7 @@ fn serve(shared: &Shared, session: Session) -> Error {
         Ok(c) => c,
         Err(e) => return e,
     };
-    {
+    let epoch = {
         let mut st = shared.state.lock();
         if st.closed {
             return Error::Closed;
@@ -852,6 +940,22 @@ fn serve(shared: &Shared, session: Session) -> Error {
         });
         st.last_error = None;
         shared.changed.notify_all();
+        st.epoch
+    };
+    if shared.options.leader_only
+        && server
+            .as_ref()
+            .is_some_and(|s| s.table("Database").next().is_some())
+    {
+        for i in (0..shared.remotes.len()).filter(|i| *i != remote) {
+            let watcher = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("ovsdb-watch".into())
+                .spawn(move || watch_member(&watcher, i, epoch));
+            if let Err(e) = spawned {
+                log::warn!("ovsdb: cannot watch {}: {e}", shared.remotes[i]);
+            }
+        }
     }
     let name = shared.remotes[remote].to_string();
     let probe = shared.options.probe_interval;

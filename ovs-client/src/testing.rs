@@ -52,17 +52,6 @@ fn ovsdb_server_program() -> PathBuf {
     }
 }
 
-/// Whether the Open vSwitch tools these helpers need are installed.
-pub fn available() -> bool {
-    schema().exists()
-        && Command::new("ovsdb-tool")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-}
-
 /// Runs a program with an argument vector; its stdout on success, an error
 /// with its stderr otherwise.
 pub fn run(program: impl AsRef<Path>, args: &[&str], env_dir: &Path) -> io::Result<String> {
@@ -189,9 +178,8 @@ impl Process {
 
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
-            // SIGCONT first: a stopped process is killed too, but its
-            // children of the same state would not be reaped promptly.
-            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGCONT);
+            // SIGKILL ends a stopped (paused) process too, without letting
+            // it run first.
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -397,8 +385,22 @@ fn free_port() -> io::Result<u16> {
 impl Cluster {
     /// Creates an `n`-member cluster (`ovsdb-tool create-cluster` with
     /// the given election timer, then `join-cluster`), starts every member
-    /// and waits until all have joined and one leads.
+    /// and waits until all have joined and one leads. The Raft ports are
+    /// free ports of loopback picked just before; should another program
+    /// take one meanwhile, the cluster is built again on new ports (three
+    /// attempts).
     pub fn start(n: usize, election_timer_ms: u64) -> io::Result<Cluster> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Cluster::start_once(n, election_timer_ms) {
+                Err(e) if attempt < 3 => log::warn!("cluster start failed, again: {e}"),
+                r => return r,
+            }
+        }
+    }
+
+    fn start_once(n: usize, election_timer_ms: u64) -> io::Result<Cluster> {
         let dir = TempDir::new()?;
         let mut members = Vec::with_capacity(n);
         let mut first_raft = String::new();
@@ -441,7 +443,7 @@ impl Cluster {
             });
         }
         let cluster = Cluster { members, dir };
-        cluster.wait_ready(Duration::from_secs(30))?;
+        cluster.wait_ready(Duration::from_secs(20))?;
         Ok(cluster)
     }
 
@@ -534,6 +536,17 @@ impl Cluster {
             c.wait()?;
         }
         Ok(())
+    }
+
+    /// Freezes member `i` (SIGSTOP): its connections stay open but it
+    /// answers nothing, like a hung process or an unreachable host.
+    pub fn pause(&self, i: usize) -> io::Result<()> {
+        self.members[i].process.signal(Signal::SIGSTOP)
+    }
+
+    /// Lets a paused member run again (SIGCONT).
+    pub fn resume(&self, i: usize) -> io::Result<()> {
+        self.members[i].process.signal(Signal::SIGCONT)
     }
 
     /// Starts killed member `i` again.

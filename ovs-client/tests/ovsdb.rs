@@ -486,6 +486,42 @@ fn cluster_leader_exits() {
 }
 
 #[test]
+fn cluster_hung_leader_is_left_for_the_new_one() {
+    let cluster = Cluster::start(3, 100).unwrap();
+    cluster.vsctl(&["init"]).unwrap();
+    // No inactivity probe: only watching the other members can tell that
+    // the silent leader is no longer the leader.
+    let opts = ClientOptions {
+        probe_interval: Duration::ZERO,
+        ..options()
+    };
+    let client = Client::connect(cluster.remotes(), opts).unwrap();
+    let leader = cluster.leader().unwrap();
+    let old = cluster.remotes()[leader].clone();
+    assert_eq!(client.current_remote(), Some(old.clone()));
+    add_bridge(&client, "br-a").unwrap();
+    cluster.pause(leader).unwrap();
+    let start = Instant::now();
+    let on_old = |r: Option<Remote>| r.as_ref().map_or(true, |r| *r == old);
+    while on_old(client.current_remote()) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let moved = client.current_remote();
+    let result = add_bridge(&client, "br-b");
+    println!(
+        "hung leader: moved to {moved:?} after {:?}",
+        start.elapsed()
+    );
+    cluster.resume(leader).unwrap();
+    assert!(moved.is_some_and(|r| r != old), "still on the hung leader");
+    result.unwrap();
+    cluster.wait_ready(Duration::from_secs(10)).unwrap();
+    let mut seen = list_br(|a| cluster.vsctl(a));
+    seen.sort();
+    assert_eq!(seen, vec!["br-a", "br-b"]);
+}
+
+#[test]
 fn cluster_unixctl_status() {
     let cluster = Cluster::start(3, 1000).unwrap();
     let leader = cluster.leader().unwrap();
@@ -693,4 +729,52 @@ fn tcp_remotes() {
     add_bridge(&client, "br-tcp").unwrap();
     let out = ovs_client::testing::vsctl(&spec, &["list-br"], server.dir()).unwrap();
     assert_eq!(out, "br-tcp\n");
+}
+
+#[test]
+fn concurrent_transactions_from_many_threads() {
+    let server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let client = Client::connect(vec![server.remote()], options()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let client = &client;
+            s.spawn(move || {
+                for i in 0..20 {
+                    add_bridge(client, &format!("b{t}-{i}")).unwrap();
+                }
+            });
+        }
+    });
+    let listed: BTreeSet<String> = list_br(|a| server.vsctl(a)).into_iter().collect();
+    let expected: BTreeSet<String> = (0..8)
+        .flat_map(|t| (0..20).map(move |i| format!("b{t}-{i}")))
+        .collect();
+    assert_eq!(listed, expected);
+    assert_eq!(names(&client.replica(), "Bridge"), expected);
+}
+
+#[test]
+fn connection_lost_before_the_reply_is_disconnected() {
+    let mut server = OvsdbServer::start().unwrap();
+    server.vsctl(&["init"]).unwrap();
+    let client = Client::connect(vec![server.remote()], options()).unwrap();
+    // Frozen, the server takes the request into its socket but never
+    // answers; then it dies.
+    server.pause().unwrap();
+    let err = std::thread::scope(|s| {
+        let waiting = s.spawn(|| add_bridge(&client, "br1"));
+        std::thread::sleep(Duration::from_millis(200));
+        server.stop();
+        waiting.join().unwrap()
+    })
+    .unwrap_err();
+    match &err {
+        Error::Disconnected { remote, method } => {
+            assert_eq!(remote, &server.remote_spec());
+            assert_eq!(method, "transact");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("outcome unknown"), "{err}");
 }
