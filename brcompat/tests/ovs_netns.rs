@@ -587,3 +587,96 @@ fn options_that_do_not_go_with_the_backend_are_usage_errors() {
         "{err}"
     );
 }
+
+/// A Unix-socket relay between the backend and `ovsdb-server` that, once
+/// armed, swallows the next reply (a server message with a `"result"`)
+/// and cuts the connection: the transaction is committed, its outcome
+/// lost to the client.
+struct ReplyCutter {
+    path: std::path::PathBuf,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cuts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ReplyCutter {
+    fn start(upstream: &Path, dir: &Path) -> ReplyCutter {
+        use std::io::{Read, Write};
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::sync::atomic::Ordering;
+        let path = dir.join("relay.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cuts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (a, c, upstream) = (armed.clone(), cuts.clone(), upstream.to_owned());
+        // Lives as long as the test process: blocked in accept.
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = UnixStream::connect(&upstream) else {
+                    return;
+                };
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n @ 1..) = c_in.read(&mut buf) {
+                        if s_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_out.shutdown(std::net::Shutdown::Both);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                let (a, c) = (a.clone(), c.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n @ 1..) = s_in.read(&mut buf) {
+                        let chunk = &buf[..n];
+                        let reply = chunk.windows(8).any(|w| w == b"\"result\"");
+                        if reply && a.swap(false, Ordering::SeqCst) {
+                            c.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        if c_out.write_all(chunk).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                    let _ = s_in.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        ReplyCutter { path, armed, cuts }
+    }
+}
+
+#[test]
+fn a_transaction_committed_but_unanswered_is_not_applied_again() {
+    use std::sync::atomic::Ordering;
+    let env = Env::new();
+    env.brctl_ok(&["addbr", "br0"]);
+    let dir = ovs_client::testing::TempDir::new().unwrap();
+    let relay = ReplyCutter::start(env.db.socket(), dir.path());
+    let options = OvsOptions {
+        timeout: Duration::from_secs(20),
+        ..OvsOptions::new(vec![ovs_client::Remote::Unix(relay.path.clone())])
+    };
+    let backend = OvsBackend::connect(&options).unwrap();
+    relay.armed.store(true, Ordering::SeqCst);
+    backend
+        .apply(&Change::AddBridge { name: "br1".into() })
+        .unwrap_or_else(|e| panic!("addbr br1 with its reply lost: {e}"));
+    assert_eq!(relay.cuts.load(Ordering::SeqCst), 1, "the reply was cut");
+    assert_eq!(lines(&env.vsctl(&["list-br"])), ["br0", "br1"]);
+    let next_cfg = env.vsctl(&["get", "Open_vSwitch", ".", "next_cfg"]);
+    assert_eq!(next_cfg.trim(), "2", "committed once");
+    // Deleting works the same way.
+    relay.armed.store(true, Ordering::SeqCst);
+    backend
+        .apply(&Change::DeleteBridge { name: "br1".into() })
+        .unwrap();
+    assert_eq!(relay.cuts.load(Ordering::SeqCst), 2);
+    assert_eq!(lines(&env.vsctl(&["list-br"])), ["br0"]);
+    let next_cfg = env.vsctl(&["get", "Open_vSwitch", ".", "next_cfg"]);
+    assert_eq!(next_cfg.trim(), "3");
+}
