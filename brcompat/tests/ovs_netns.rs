@@ -255,6 +255,39 @@ fn fdb_show(ctl: &Path, bridge: &str) -> BTreeSet<(u16, u16, String)> {
         .collect()
 }
 
+/// `brctl showmacs BRIDGE` (a real bridge, or a fake one of VLAN `vlan`
+/// of `parent`) as `fdb/show PARENT` lists VLAN `vlan`, `is local` for
+/// the addresses of `local` devices; returns the rows.
+fn showmacs_is_fdb_show(
+    env: &Env,
+    bridge: &str,
+    parent: &str,
+    vlan: u16,
+    local: &[&str],
+) -> BTreeSet<(u16, String, bool)> {
+    let local: BTreeSet<String> = local.iter().map(|d| mac_of(&env.ns, d)).collect();
+    let ctl = env.vswitchd.control_socket();
+    // The table may gain an entry between two reads (the bridge's own
+    // device talks too): compare reads taken back to back until two agree.
+    let mut tries = 0;
+    let (ours, theirs) = loop {
+        let before = fdb_show(&ctl, parent);
+        let ours = showmacs(&env.brctl_ok(&["showmacs", bridge]));
+        let after = fdb_show(&ctl, parent);
+        tries += 1;
+        if before == after || tries == 10 {
+            break (ours, after);
+        }
+    };
+    let expected: BTreeSet<(u16, String, bool)> = theirs
+        .iter()
+        .filter(|(_, v, _)| *v == vlan)
+        .map(|(p, _, m)| (*p, m.clone(), local.contains(m)))
+        .collect();
+    assert_eq!(ours, expected, "showmacs {bridge}");
+    ours
+}
+
 #[test]
 fn hosts_ping_through_ovs_and_showmacs_is_fdb_show() {
     let env = Env::new();
@@ -275,39 +308,43 @@ fn hosts_ping_through_ovs_and_showmacs_is_fdb_show() {
     h1.exec("ping", &["-c", "3", "-W", "2", "10.79.0.2"]);
     h2.exec("ping", &["-c", "3", "-W", "2", "10.79.0.1"]);
 
-    // The bridge's own interfaces' addresses are the local ones.
-    let local: BTreeSet<String> = ["br0", "veth1", "veth2"]
-        .iter()
-        .map(|d| mac_of(&env.ns, d))
-        .collect();
     let ofport = |i: &str| -> u16 {
         env.vsctl(&["get", "interface", i, "ofport"])
             .trim()
             .parse()
             .unwrap()
     };
-    let ctl = env.vswitchd.control_socket();
-    // The table may gain an entry between two reads (the bridge's own
-    // device talks too): compare reads taken back to back until two agree.
-    let mut tries = 0;
-    let (ours, theirs) = loop {
-        let before = fdb_show(&ctl, "br0");
-        let ours = showmacs(&env.brctl_ok(&["showmacs", "br0"]));
-        let after = fdb_show(&ctl, "br0");
-        tries += 1;
-        if before == after || tries == 10 {
-            break (ours, after);
-        }
-    };
-    let expected: BTreeSet<(u16, String, bool)> = theirs
-        .iter()
-        .filter(|(_, vlan, _)| *vlan == 0)
-        .map(|(p, _, m)| (*p, m.clone(), local.contains(m)))
-        .collect();
-    assert_eq!(ours, expected);
+    let ours = showmacs_is_fdb_show(&env, "br0", "br0", 0, &["br0", "veth1", "veth2"]);
     let (m1, m2) = (mac_of(&h1, "eth0"), mac_of(&h2, "eth0"));
     assert!(ours.contains(&(ofport("veth1"), m1, false)), "{ours:?}");
     assert!(ours.contains(&(ofport("veth2"), m2, false)), "{ours:?}");
+
+    // A fake bridge (VLAN 10 of br0) with two more hosts: its showmacs is
+    // VLAN 10 of fdb/show, and br0's does not list them.
+    let h3 = NetNs::new();
+    let h4 = NetNs::new();
+    env.ns.veth_to("veth3", &h3, "eth0");
+    env.ns.veth_to("veth4", &h4, "eth0");
+    env.vsctl(&["add-br", "vlan10", "br0", "10"]);
+    env.brctl_ok(&["addif", "vlan10", "veth3"]);
+    env.brctl_ok(&["addif", "vlan10", "veth4"]);
+    for dev in ["veth3", "veth4", "vlan10"] {
+        env.ns.ip(&["link", "set", dev, "up"]);
+    }
+    for (ns, addr) in [(&h3, "10.79.1.3/24"), (&h4, "10.79.1.4/24")] {
+        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+    }
+    h3.exec("ping", &["-c", "3", "-W", "2", "10.79.1.4"]);
+    let vlan = showmacs_is_fdb_show(&env, "vlan10", "br0", 10, &["vlan10", "veth3", "veth4"]);
+    let (m3, m4) = (mac_of(&h3, "eth0"), mac_of(&h4, "eth0"));
+    assert!(
+        vlan.contains(&(ofport("veth3"), m3.clone(), false)),
+        "{vlan:?}"
+    );
+    assert!(vlan.contains(&(ofport("veth4"), m4, false)), "{vlan:?}");
+    let br0 = showmacs(&env.brctl_ok(&["showmacs", "br0"]));
+    assert!(br0.iter().all(|(_, m, _)| *m != m3), "{br0:?}");
 
     // The FDB source itself: pages of one table, and a bridge
     // ovs-vswitchd does not run has no entries (not an error).
