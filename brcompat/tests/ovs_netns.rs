@@ -288,25 +288,39 @@ fn showmacs_is_fdb_show(
     ours
 }
 
+/// Two host namespaces, each with an `eth0` at `SUBNET.1` and `.2`,
+/// attached through `veths` to `bridge` with our `brctl`, which have
+/// pinged each other.
+fn two_hosts(env: &Env, bridge: &str, veths: [&str; 2], subnet: &str) -> (NetNs, NetNs) {
+    let hosts = (NetNs::new(), NetNs::new());
+    for (i, (veth, host)) in veths.iter().zip([&hosts.0, &hosts.1]).enumerate() {
+        env.ns.veth_to(veth, host, "eth0");
+        env.brctl_ok(&["addif", bridge, veth]);
+        env.ns.ip(&["link", "set", veth, "up"]);
+        host.ip(&[
+            "addr",
+            "add",
+            &format!("{subnet}.{}/24", i + 1),
+            "dev",
+            "eth0",
+        ]);
+        host.ip(&["link", "set", "eth0", "up"]);
+    }
+    env.ns.ip(&["link", "set", bridge, "up"]);
+    hosts
+        .0
+        .exec("ping", &["-c", "3", "-W", "2", &format!("{subnet}.2")]);
+    hosts
+        .1
+        .exec("ping", &["-c", "3", "-W", "2", &format!("{subnet}.1")]);
+    hosts
+}
+
 #[test]
 fn hosts_ping_through_ovs_and_showmacs_is_fdb_show() {
     let env = Env::new();
-    let h1 = NetNs::new();
-    let h2 = NetNs::new();
-    env.ns.veth_to("veth1", &h1, "eth0");
-    env.ns.veth_to("veth2", &h2, "eth0");
     env.brctl_ok(&["addbr", "br0"]);
-    env.brctl_ok(&["addif", "br0", "veth1"]);
-    env.brctl_ok(&["addif", "br0", "veth2"]);
-    for dev in ["veth1", "veth2", "br0"] {
-        env.ns.ip(&["link", "set", dev, "up"]);
-    }
-    for (ns, addr) in [(&h1, "10.79.0.1/24"), (&h2, "10.79.0.2/24")] {
-        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
-        ns.ip(&["link", "set", "eth0", "up"]);
-    }
-    h1.exec("ping", &["-c", "3", "-W", "2", "10.79.0.2"]);
-    h2.exec("ping", &["-c", "3", "-W", "2", "10.79.0.1"]);
+    let (h1, h2) = two_hosts(&env, "br0", ["veth1", "veth2"], "10.79.0");
 
     let ofport = |i: &str| -> u16 {
         env.vsctl(&["get", "interface", i, "ofport"])
@@ -321,21 +335,8 @@ fn hosts_ping_through_ovs_and_showmacs_is_fdb_show() {
 
     // A fake bridge (VLAN 10 of br0) with two more hosts: its showmacs is
     // VLAN 10 of fdb/show, and br0's does not list them.
-    let h3 = NetNs::new();
-    let h4 = NetNs::new();
-    env.ns.veth_to("veth3", &h3, "eth0");
-    env.ns.veth_to("veth4", &h4, "eth0");
     env.vsctl(&["add-br", "vlan10", "br0", "10"]);
-    env.brctl_ok(&["addif", "vlan10", "veth3"]);
-    env.brctl_ok(&["addif", "vlan10", "veth4"]);
-    for dev in ["veth3", "veth4", "vlan10"] {
-        env.ns.ip(&["link", "set", dev, "up"]);
-    }
-    for (ns, addr) in [(&h3, "10.79.1.3/24"), (&h4, "10.79.1.4/24")] {
-        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
-        ns.ip(&["link", "set", "eth0", "up"]);
-    }
-    h3.exec("ping", &["-c", "3", "-W", "2", "10.79.1.4"]);
+    let (h3, h4) = two_hosts(&env, "vlan10", ["veth3", "veth4"], "10.79.1");
     let vlan = showmacs_is_fdb_show(&env, "vlan10", "br0", 10, &["vlan10", "veth3", "veth4"]);
     let (m3, m4) = (mac_of(&h3, "eth0"), mac_of(&h4, "eth0"));
     assert!(
