@@ -193,6 +193,9 @@ impl OvsBackend {
                 .collect(),
             leader_only: options.remotes.len() > 1,
             timeout: options.timeout,
+            // A request waits at most `timeout` for a connection: try
+            // again often enough that a server back within it is found.
+            backoff_max: Duration::from_secs(1).min(options.timeout),
             ..ClientOptions::default()
         };
         let client = Client::connect(options.remotes.clone(), client_options)
