@@ -23,7 +23,7 @@
 //! | someone else changed a row the change depends on | the transaction fails on its `wait` guard (or on a name index); the change is computed again on the newer rows (up to [`MAX_ATTEMPTS`] times) |
 //! | the connection is lost before the reply | the outcome is unknown: once the client has reconnected and read the tables again, the rows decide ([`mapping::shows_change`]): the change is there (done, not applied twice) or not (computed again and sent) |
 //! | the server is not the cluster's leader (or lost it) | the client reconnects to the leader; the change is sent again |
-//! | `ovs-vswitchd` does not apply the change within the timeout | an `ETIMEDOUT` error naming `ovs-vswitchd`; the change stays in the database (`ovs-vswitchd` applies it when it runs) |
+//! | `ovs-vswitchd` does not apply the change within the timeout (the whole request's: [`OvsOptions::timeout`]) | an `ETIMEDOUT` error naming `ovs-vswitchd`; the change stays in the database (`ovs-vswitchd` applies it when it runs) |
 //! | no server answers within the timeout | an `ETIMEDOUT` error naming the remotes |
 
 pub mod fdb_show;
@@ -63,6 +63,10 @@ pub const DEFAULT_APPCTL: &str = "ovs-appctl";
 /// ([`crate::client::DEFAULT_TIMEOUT`]), so a client gets the daemon's
 /// answer rather than its own timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The least time a committed change gives `ovs-vswitchd` to apply it,
+/// however long the commit took.
+pub const MIN_APPLY_WAIT: Duration = Duration::from_millis(500);
 
 /// How the backend reaches Open vSwitch.
 #[derive(Debug, Clone)]
@@ -215,7 +219,7 @@ impl OvsBackend {
         Ok(backend)
     }
 
-    /// The OVSDB client (shared with [`OvsFdb`] for the bridges' ports).
+    /// The OVSDB client, for callers that want more of the database.
     pub fn client(&self) -> &Arc<Client> {
         &self.client
     }
@@ -256,25 +260,26 @@ impl OvsBackend {
     }
 
     /// Waits until `ovs-vswitchd` reports configuration `next_cfg`
-    /// applied.
-    fn wait_applied(&self, next_cfg: i64, what: &str) -> Result<(), StoreError> {
+    /// applied: until `deadline`, the request's, but at least
+    /// [`MIN_APPLY_WAIT`] (a request that took its time to be committed
+    /// still gives `ovs-vswitchd` a chance).
+    fn wait_applied(&self, next_cfg: i64, deadline: Instant, what: &str) -> Result<(), StoreError> {
         let cur_cfg = |r: &Replica| {
             r.table("Open_vSwitch")
                 .next()
                 .and_then(|(_, row)| row.integer("cur_cfg"))
                 .unwrap_or(0)
         };
-        match self
-            .client
-            .wait_until(self.timeout, |r| cur_cfg(r) >= next_cfg)
-        {
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .max(MIN_APPLY_WAIT);
+        match self.client.wait_until(wait, |r| cur_cfg(r) >= next_cfg) {
             Ok(_) => Ok(()),
             Err(ovs_client::Error::Timeout { .. }) => Err(StoreError::Backend {
                 message: format!(
                     "{what}: stored in the database, but ovs-vswitchd did not apply it \
-                     within {:?} (it reports configuration {}, this is {next_cfg}): \
+                     within {wait:.1?} (it reports configuration {}, this is {next_cfg}): \
                      is ovs-vswitchd running?",
-                    self.timeout,
                     cur_cfg(&self.client.replica()),
                 ),
                 errno: libc::ETIMEDOUT,
@@ -362,7 +367,7 @@ impl OvsBackend {
                 Err(e) => return Err(db_error(what, &e)),
             };
             let committed = start.elapsed();
-            self.wait_applied(next_cfg, what)?;
+            self.wait_applied(next_cfg, deadline, what)?;
             let timings = format!(
                 "{what}: committed after {committed:?}, applied by ovs-vswitchd after {:?}",
                 start.elapsed()
