@@ -42,6 +42,9 @@
 #[path = "../../netdev-linux/tests/support/mod.rs"]
 mod support;
 
+#[cfg(target_os = "linux")]
+mod bench_util;
+
 #[cfg(not(target_os = "linux"))]
 fn main() {
     eprintln!("bench_brcompat runs on Linux only (it needs network namespaces)");
@@ -70,20 +73,11 @@ mod linux {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
 
+    use super::bench_util::{median, ms, sibling};
     use super::support::{self, NetNs};
 
     const TIMEOUT: Duration = Duration::from_secs(10);
     const PAGE: usize = 256;
-
-    fn median(mut v: Vec<Duration>) -> Duration {
-        assert!(!v.is_empty());
-        v.sort();
-        v[v.len() / 2]
-    }
-
-    fn ms(d: Duration) -> String {
-        format!("{:.3} ms", d.as_secs_f64() * 1e3)
-    }
 
     fn time(f: impl FnOnce()) -> Duration {
         let t = Instant::now();
@@ -111,22 +105,6 @@ mod linux {
             program.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-
-    /// A binary of this workspace built beside this example (same profile).
-    fn sibling(name: &str) -> PathBuf {
-        let exe = std::env::current_exe().expect("current_exe");
-        let p = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("examples directory")
-            .join(name);
-        assert!(
-            p.exists(),
-            "no {} (build it: cargo build --release -p brcompat --bins)",
-            p.display()
-        );
-        p
     }
 
     /// A fresh directory, removed on drop.

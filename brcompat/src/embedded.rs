@@ -14,11 +14,9 @@
 //! - [`SwitchFdb`] is an [`FdbSource`] reading the switch's forwarding
 //!   databases and per-port counters.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use netdev_switch::{
     BridgeConfig, FdbRecord, PortConfig, PortKind, Switch, SwitchConfig, VlanMode,
@@ -26,6 +24,7 @@ use netdev_switch::{
 use parking_lot::Mutex;
 
 use crate::model::{Applied, Change, Config};
+use crate::paging::FdbPages;
 use crate::proto::PortStats;
 use crate::store::{ConfigBackend, FdbEntry, FdbSource, FileStore, StoreError};
 
@@ -141,63 +140,17 @@ impl ConfigBackend for SwitchBackend {
 #[derive(Debug)]
 pub struct SwitchFdb {
     switch: Arc<Switch>,
-    /// The tables a reader is paging through, by bridge and VLAN: a query
-    /// with `skip > 0` continues from the table its first page read, so
-    /// reading N entries in pages costs one pass over the table, not one
-    /// per page (the seed daemon re-read everything for every page:
-    /// quadratic), and the pages do not skip or repeat entries that moved
-    /// meanwhile.
-    snapshots: Mutex<HashMap<(String, u16), Snapshot>>,
+    /// The tables readers are paging through.
+    pages: FdbPages,
 }
-
-#[derive(Debug)]
-struct Snapshot {
-    taken: Instant,
-    entries: Arc<Vec<FdbEntry>>,
-}
-
-/// How long a paged read may keep reading the table its first page took.
-const SNAPSHOT_TTL: Duration = Duration::from_secs(5);
 
 impl SwitchFdb {
     /// Reads from `switch`.
     pub fn new(switch: Arc<Switch>) -> SwitchFdb {
         SwitchFdb {
             switch,
-            snapshots: Mutex::new(HashMap::new()),
+            pages: FdbPages::default(),
         }
-    }
-
-    /// The table of `bridge` on `vlan`: a fresh one for a first page, the
-    /// one the first page took for the next pages (while it is recent).
-    fn table(&self, bridge: &str, vlan: u16, skip: usize) -> Arc<Vec<FdbEntry>> {
-        let key = (bridge.to_owned(), vlan);
-        let now = Instant::now();
-        let mut snaps = self.snapshots.lock();
-        snaps.retain(|_, s| now.duration_since(s.taken) < SNAPSHOT_TTL);
-        if skip > 0 {
-            if let Some(s) = snaps.get(&key) {
-                return s.entries.clone();
-            }
-        }
-        drop(snaps);
-        let entries: Arc<Vec<FdbEntry>> = Arc::new(
-            self.switch
-                .fdb(bridge)
-                .unwrap_or_default()
-                .iter()
-                .filter(|r| r.vlan == vlan)
-                .map(fdb_entry)
-                .collect(),
-        );
-        self.snapshots.lock().insert(
-            key,
-            Snapshot {
-                taken: now,
-                entries: entries.clone(),
-            },
-        );
-        entries
     }
 }
 
@@ -223,8 +176,17 @@ impl FdbSource for SwitchFdb {
         skip: usize,
         max: usize,
     ) -> io::Result<Vec<FdbEntry>> {
-        let table = self.table(bridge, vlan, skip);
-        Ok(table.iter().skip(skip).take(max).copied().collect())
+        let table = self.pages.table(bridge, vlan, skip, || {
+            Ok(self
+                .switch
+                .fdb(bridge)
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.vlan == vlan)
+                .map(fdb_entry)
+                .collect())
+        })?;
+        Ok(FdbPages::page(&table, skip, max))
     }
 
     fn port_stats(&self, bridge: &str) -> io::Result<Vec<PortStats>> {

@@ -5,9 +5,10 @@
 //!
 //! Here: the daemon [`daemon`] (binary `brcompatd`), the wire protocol
 //! ([`proto`]), the daemon's Unix-socket transport ([`transport`]), the
-//! configuration model and file store ([`model`], [`store`]), the client
-//! library ([`client`]) and what bridge-utils' `brctl` prints ([`brctl`]),
-//! which the `brctl` binary puts together.
+//! configuration model and file store ([`model`], [`store`]), the backend
+//! on a real Open vSwitch ([`ovs`]), the client library ([`client`]) and
+//! what bridge-utils' `brctl` prints ([`brctl`]), which the `brctl` binary
+//! puts together.
 
 #![warn(missing_docs)]
 
@@ -16,6 +17,8 @@ pub mod client;
 pub mod daemon;
 pub mod embedded;
 pub mod model;
+pub mod ovs;
+mod paging;
 pub mod proto;
 pub mod store;
 mod sys;

@@ -1,5 +1,6 @@
 //! Where the configuration lives: the [`ConfigBackend`] trait the daemon
-//! uses, and its embedded implementation, [`FileStore`], a text file.
+//! uses, and its embedded implementation, [`FileStore`], a text file
+//! (Open vSwitch's database is the other: [`crate::ovs::OvsBackend`]).
 //!
 //! # The file format
 //!
@@ -145,6 +146,16 @@ pub enum StoreError {
         /// The error.
         source: io::Error,
     },
+    /// A backend outside this process (Open vSwitch's database or switch)
+    /// failed or did not answer. Whether the change is applied is said in
+    /// `message`.
+    Backend {
+        /// What went wrong, naming the server or daemon.
+        message: String,
+        /// The positive errno of the reply (`ETIMEDOUT` when a daemon did
+        /// not answer in time).
+        errno: i32,
+    },
 }
 
 impl StoreError {
@@ -155,6 +166,7 @@ impl StoreError {
             StoreError::Parse { .. } => libc::EINVAL,
             StoreError::Locked { .. } => libc::EAGAIN,
             StoreError::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
+            StoreError::Backend { errno, .. } => *errno,
         }
     }
 
@@ -184,6 +196,7 @@ impl fmt::Display for StoreError {
                 path,
                 source,
             } => write!(f, "{action} {}: {source}", path.display()),
+            StoreError::Backend { message, .. } => f.write_str(message),
         }
     }
 }
@@ -193,7 +206,7 @@ impl std::error::Error for StoreError {
         match self {
             StoreError::Config(e) => Some(e),
             StoreError::Parse { error, .. } => Some(error),
-            StoreError::Locked { .. } => None,
+            StoreError::Locked { .. } | StoreError::Backend { .. } => None,
             StoreError::Io { source, .. } => Some(source),
         }
     }
@@ -206,7 +219,7 @@ impl From<ConfigError> for StoreError {
 }
 
 /// Where the daemon's configuration lives: the embedded [`FileStore`], or
-/// (in a later issue) Open vSwitch's database. Shared between the
+/// Open vSwitch's database ([`crate::ovs::OvsBackend`]). Shared between the
 /// daemon's threads; every method is safe to call concurrently, and changes
 /// are applied one at a time, in the order they take the backend's lock.
 pub trait ConfigBackend: Send + Sync + fmt::Debug {
@@ -635,7 +648,8 @@ pub struct FdbEntry {
 
 /// The forwarding database of the switch's bridges, and the datapath's
 /// per-port counters: the embedded switch provides one
-/// ([`crate::embedded::SwitchFdb`]), Open vSwitch in a later issue.
+/// ([`crate::embedded::SwitchFdb`]), so does Open vSwitch
+/// ([`crate::ovs::OvsFdb`]).
 pub trait FdbSource: Send + Sync + fmt::Debug {
     /// The entries of real bridge `bridge` on VLAN `vlan` (0 for untagged),
     /// in a stable order, skipping the first `skip` and returning at most

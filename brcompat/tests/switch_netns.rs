@@ -15,11 +15,13 @@
 mod support;
 
 mod daemon_support;
+mod netns_util;
 
 use std::process::{Child, Command, Stdio};
 
 use brcompat::proto::Reply;
 use daemon_support::{addbr, addif, Client, TempDir};
+use netns_util::{mac_of, showmacs};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::NetNs;
@@ -65,29 +67,12 @@ impl Drop for Daemon {
     }
 }
 
-fn mac_of(ns: &NetNs, dev: &str) -> String {
-    let json = ns.ip(&["-j", "link", "show", dev]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    v[0]["address"].as_str().unwrap().to_owned()
-}
-
 /// `brctl --socket SOCK args...` run in `ns`.
 fn brctl(ns: &NetNs, dir: &TempDir, args: &[&str]) -> String {
     let sock = dir.sock();
     let mut v = vec!["--socket", sock.to_str().unwrap()];
     v.extend_from_slice(args);
     ns.exec(env!("CARGO_BIN_EXE_brctl"), &v)
-}
-
-/// `showmacs` rows: (port, mac, is local).
-fn showmacs(text: &str) -> Vec<(u16, String, bool)> {
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f[0].parse().unwrap(), f[1].to_owned(), f[2] == "yes")
-        })
-        .collect()
 }
 
 #[test]

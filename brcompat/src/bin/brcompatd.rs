@@ -6,6 +6,11 @@
 //! only keeps the configuration (for hosts where taps cannot be made). A
 //! clean shutdown stops the switch, destroying its taps.
 //!
+//! With `--backend ovs --db unix:PATH` the configuration is a real Open
+//! vSwitch's database and `ovs-vswitchd` is the datapath (no embedded
+//! switch runs; `--config` and `--datapath` do not apply and are refused):
+//! see `brcompat::ovs`.
+//!
 //! Exit status: 0 after a clean shutdown (SIGTERM, SIGINT), 1 when it
 //! cannot start (one line on stderr: the socket or the configuration is in
 //! use, a file cannot be read...), 2 for a usage error.
@@ -18,9 +23,10 @@ use std::time::Duration;
 
 use brcompat::daemon::{Daemon, DaemonOptions, Server, ServerOptions};
 use brcompat::embedded::{SwitchBackend, SwitchFdb};
+use brcompat::ovs::{FdbOptions, OvsBackend, OvsFdb, OvsOptions};
 use brcompat::store::{ConfigBackend, EmptyFdb, FdbSource, FileStore};
 use brcompat::transport::{self, Access, ListenerOptions};
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 use log::LevelFilter;
 use netdev_switch::{Switch, SwitchOptions};
 
@@ -28,11 +34,14 @@ use netdev_switch::{Switch, SwitchOptions};
 /// the daemon rewrites, so under `/var/lib` rather than `/etc`.
 const DEFAULT_CONFIG: &str = "/var/lib/brcompat/brcompat.conf";
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Backend {
     /// The configuration in a text file (`--config`), written on every
     /// change before it is acknowledged.
     Embedded,
+    /// A real Open vSwitch: the configuration in its database (`--db`),
+    /// ovs-vswitchd the datapath.
+    Ovs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -77,15 +86,40 @@ struct Args {
     /// The socket clients connect to.
     #[arg(long, value_name = "PATH", default_value = transport::DEFAULT_PATH)]
     socket: PathBuf,
-    /// The configuration file (its directory is created if missing).
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG)]
-    config: PathBuf,
+    /// The configuration file (its directory is created if missing);
+    /// embedded backend only [default: /var/lib/brcompat/brcompat.conf].
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
     /// Where the configuration lives.
     #[arg(long, value_enum, default_value = "embedded")]
     backend: Backend,
-    /// What forwards the bridges' frames.
-    #[arg(long, value_enum, default_value = "embedded")]
-    datapath: Datapath,
+    /// What forwards the bridges' frames; embedded backend only (with
+    /// `--backend ovs`, ovs-vswitchd does) [default: embedded].
+    #[arg(long, value_enum)]
+    datapath: Option<Datapath>,
+    /// Open vSwitch's database: `unix:PATH` or `tcp:HOST:PORT`, or the
+    /// comma-separated members of a clustered database (writes go to its
+    /// leader). Required with `--backend ovs`.
+    #[arg(long, value_name = "REMOTE[,REMOTE...]")]
+    db: Option<String>,
+    /// Open vSwitch's run directory, where ovs-vswitchd's pid file and
+    /// control socket are (for the forwarding databases).
+    #[arg(long, value_name = "DIR", default_value = brcompat::ovs::DEFAULT_RUNDIR)]
+    ovs_rundir: PathBuf,
+    /// The ovs-appctl program, run only when ovs-vswitchd's control socket
+    /// cannot be used.
+    #[arg(long, value_name = "PATH", default_value = brcompat::ovs::DEFAULT_APPCTL)]
+    ovs_appctl: PathBuf,
+    /// The datapath_type of the bridges brcompatd creates in Open vSwitch
+    /// (`netdev`: the userspace datapath) [default: Open vSwitch's own].
+    #[arg(long, value_name = "TYPE")]
+    ovs_datapath_type: Option<String>,
+    /// How long the database, and ovs-vswitchd applying a change, may take,
+    /// in seconds (less than brctl's 5 s, so brctl gets the daemon's
+    /// answer rather than its own timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    ovs_timeout: u64,
     /// How long the switch remembers a MAC address not seen again, in
     /// seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300,
@@ -115,8 +149,51 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Refuses options that do not go with the backend (exit status 2).
+fn check_usage(args: &Args) {
+    let conflict = |message: &str| -> ! {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit()
+    };
+    match args.backend {
+        Backend::Ovs => {
+            if args.datapath.is_some() {
+                conflict(
+                    "--datapath is for --backend embedded: with --backend ovs, \
+                     ovs-vswitchd is the datapath",
+                );
+            }
+            if args.config.is_some() {
+                conflict(
+                    "--config is for --backend embedded: with --backend ovs, \
+                     the configuration is in Open vSwitch's database (--db)",
+                );
+            }
+            match args.db.as_deref().map(ovs_client::parse_remotes) {
+                None => Args::command()
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "--backend ovs needs --db unix:PATH (or tcp:HOST:PORT)",
+                    )
+                    .exit(),
+                Some(Err(e)) => Args::command()
+                    .error(clap::error::ErrorKind::InvalidValue, format!("--db: {e}"))
+                    .exit(),
+                Some(Ok(_)) => {}
+            }
+        }
+        Backend::Embedded => {
+            if args.db.is_some() || args.ovs_datapath_type.is_some() {
+                conflict("--db and --ovs-datapath-type are for --backend ovs");
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    check_usage(&args);
     netdev::logger::init_stderr("brcompatd", args.log_level.into());
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,12 +208,14 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let store = match args.backend {
         Backend::Embedded => {
-            if let Some(dir) = args.config.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let config = args.config.clone().unwrap_or_else(|| DEFAULT_CONFIG.into());
+            if let Some(dir) = config.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("creating {}: {e}", dir.display()))?;
             }
-            FileStore::open(&args.config).map_err(|e| e.to_string())?
+            Some(FileStore::open(&config).map_err(|e| e.to_string())?)
         }
+        Backend::Ovs => None,
     };
     // Bound before the switch starts: a second daemon on the same socket
     // stops here, before it touches any device.
@@ -155,9 +234,11 @@ fn run(args: &Args) -> Result<(), String> {
             None
         }
     };
-    let (backend, fdb): (Arc<dyn ConfigBackend>, Arc<dyn FdbSource>) = match args.datapath {
-        Datapath::None => (Arc::new(store), Arc::new(EmptyFdb)),
-        Datapath::Embedded => {
+    let datapath = args.datapath.unwrap_or(Datapath::Embedded);
+    let (backend, fdb): Backends = match (store, datapath) {
+        (None, _) => ovs_backend(args)?,
+        (Some(store), Datapath::None) => (Arc::new(store), Arc::new(EmptyFdb)),
+        (Some(store), Datapath::Embedded) => {
             let options = SwitchOptions {
                 ageing: Duration::from_secs(args.mac_ageing),
                 port_buffer_bytes: args
@@ -185,16 +266,47 @@ fn run(args: &Args) -> Result<(), String> {
     server
         .stop_on_signals()
         .map_err(|e| format!("installing signal handlers: {e}"))?;
-    log::info!(
-        "serving on {} with configuration {} (datapath {:?})",
-        args.socket.display(),
-        args.config.display(),
-        args.datapath
-    );
+    match args.backend {
+        Backend::Embedded => log::info!(
+            "serving on {} with configuration {} (datapath {datapath:?})",
+            args.socket.display(),
+            args.config
+                .as_deref()
+                .unwrap_or(DEFAULT_CONFIG.as_ref())
+                .display(),
+        ),
+        Backend::Ovs => log::info!(
+            "serving on {} with Open vSwitch at {}",
+            args.socket.display(),
+            args.db.as_deref().unwrap_or_default(),
+        ),
+    }
     let daemon = server.run().map_err(|e| format!("event loop: {e}"))?;
     // The daemon holds the last references to the switch: dropping it
     // stops the datapath and destroys the bridges' taps.
     drop(daemon);
     log::info!("stopped");
     Ok(())
+}
+
+/// A configuration backend and the forwarding databases that go with it.
+type Backends = (Arc<dyn ConfigBackend>, Arc<dyn FdbSource>);
+
+/// The Open vSwitch backend and forwarding databases of `args`.
+fn ovs_backend(args: &Args) -> Result<Backends, String> {
+    let spec = args.db.as_deref().unwrap_or_default();
+    let remotes = ovs_client::parse_remotes(spec).map_err(|e| format!("--db: {e}"))?;
+    let timeout = Duration::from_secs(args.ovs_timeout);
+    let options = OvsOptions {
+        datapath_type: args.ovs_datapath_type.clone(),
+        timeout,
+        ..OvsOptions::new(remotes)
+    };
+    let backend = OvsBackend::connect(&options).map_err(|e| e.to_string())?;
+    let fdb = OvsFdb::new(FdbOptions {
+        rundir: args.ovs_rundir.clone(),
+        appctl: args.ovs_appctl.clone(),
+        timeout,
+    });
+    Ok((Arc::new(backend), Arc::new(fdb)))
 }

@@ -30,6 +30,9 @@
 //! `if_indextoname`, so any placeholder would be shown as a wrong device.
 //! With the embedded switch (`brcompatd --datapath embedded`, the
 //! default) every bridge has one, its local port, a `tap` named after it;
+//! with Open vSwitch (`brcompatd --backend ovs`, [`crate::ovs`]),
+//! `ovs-vswitchd` makes an internal device for each bridge and fake
+//! bridge (the daemon must run in its network namespace to see them);
 //! without a datapath, `GET_BRIDGES` lists only bridges for which a device
 //! of that name happens to exist.
 //!
