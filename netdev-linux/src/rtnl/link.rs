@@ -293,23 +293,31 @@ fn quick_link_change(msg: &Msg<'_>) -> Option<Change> {
     if (msg.payload_offset() + start) % ALIGNTO != 0 {
         return None;
     }
-    let mut rest = msg.payload().get(start..)?;
-    // The last of duplicates counts, as in `parse_link`.
-    let (mut name, mut mtu, mut mac) = (None, None, None);
-    while let [l0, l1, t0, t1, ..] = *rest {
-        let len = usize::from(u16::from_ne_bytes([l0, l1]));
-        let payload = rest.get(NLA_HDRLEN..len)?;
-        match u16::from_ne_bytes([t0, t1]) & NLA_TYPE_MASK {
-            IFLA_IFNAME => name = Some(payload),
-            IFLA_MTU => mtu = Some(payload),
-            IFLA_ADDRESS => mac = Some(payload),
+    let attrs = msg.payload().get(start..)?;
+    // Where each attribute read starts and ends; the last of duplicates
+    // counts, as in `parse_link`. One index and plain arithmetic: this
+    // loop runs once per attribute, some 40 per link message.
+    let (mut name, mut mtu, mut mac) = ((0, 0), (0, 0), (0, 0));
+    let mut pos = 0;
+    while let Some(hdr) = attrs.get(pos..pos + NLA_HDRLEN) {
+        let len = usize::from(u16::from_ne_bytes([hdr[0], hdr[1]]));
+        if len < NLA_HDRLEN || len > attrs.len() - pos {
+            return None;
+        }
+        let span = (pos + NLA_HDRLEN, pos + len);
+        match u16::from_ne_bytes([hdr[2], hdr[3]]) & NLA_TYPE_MASK {
+            IFLA_IFNAME => name = span,
+            IFLA_MTU => mtu = span,
+            IFLA_ADDRESS => mac = span,
             _ => {}
         }
-        rest = rest.get(align(len)..).unwrap_or_default();
+        pos += align(len);
     }
-    if !rest.is_empty() {
+    if pos < attrs.len() {
         return None; // a truncated attribute header
     }
+    let read = |(from, to): (usize, usize)| if to > 0 { attrs.get(from..to) } else { None };
+    let (name, mtu, mac) = (read(name), read(mtu), read(mac));
     let name = name.filter(|n| (2..=16).contains(&n.len()))?;
     let end = name.iter().position(|&b| b == 0).filter(|&e| e > 0)?;
     let name = std::str::from_utf8(&name[..end]).ok()?;
