@@ -73,7 +73,11 @@ pub(crate) struct Device {
     pub(crate) type_name: Arc<str>,
     pub(crate) registry: Weak<RegistryInner>,
     pub(crate) backend: Box<dyn DeviceBackend>,
-    pub(crate) notifier: Option<NotifierUse>,
+    /// Held for its `Drop`: the device's use of the notifier.
+    _notifier: Option<NotifierUse>,
+    /// The notifier's key, kept here so that applying a change to the
+    /// device reads no further than the device itself.
+    notifier_key: Option<&'static str>,
     closed: OpenOnDrop,
 }
 
@@ -90,7 +94,8 @@ impl Device {
             type_name,
             registry,
             backend,
-            notifier,
+            notifier_key: notifier.as_ref().map(NotifierUse::key),
+            _notifier: notifier,
             closed: OpenOnDrop(Arc::new(Gate::default())),
         }
     }
@@ -100,7 +105,7 @@ impl Device {
     }
 
     pub(crate) fn notifier_key(&self) -> Option<&'static str> {
-        self.notifier.as_ref().map(|n| n.key())
+        self.notifier_key
     }
 
     pub(crate) fn error_context(&self, e: Error, op: &'static str) -> Error {

@@ -349,19 +349,32 @@ impl Notifier {
         // and applying (never while it waits): spin that long first, as a
         // sleep and a wake-up cost more than the whole critical section.
         const SPIN: Duration = Duration::from_micros(20);
-        let start = Instant::now();
-        let guard = loop {
-            if let Some(g) = self.pump.try_lock() {
-                break Some(g);
-            }
-            let spent = start.elapsed();
-            if spent >= SPIN.min(patience) {
-                break self.pump.try_lock_for(patience.saturating_sub(spent));
-            }
-            std::hint::spin_loop();
+        let guard = match self.pump.try_lock() {
+            Some(g) => Some(g),
+            None => self.pump_contended(SPIN.min(patience), patience),
         };
         if let Some(mut pump) = guard {
             pump.pump_ready();
+        }
+    }
+
+    /// The pump's lock, held by another thread: spins for `spin`, then
+    /// sleeps on the lock for the rest of `patience`.
+    fn pump_contended(
+        &self,
+        spin: Duration,
+        patience: Duration,
+    ) -> Option<parking_lot::MutexGuard<'_, Pump>> {
+        let start = Instant::now();
+        loop {
+            if let Some(g) = self.pump.try_lock() {
+                return Some(g);
+            }
+            let spent = start.elapsed();
+            if spent >= spin {
+                return self.pump.try_lock_for(patience.saturating_sub(spent));
+            }
+            std::hint::spin_loop();
         }
     }
 
@@ -664,6 +677,9 @@ struct Subscriber {
 #[derive(Debug, Default)]
 pub(crate) struct Subscribers {
     list: Mutex<Vec<Subscriber>>,
+    /// The list's length, written under its lock: publishing with nobody
+    /// subscribed (most programs) takes no lock.
+    count: AtomicUsize,
 }
 
 impl Subscribers {
@@ -671,17 +687,25 @@ impl Subscribers {
         let capacity = capacity.max(1);
         let (tx, rx) = crossbeam_channel::bounded(capacity + 1);
         let signal = Arc::new(Signal::new()?);
-        self.list.lock().push(Subscriber {
+        let mut list = self.list.lock();
+        list.push(Subscriber {
             tx,
             capacity,
             signal: signal.clone(),
             lagged: false,
         });
+        self.count.store(list.len(), Ordering::Release);
         Ok(Subscription { rx, signal })
     }
 
     /// Delivers `change` to every subscriber; forgets closed ones.
+    ///
+    /// A subscription made while an event is being published may or may
+    /// not get it: it comes after the event or alongside it.
     pub(crate) fn publish(&self, change: &Change) {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let mut list = self.list.lock();
         list.retain_mut(|s| {
             let kept = s.offer(change);
@@ -690,6 +714,7 @@ impl Subscribers {
             }
             kept
         });
+        self.count.store(list.len(), Ordering::Release);
     }
 
     #[cfg(test)]

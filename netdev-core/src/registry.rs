@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -39,11 +40,39 @@ impl Entry {
     }
 }
 
+/// Hashes interface indexes with one multiplication (Fibonacci hashing)
+/// instead of SipHash's rounds: every notification looks its device up by
+/// index, and a waiting caller applies it on its way (see
+/// `Registry::wait_for_change`). Indexes come from the OS or a class, not
+/// from a remote peer, so resistance to chosen keys buys nothing here.
+#[derive(Default, Clone, Copy)]
+struct IfindexHasher(u64);
+
+impl Hasher for IfindexHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0 ^ i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Default)]
 struct RegState {
     classes: BTreeMap<String, Arc<dyn NetdevClass>>,
     devices: HashMap<Arc<str>, Entry>,
-    by_ifindex: HashMap<u32, Weak<Device>>,
+    by_ifindex: HashMap<u32, Weak<Device>, BuildHasherDefault<IfindexHasher>>,
     /// Running notifiers by key, in use or lingering.
     notifiers: HashMap<&'static str, Arc<Notifier>>,
     /// Size at which dead entries are swept next (amortised cleanup).
@@ -383,6 +412,10 @@ impl Registry {
             return now;
         }
         self.inner.pump_notifiers(timeout);
+        let now = self.inner.global.get();
+        if now != seen {
+            return now;
+        }
         self.inner.global.wait_for_change(seen, timeout)
     }
 
@@ -568,8 +601,21 @@ impl RegistryInner {
         if self.applying.try_read().is_none() {
             return;
         }
-        let notifiers: Vec<Arc<Notifier>> = self.state.lock().notifiers.values().cloned().collect();
-        for n in &notifiers {
+        // Taken out of the lock (applying takes it), without allocating:
+        // there is one notifier per platform source, rarely more than one.
+        const INLINE: usize = 4;
+        let mut inline: [Option<Arc<Notifier>>; INLINE] = Default::default();
+        let mut more = Vec::new();
+        {
+            let st = self.state.lock();
+            for (i, n) in st.notifiers.values().enumerate() {
+                match inline.get_mut(i) {
+                    Some(slot) => *slot = Some(n.clone()),
+                    None => more.push(n.clone()),
+                }
+            }
+        }
+        for n in inline.iter().flatten().chain(&more) {
             n.try_pump(patience);
         }
     }
@@ -594,15 +640,22 @@ impl RegistryInner {
             .collect()
     }
 
-    /// The devices tracked under `ifindex` and under `name`, taken out of
-    /// the lock.
-    fn find(&self, ifindex: u32, name: Option<&str>) -> (Option<Arc<Device>>, Option<Arc<Device>>) {
-        let st = self.state.lock();
-        let by_index = st.by_ifindex.get(&ifindex).and_then(Weak::upgrade);
-        let by_name = name
-            .and_then(|n| st.devices.get(n))
-            .and_then(|e| e.dev.upgrade());
-        (by_index, by_name)
+    /// The device tracked under `ifindex`, taken out of the lock.
+    fn find_ifindex(&self, ifindex: u32) -> Option<Arc<Device>> {
+        self.state
+            .lock()
+            .by_ifindex
+            .get(&ifindex)
+            .and_then(Weak::upgrade)
+    }
+
+    /// The device tracked under `name`, taken out of the lock.
+    fn find_name(&self, name: &str) -> Option<Arc<Device>> {
+        self.state
+            .lock()
+            .devices
+            .get(name)
+            .and_then(|e| e.dev.upgrade())
     }
 
     /// Updates caches and device tracking for one change from the notifier
@@ -610,25 +663,23 @@ impl RegistryInner {
     /// name or index (a dummy device's synthetic ifindex means nothing to
     /// the kernel); an overflow invalidates every device.
     pub(crate) fn apply_change(&self, key: &str, change: &Change) {
-        let ours = |d: &Option<Arc<Device>>| {
-            d.as_ref()
-                .filter(|d| d.notifier_key() == Some(key))
-                .cloned()
-        };
+        let ours = |d: Option<Arc<Device>>| d.filter(|d| d.notifier_key() == Some(key));
+        // The name is looked up only when the index finds no device of
+        // ours: the usual change, of a device tracked by index, then
+        // touches one map entry (a waiting caller applies it on its way).
         match change {
             Change::LinkChanged {
                 ifindex,
                 name,
                 info,
             } => {
-                let (by_index, by_name) = self.find(*ifindex, name.as_deref());
-                if let Some(dev) = ours(&by_index) {
+                if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
                     // No name in the message is no rename.
-                    if let Some(name) = name.as_deref().filter(|n| *dev.state.name() != **n) {
+                    if let Some(name) = name.as_deref().filter(|n| !dev.state.name_is(n)) {
                         self.rename(&dev, name);
                     }
                     dev.state.apply(info);
-                } else if let Some(dev) = ours(&by_name) {
+                } else if let Some(dev) = ours(name.as_deref().and_then(|n| self.find_name(n))) {
                     match dev.state.identity() {
                         0 => {
                             // Opened before its index was known: adopt it.
@@ -645,18 +696,16 @@ impl RegistryInner {
                 }
             }
             Change::LinkRemoved { ifindex, name } => {
-                let (by_index, by_name) = self.find(*ifindex, Some(name));
-                if let Some(dev) = ours(&by_index) {
+                if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
                     self.forget_gone(&dev);
-                } else if let Some(dev) = ours(&by_name) {
+                } else if let Some(dev) = ours(self.find_name(name)) {
                     if dev.state.identity() == 0 {
                         dev.state.changed();
                     }
                 }
             }
             Change::AddrChanged { ifindex } => {
-                let (by_index, _) = self.find(*ifindex, None);
-                if let Some(dev) = ours(&by_index) {
+                if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
                     dev.state.invalidate(CacheFields::ADDRS);
                 }
             }

@@ -69,6 +69,10 @@ impl GlobalSeq {
     /// Waits until the value differs from `seen` or `timeout` passes, and
     /// returns the value then.
     pub(crate) fn wait_for_change(&self, seen: u64, timeout: Duration) -> u64 {
+        let v = self.get();
+        if v != seen {
+            return v;
+        }
         let deadline = Instant::now().checked_add(timeout);
         let mut guard = self.lock.lock();
         loop {

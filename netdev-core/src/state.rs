@@ -182,6 +182,11 @@ impl DeviceState {
         self.name.read().clone()
     }
 
+    /// Whether the device is called `name` now (no copy of the name).
+    pub(crate) fn name_is(&self, name: &str) -> bool {
+        **self.name.read() == *name
+    }
+
     pub(crate) fn set_name(&self, name: &str) {
         *self.name.write() = name.into();
     }

@@ -23,8 +23,12 @@
 //!
 //! ```text
 //! cargo run --release -p netdev-linux --example bench_system \
-//!     [-- --devices 4000 --rounds 21 --samples 200]
+//!     [-- --devices 4000 --rounds 21 --samples 200 --pause-us 1000]
 //! ```
+//!
+//! `--only-change` runs row 4 alone (to profile the change path);
+//! `--pause-us` sets its pause between samples (0: every thread and cache
+//! stays warm, which is not how a change comes out of the blue).
 //!
 //! The floor needs `unsafe` (netlink sockets, ioctls through `libc`): it is
 //! benchmark code standing in for a C program, so it is allowed here, with
@@ -77,7 +81,7 @@ mod linux {
     const MTUS: [u32; 2] = [1400, 1500];
     /// Pause between change samples, so every thread involved is blocked
     /// again (as it is when a change comes out of the blue).
-    const PAUSE: Duration = Duration::from_millis(1);
+    const PAUSE_US: usize = 1000;
     /// How long a change may take before the benchmark gives up.
     const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -85,6 +89,10 @@ mod linux {
         devices: usize,
         rounds: usize,
         samples: usize,
+        /// Row 4 only (for profiling the change path).
+        only_change: bool,
+        /// Row 4's pause between samples, in µs.
+        pause_us: usize,
     }
 
     fn args() -> Args {
@@ -92,18 +100,26 @@ mod linux {
             devices: 4000,
             rounds: 21,
             samples: 200,
+            only_change: false,
+            pause_us: PAUSE_US,
         };
         let argv: Vec<String> = std::env::args().skip(1).collect();
         let mut it = argv.iter();
         while let Some(flag) = it.next() {
+            if flag == "--only-change" {
+                a.only_change = true;
+                continue;
+            }
             let value = it.next().and_then(|v| v.parse::<usize>().ok());
             match (flag.as_str(), value) {
                 ("--devices", Some(v)) if v >= 2 => a.devices = v,
                 ("--rounds", Some(v)) if v > 0 => a.rounds = v,
                 ("--samples", Some(v)) if v > 0 => a.samples = v,
+                ("--pause-us", Some(v)) => a.pause_us = v,
                 _ => {
                     eprintln!(
-                        "usage: bench_system [--devices N (>= 2)] [--rounds N] [--samples N]"
+                        "usage: bench_system [--devices N (>= 2)] [--rounds N] [--samples N] \\
+                         [--pause-us N] [--only-change]"
                     );
                     std::process::exit(2);
                 }
@@ -343,7 +359,10 @@ mod linux {
         println!("  that wakes the caller through a condvar: a raw notifier-thread design, for");
         println!("  information only (its time depends mostly on the CPU it is woken on).");
         println!("  Every row-4 sample also notifies our notifier's socket (the listener's only");
-        println!("  in its own samples, where it is the first woken); 1 ms pause between samples.");
+        println!(
+            "  in its own samples, where it is the first woken); {} us pause between samples.",
+            a.pause_us
+        );
         println!("  Row 4's goal uses wait_for_change. Spinning is shown for information: the");
         println!("  kernel's sync wakeup puts the notifier thread on the CPU of the thread that");
         println!("  made the ioctl, which then spins, so on a small machine the notifier often");
@@ -353,6 +372,8 @@ mod linux {
         println!("  from about 17 to 12 us here; \"in the ioctl\" shows what each kind's");
         println!("  change itself cost. wait_for_change applies the queued change in the");
         println!("  caller when the notifier thread is not at it (no thread hand-off).");
+        println!("  \"after it\": the sample minus its ioctl, the part each kind adds; after a");
+        println!("  pause the caller's code and data are cold, so every line it touches counts.");
         // `ns` drops here: the namespace and its devices are removed.
     }
 
@@ -373,6 +394,10 @@ mod linux {
             .collect();
         for (index, dev) in &targets {
             assert_eq!(dev.ifindex().expect("ifindex"), *index, "{}", dev.name());
+        }
+        if a.only_change {
+            let (index, dev) = &targets[targets.len() / 2];
+            return change_latency(a, &reg, *index, dev);
         }
         let mut nl = raw::Rtnl::new();
 
@@ -880,7 +905,7 @@ mod linux {
                 let kind = KINDS[k];
                 let mtu = MTUS[flip % 2];
                 flip += 1;
-                std::thread::sleep(PAUSE);
+                std::thread::sleep(Duration::from_micros(a.pause_us as u64));
                 let before = dev.change_seq();
                 let seen_global = reg.seq();
                 let heard = listener.count();
@@ -923,13 +948,17 @@ mod linux {
         drop(listener);
         println!();
         for (k, v) in samples.iter().enumerate() {
+            // What each kind adds once the ioctl returned (the ioctl itself
+            // is the same work for all, and most of the noise).
+            let after: Vec<f64> = v.iter().zip(&in_ioctl[k]).map(|(t, i)| t - i).collect();
             println!(
-                "change latency, {:<28} p10 {:>10}  median {:>10}  p90 {:>10}  (in the ioctl: median {})",
+                "change latency, {:<28} p10 {:>10}  median {:>10}  p90 {:>10}  (in the ioctl: median {}; after it: median {})",
                 KINDS[k].label(),
                 fmt_ns(quantile(v, 0.1)),
                 fmt_ns(quantile(v, 0.5)),
                 fmt_ns(quantile(v, 0.9)),
                 fmt_ns(quantile(&in_ioctl[k], 0.5)),
+                fmt_ns(quantile(&after, 0.5)),
             );
         }
         let [raw, ours_wait, raw_thread, ours_spin] = samples.map(median);

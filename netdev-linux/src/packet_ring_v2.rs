@@ -339,7 +339,12 @@ impl PacketRingV2Rxq {
     /// Hands the current slot back and moves to the next one.
     fn release_current(&mut self) {
         self.ring.release_block(self.next);
-        self.next = (self.next + 1) % self.ring.block_nr();
+        // A compare, not `%`: a division per frame is measurable at a
+        // million frames a second.
+        self.next += 1;
+        if self.next == self.ring.block_nr() {
+            self.next = 0;
+        }
     }
 
     /// Copies the frame of the current slot (which must be user space's)

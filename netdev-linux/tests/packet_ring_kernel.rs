@@ -346,7 +346,7 @@ fn across_interface_down_and_up() {
     let mut batch = PacketBatch::new(8, PacketBatch::DEFAULT_SLOT_SIZE);
     assert_eq!(rxq.recv_batch(&mut batch).unwrap(), 0);
     assert!(!rxq.wait(Some(Duration::from_millis(50))).unwrap());
-    ns.ip(&["link", "set", "dev", "pa", "up"]);
+    ns.set_up_and_wait("pa", "pb");
     let peer = RawSocket::bind("pb");
     peer.send(&test_frame(1, 60));
     assert_eq!(recv_test_frames(&mut rxq, 8, 1, SECOND).len(), 1);
@@ -360,7 +360,7 @@ fn across_interface_down_and_up() {
     batch.clear();
     assert_eq!(rxq.recv_batch(&mut batch).unwrap(), 0, "reported once");
     assert!(!rxq.wait(Some(Duration::from_millis(50))).unwrap());
-    ns.ip(&["link", "set", "dev", "pa", "up"]);
+    ns.set_up_and_wait("pa", "pb");
     peer.send(&test_frame(2, 60));
     assert_eq!(
         recv_test_frames(&mut rxq, 8, 1, SECOND),

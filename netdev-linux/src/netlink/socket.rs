@@ -159,29 +159,17 @@ impl Socket {
     /// valid header.
     pub fn recv(&mut self, wait: bool) -> io::Result<&[u8]> {
         self.len = 0;
-        let buf = self.requester.buffer_mut();
-        let n = self.io.recv_datagram(buf, !wait)?;
-        if n == 0 {
-            return Err(io::Error::from_raw_os_error(libc::ECONNRESET));
-        }
-        if n > buf.len() {
-            return Err(io::Error::new(
-                io::Error::from_raw_os_error(libc::E2BIG).kind(),
-                format!(
-                    "netlink datagram longer than {} bytes was truncated",
-                    buf.len()
-                ),
-            ));
-        }
-        let first_len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
-        if n < NLMSG_HDRLEN || (first_len as usize) < NLMSG_HDRLEN || first_len as usize > n {
-            return Err(io::Error::new(
-                io::Error::from_raw_os_error(libc::EPROTO).kind(),
-                format!("received invalid netlink datagram: {n} bytes, first message claims {first_len}"),
-            ));
-        }
+        let n = recv_checked(&self.io, self.requester.buffer_mut(), wait)?;
         self.len = n;
         Ok(&self.requester.buffer()[..n])
+    }
+
+    /// Like [`Socket::recv`], into `buf` instead of the socket's buffer
+    /// (which [`Socket::last_received`] then does not show): for a reader
+    /// that keeps a buffer of its own, warm in its own CPU's cache.
+    pub fn recv_into<'b>(&self, buf: &'b mut [u8], wait: bool) -> io::Result<&'b [u8]> {
+        let n = recv_checked(&self.io, buf, wait)?;
+        Ok(&buf[..n])
     }
 
     /// The datagram of the last successful [`Socket::recv`].
@@ -227,6 +215,33 @@ impl fmt::Debug for Socket {
             .field("fd", &self.io.fd.as_raw_fd())
             .finish()
     }
+}
+
+/// One datagram into `buf`, checked (see [`Socket::recv`]): its length.
+fn recv_checked(io: &KernelIo, buf: &mut [u8], wait: bool) -> io::Result<usize> {
+    let n = io.recv_datagram(buf, !wait)?;
+    if n == 0 {
+        return Err(io::Error::from_raw_os_error(libc::ECONNRESET));
+    }
+    if n > buf.len() {
+        return Err(io::Error::new(
+            io::Error::from_raw_os_error(libc::E2BIG).kind(),
+            format!(
+                "netlink datagram longer than {} bytes was truncated",
+                buf.len()
+            ),
+        ));
+    }
+    let first_len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if n < NLMSG_HDRLEN || (first_len as usize) < NLMSG_HDRLEN || first_len as usize > n {
+        return Err(io::Error::new(
+            io::Error::from_raw_os_error(libc::EPROTO).kind(),
+            format!(
+                "received invalid netlink datagram: {n} bytes, first message claims {first_len}"
+            ),
+        ));
+    }
+    Ok(n)
 }
 
 impl KernelIo {

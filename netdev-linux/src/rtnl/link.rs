@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use netdev_core::{Change, EthAddr, Flags, LinkInfo, Stats};
 
 use crate::netlink::{
-    policy_table, Error, Msg, MsgBuilder, Part, Policy, NLM_F_REQUEST, RTM_DELLINK, RTM_GETLINK,
-    RTM_NEWLINK,
+    align, policy_table, Error, Msg, MsgBuilder, Part, Policy, ALIGNTO, NLA_HDRLEN, NLA_TYPE_MASK,
+    NLM_F_REQUEST, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK,
 };
 
 /// Size of `struct ifinfomsg`.
@@ -81,7 +81,8 @@ static LINK_POLICY: [Policy; IFLA_MAX] = policy_table(&[
     (IFLA_ADDRESS, Policy::unspec("IFLA_ADDRESS").optional()),
     // Bytes, not a string: the kernel allows any byte but '/', ':' and
     // whitespace in a name, UTF-8 or not, and one such device must not make
-    // every message about it (or a whole dump) malformed.
+    // every message about it (or a whole dump) malformed. `link_change`
+    // checks the same bounds.
     (
         IFLA_IFNAME,
         Policy::unspec("IFLA_IFNAME").min_len(2).max_len(16),
@@ -183,26 +184,149 @@ impl LinkMsg<'_> {
     /// not "the device is gone": like every message about a facet of the
     /// link, it is a change whose values are read again.
     pub fn to_change(&self) -> Change {
-        if self.family != LINK_FAMILY {
-            return Change::LinkChanged {
-                ifindex: self.ifindex,
-                name: Some(self.name.to_string()),
-                info: LinkInfo::default(),
-            };
-        }
-        if self.deleted {
-            Change::LinkRemoved {
-                ifindex: self.ifindex,
-                name: self.name.to_string(),
-            }
-        } else {
-            Change::LinkChanged {
-                ifindex: self.ifindex,
-                name: Some(self.name.to_string()),
-                info: self.info(),
-            }
+        change_of(&self.head(), &self.name, self.mtu, self.mac)
+    }
+
+    fn head(&self) -> Head {
+        Head {
+            deleted: self.deleted,
+            family: self.family,
+            ifindex: self.ifindex,
+            hw_type: self.hw_type,
+            iff: self.iff,
         }
     }
+}
+
+/// What every link message says in its `ifinfomsg` (and message type).
+struct Head {
+    deleted: bool,
+    family: u8,
+    ifindex: u32,
+    hw_type: u16,
+    iff: u32,
+}
+
+impl Head {
+    fn decode(msg: &Msg<'_>) -> Result<Head, Error> {
+        let hdr = msg.fixed_header(IFINFOMSG_LEN)?;
+        let ifindex_raw = i32::from_ne_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        let ifindex = u32::try_from(ifindex_raw).map_err(|_| Error::BadValue {
+            part: Part::FamilyHeader,
+            offset: msg.payload_offset() + 4,
+            value: i64::from(ifindex_raw),
+            reason: "ifindex is negative",
+        })?;
+        Ok(Head {
+            deleted: msg.msg_type() == RTM_DELLINK,
+            family: hdr[0],
+            ifindex,
+            hw_type: u16::from_ne_bytes([hdr[2], hdr[3]]),
+            iff: u32_at(hdr, 8),
+        })
+    }
+}
+
+/// The core event of a link message; see [`LinkMsg::to_change`].
+fn change_of(head: &Head, name: &str, mtu: Option<u32>, mac: Option<EthAddr>) -> Change {
+    if head.family != LINK_FAMILY {
+        return Change::LinkChanged {
+            ifindex: head.ifindex,
+            name: Some(name.to_owned()),
+            info: LinkInfo::default(),
+        };
+    }
+    if head.deleted {
+        Change::LinkRemoved {
+            ifindex: head.ifindex,
+            name: name.to_owned(),
+        }
+    } else {
+        Change::LinkChanged {
+            ifindex: head.ifindex,
+            name: Some(name.to_owned()),
+            info: LinkInfo {
+                mtu,
+                mac,
+                flags: Some(flags_from_iff(head.iff)),
+                carrier: Some(head.iff & IFF_RUNNING != 0),
+            },
+        }
+    }
+}
+
+/// The hardware address in an `IFLA_ADDRESS` payload, if it is Ethernet's.
+fn mac_of(payload: &[u8]) -> Option<EthAddr> {
+    if payload.len() == 6 {
+        EthAddr::from_slice(payload)
+    } else {
+        None
+    }
+}
+
+/// The core event of `RTM_NEWLINK`/`RTM_DELLINK`: the same as
+/// `parse_link(msg)?.to_change()` for every message `parse_link` accepts,
+/// and the same error for every message this cannot decode, but only what
+/// the event carries (name, MTU, address, flags) is decoded. This is the
+/// notifier's path: a caller waiting for a change decodes it on its way,
+/// and the full decode (each of some 40 attributes through the generic
+/// iterator and the policy, counters and kind read) was most of the time
+/// between the kernel's notification and the caller seeing it.
+///
+/// The attribute list's framing is checked whole and the attributes read
+/// are checked as `parse_link` checks them; the others are not looked at,
+/// so a message with, say, a malformed `IFLA_MASTER` still gives its event
+/// (whose values are all valid). Anything unexpected is left to
+/// `parse_link`, which says what is wrong.
+pub fn link_change(msg: &Msg<'_>) -> Result<Change, Error> {
+    match quick_link_change(msg) {
+        Some(change) => Ok(change),
+        None => parse_link(msg).map(|l| l.to_change()),
+    }
+}
+
+/// [`link_change`]'s decode, in one pass over the attributes; `None` if
+/// anything is not as the kernel writes it.
+fn quick_link_change(msg: &Msg<'_>) -> Option<Change> {
+    let head = Head::decode(msg).ok()?;
+    let start = align(IFINFOMSG_LEN);
+    if (msg.payload_offset() + start) % ALIGNTO != 0 {
+        return None;
+    }
+    let attrs = msg.payload().get(start..)?;
+    // Where each attribute read starts and ends; the last of duplicates
+    // counts, as in `parse_link`. One index and plain arithmetic: this
+    // loop runs once per attribute, some 40 per link message.
+    let (mut name, mut mtu, mut mac) = ((0, 0), (0, 0), (0, 0));
+    let mut pos = 0;
+    while let Some(hdr) = attrs.get(pos..pos + NLA_HDRLEN) {
+        let len = usize::from(u16::from_ne_bytes([hdr[0], hdr[1]]));
+        if len < NLA_HDRLEN || len > attrs.len() - pos {
+            return None;
+        }
+        let span = (pos + NLA_HDRLEN, pos + len);
+        match u16::from_ne_bytes([hdr[2], hdr[3]]) & NLA_TYPE_MASK {
+            IFLA_IFNAME => name = span,
+            IFLA_MTU => mtu = span,
+            IFLA_ADDRESS => mac = span,
+            _ => {}
+        }
+        pos += align(len);
+    }
+    if pos < attrs.len() {
+        return None; // a truncated attribute header
+    }
+    let read = |(from, to): (usize, usize)| if to > 0 { attrs.get(from..to) } else { None };
+    let (name, mtu, mac) = (read(name), read(mtu), read(mac));
+    let name = name.filter(|n| (2..=16).contains(&n.len()))?;
+    let end = name.iter().position(|&b| b == 0).filter(|&e| e > 0)?;
+    let name = std::str::from_utf8(&name[..end]).ok()?;
+    let mtu = match mtu {
+        None => None,
+        Some(&[a, b, c, d]) => Some(u32::from_ne_bytes([a, b, c, d])),
+        Some(_) => return None,
+    };
+    Some(change_of(&head, name, mtu, mac.and_then(mac_of)))
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -233,19 +357,9 @@ fn ifname<'a>(payload: &'a [u8], msg: &Msg<'_>) -> Result<Cow<'a, str>, Error> {
 
 /// Decodes `RTM_NEWLINK`/`RTM_DELLINK`.
 pub fn parse_link<'a>(msg: &Msg<'a>) -> Result<LinkMsg<'a>, Error> {
-    let hdr = msg.fixed_header(IFINFOMSG_LEN)?;
+    let head = Head::decode(msg)?;
     let attrs = msg.attrs(IFINFOMSG_LEN)?.parse(&LINK_POLICY)?;
-    let ifindex_raw = i32::from_ne_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-    let ifindex = u32::try_from(ifindex_raw).map_err(|_| Error::BadValue {
-        part: Part::FamilyHeader,
-        offset: msg.payload_offset() + 4,
-        value: i64::from(ifindex_raw),
-        reason: "ifindex is negative",
-    })?;
-    let mac = attrs
-        .get(IFLA_ADDRESS)
-        .and_then(|a| (a.payload().len() == 6).then(|| EthAddr::from_slice(a.payload())))
-        .flatten();
+    let mac = attrs.get(IFLA_ADDRESS).and_then(|a| mac_of(a.payload()));
     let kind = match attrs.nested(IFLA_LINKINFO, &LINKINFO_POLICY) {
         Ok(info) => info
             .get(IFLA_INFO_KIND)
@@ -256,11 +370,11 @@ pub fn parse_link<'a>(msg: &Msg<'a>) -> Result<LinkMsg<'a>, Error> {
     };
     let stats = attrs.get(IFLA_STATS64).map(|a| stats_from(a.payload()));
     Ok(LinkMsg {
-        deleted: msg.msg_type() == RTM_DELLINK,
-        family: hdr[0],
-        ifindex,
-        hw_type: u16::from_ne_bytes([hdr[2], hdr[3]]),
-        iff: u32_at(hdr, 8),
+        deleted: head.deleted,
+        family: head.family,
+        ifindex: head.ifindex,
+        hw_type: head.hw_type,
+        iff: head.iff,
         name: ifname(attrs.bytes(IFLA_IFNAME)?, msg)?,
         mtu: attrs.opt(IFLA_MTU, |a| a.get_u32())?,
         mac,
@@ -552,6 +666,130 @@ mod tests {
         assert!(parse_link(&Msg::parse(&bytes).unwrap()).is_err());
     }
 
+    /// `bytes` with `tail` appended to its message (length fixed up).
+    fn with_tail(mut bytes: Vec<u8>, tail: &[u8]) -> Vec<u8> {
+        bytes.extend_from_slice(tail);
+        let len = u32::try_from(bytes.len()).unwrap();
+        bytes[..4].copy_from_slice(&len.to_ne_bytes());
+        bytes
+    }
+
+    #[test]
+    fn link_change_agrees_with_parse_link() {
+        let full = link_msg(RTM_NEWLINK, 7, IFF_UP | IFF_RUNNING, |b| {
+            b.put_str(IFLA_IFNAME, "veth0")
+                .put_u32(IFLA_MTU, 9000)
+                .put_bytes(IFLA_ADDRESS, &[2, 0, 0, 0, 0, 7])
+                .put_u32(IFLA_MASTER, 3)
+                .put_u8(IFLA_CARRIER, 1)
+                .put_bytes(IFLA_STATS64, &[0; 24 * 8])
+                .nested(IFLA_LINKINFO, |n| {
+                    n.put_bytes(IFLA_INFO_KIND, b"veth");
+                })
+                // Beyond the policy table: skipped by both.
+                .put_u32(200, 1);
+        });
+        let duplicates = link_msg(RTM_NEWLINK, 8, IFF_UP, |b| {
+            b.put_str(IFLA_IFNAME, "old")
+                .put_u32(IFLA_MTU, 1400)
+                .put_str(IFLA_IFNAME, "new")
+                .put_u32(IFLA_MTU, 1500)
+                // The type's flag bits are not part of the type.
+                .put_bytes(IFLA_ADDRESS | 0x8000, &[2, 0, 0, 0, 0, 8]);
+        });
+        let removed = link_msg(RTM_DELLINK, 9, 0, |b| {
+            b.put_str(IFLA_IFNAME, "gre0")
+                .put_bytes(IFLA_ADDRESS, &[0, 0, 0, 0]);
+        });
+        let bare = link_msg(RTM_NEWLINK, 10, 0, |b| {
+            b.put_str(IFLA_IFNAME, "x");
+        });
+        let not_utf8 = link_msg(RTM_NEWLINK, 5, 0, |b| {
+            b.put_bytes(IFLA_IFNAME, b"x\xff\0");
+        });
+        let mut port = full.clone();
+        port[16] = AF_BRIDGE;
+        for bytes in [&full, &duplicates, &removed, &bare, &not_utf8, &port] {
+            let msg = Msg::parse(bytes).unwrap();
+            let want = parse_link(&msg).unwrap().to_change();
+            assert_eq!(link_change(&msg).unwrap(), want);
+        }
+        let msg = Msg::parse(&duplicates).unwrap();
+        assert!(matches!(
+            link_change(&msg).unwrap(),
+            Change::LinkChanged { name: Some(n), info: LinkInfo { mtu: Some(1500), mac: Some(_), .. }, .. }
+                if n == "new"
+        ));
+    }
+
+    #[test]
+    fn link_change_fails_as_parse_link_does() {
+        let named = |fill: &dyn Fn(&mut MsgBuilder)| {
+            link_msg(RTM_NEWLINK, 1, 0, |b| {
+                b.put_str(IFLA_IFNAME, "x");
+                fill(b);
+            })
+        };
+        let mut short_header = MsgBuilder::new(RTM_NEWLINK, 0);
+        short_header.put_fixed(&[0u8; 8]);
+        let bad = [
+            link_msg(RTM_NEWLINK, 1, 0, |b| {
+                b.put_u32(IFLA_MTU, 1500);
+            }),
+            named(&|b| {
+                b.put_u16(IFLA_MTU, 1500);
+            }),
+            link_msg(RTM_NEWLINK, -5, 0, |b| {
+                b.put_str(IFLA_IFNAME, "x");
+            }),
+            link_msg(RTM_NEWLINK, 1, 0, |b| {
+                b.put_bytes(IFLA_IFNAME, b"abc");
+            }),
+            link_msg(RTM_NEWLINK, 1, 0, |b| {
+                b.put_str(IFLA_IFNAME, "sixteen-chars-xx");
+            }),
+            short_header.finish().unwrap().to_vec(),
+            // An attribute header cut short, one longer than what is left,
+            // one shorter than its own header.
+            with_tail(named(&|_| {}), &[8, 0]),
+            with_tail(named(&|_| {}), &[12, 0, 4, 0, 0, 0, 0, 0]),
+            with_tail(named(&|_| {}), &[2, 0, 4, 0]),
+        ];
+        for bytes in &bad {
+            let msg = Msg::parse(bytes).unwrap();
+            let want = parse_link(&msg).unwrap_err().to_string();
+            let got = link_change(&msg).unwrap_err().to_string();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn link_change_reads_only_what_the_event_carries() {
+        // A malformed attribute the event does not carry (IFLA_MASTER of
+        // two bytes) fails the full decode, not the event's: its values
+        // are all well formed.
+        let bytes = link_msg(RTM_NEWLINK, 4, IFF_UP, |b| {
+            b.put_str(IFLA_IFNAME, "v0")
+                .put_u16(IFLA_MASTER, 3)
+                .put_u32(IFLA_MTU, 1280);
+        });
+        let msg = Msg::parse(&bytes).unwrap();
+        assert!(parse_link(&msg).is_err());
+        assert_eq!(
+            link_change(&msg).unwrap(),
+            Change::LinkChanged {
+                ifindex: 4,
+                name: Some("v0".into()),
+                info: LinkInfo {
+                    mtu: Some(1280),
+                    mac: None,
+                    flags: Some(Flags::UP),
+                    carrier: Some(false),
+                },
+            }
+        );
+    }
+
     #[test]
     fn iff_translation_round_trips() {
         for (bit, flag) in IFF_MAP {
@@ -576,6 +814,8 @@ mod tests {
         assert!(l.flags().contains(Flags::LOOPBACK));
         assert_eq!(l.mac, Some(EthAddr::ZERO));
         assert!(l.stats.is_some());
+        // The notifier's decode of the kernel's own bytes.
+        assert_eq!(link_change(&msg).unwrap(), l.to_change());
     }
 
     #[test]

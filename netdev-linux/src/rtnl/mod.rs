@@ -11,8 +11,8 @@ mod stats;
 
 pub use addr::{getaddr_request, parse_addr, AddrMsg};
 pub use link::{
-    dumplink_request, flags_from_iff, getlink_request, iff_from_flags, parse_link, setlink_request,
-    LinkChange, LinkMsg, AF_BRIDGE, IFINFOMSG_LEN, LINK_FAMILY,
+    dumplink_request, flags_from_iff, getlink_request, iff_from_flags, link_change, parse_link,
+    setlink_request, LinkChange, LinkMsg, AF_BRIDGE, IFINFOMSG_LEN, LINK_FAMILY,
 };
 pub use stats::{getstats_request, parse_stats, parse_stats_into, IF_STATS_MSG_LEN};
 
@@ -31,10 +31,7 @@ pub const RTNLGRP_IPV6_IFADDR: u32 = 9;
 /// message types give `Ok(None)`; malformed ones an error.
 pub fn change_from_msg(msg: &Msg<'_>) -> Result<Option<Change>, Error> {
     match msg.msg_type() {
-        RTM_NEWLINK | RTM_DELLINK => {
-            let link = parse_link(msg)?;
-            Ok(Some(link.to_change()))
-        }
+        RTM_NEWLINK | RTM_DELLINK => link_change(msg).map(Some),
         RTM_NEWADDR | RTM_DELADDR => {
             let addr = parse_addr(msg)?;
             Ok(Some(Change::AddrChanged {

@@ -148,6 +148,18 @@ impl NetNs {
         run("ip", &v)
     }
 
+    /// Sets `dev` up and waits until its veth peer `peer` (in this
+    /// namespace) reports its link up: the kernel's link watcher brings
+    /// the peer's carrier and transmit queue up after `ip` returns, and a
+    /// frame the peer sends before that is dropped.
+    pub fn set_up_and_wait(&self, dev: &str, peer: &str) {
+        self.ip(&["link", "set", "dev", dev, "up"]);
+        eventually(&format!("{peer} up after {dev}"), || {
+            self.ip(&["-j", "link", "show", "dev", peer])
+                .contains("\"operstate\":\"UP\"")
+        });
+    }
+
     /// Creates a veth pair: `name` in this namespace, `peer_name` in
     /// `peer`'s.
     pub fn veth_to(&self, name: &str, peer: &NetNs, peer_name: &str) {
