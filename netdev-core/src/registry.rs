@@ -690,6 +690,10 @@ impl RegistryInner {
                                 .insert(*ifindex, Arc::downgrade(&dev));
                             dev.state.apply(info);
                         }
+                        // Its index was learned between the two lookups
+                        // (each takes the lock on its own): the same device,
+                        // found by its name.
+                        i if i == *ifindex => dev.state.apply(info),
                         // Same name, another index: removed and re-created.
                         _ => self.forget_gone(&dev),
                     }
@@ -699,8 +703,11 @@ impl RegistryInner {
                 if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
                     self.forget_gone(&dev);
                 } else if let Some(dev) = ours(self.find_name(name)) {
-                    if dev.state.identity() == 0 {
-                        dev.state.changed();
+                    match dev.state.identity() {
+                        0 => dev.state.changed(),
+                        // Its index was learned after the lookup by index.
+                        i if i == *ifindex => self.forget_gone(&dev),
+                        _ => {}
                     }
                 }
             }

@@ -261,7 +261,6 @@ impl RxQueueBackend for NaiveRxq {
 enum Script {
     Changes(Vec<Change>),
     Fail(i32),
-    Wake,
 }
 
 /// Runs inside a scripted source's `open`.
@@ -304,9 +303,11 @@ impl ScriptedSpec {
                     hook();
                 }
                 me.opened.fetch_add(1, Ordering::SeqCst);
+                let (wake_tx, wake_rx) = crossbeam_channel::unbounded();
                 Ok(Box::new(ScriptedSource {
                     rx: me.rx.clone(),
-                    tx: me.tx.clone(),
+                    wake_tx,
+                    wake_rx,
                     dropped: me.dropped.clone(),
                     fail_always: me.fail_always.clone(),
                 }) as Box<dyn ChangeSource>)
@@ -331,9 +332,13 @@ impl ScriptedSpec {
     }
 }
 
+/// Every source of a spec reads the one script, but each has its own wake
+/// channel: a wake meant to stop one source (while racing opens leave
+/// several running) must not be taken by another.
 struct ScriptedSource {
     rx: Receiver<Script>,
-    tx: Sender<Script>,
+    wake_tx: Sender<()>,
+    wake_rx: Receiver<()>,
     dropped: Arc<AtomicUsize>,
     fail_always: Arc<AtomicI32>,
 }
@@ -350,12 +355,23 @@ impl ChangeSource for ScriptedSource {
         if errno != 0 {
             return Err(io::Error::from_raw_os_error(errno));
         }
-        let next = match timeout {
-            Some(t) => match self.rx.recv_timeout(t) {
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Ok(()),
-                r => r.map_err(|_| crossbeam_channel::RecvError),
+        let mut sel = crossbeam_channel::Select::new();
+        let script = sel.recv(&self.rx);
+        let wake = sel.recv(&self.wake_rx);
+        let op = match timeout {
+            Some(t) => match sel.select_timeout(t) {
+                Ok(op) => op,
+                Err(_) => return Ok(()),
             },
-            None => self.rx.recv(),
+            None => sel.select(),
+        };
+        let next = match op.index() {
+            i if i == script => op.recv(&self.rx),
+            i if i == wake => {
+                let _ = op.recv(&self.wake_rx);
+                return Ok(());
+            }
+            _ => unreachable!("two operations were selected on"),
         };
         match next {
             Ok(Script::Changes(c)) => {
@@ -363,14 +379,14 @@ impl ChangeSource for ScriptedSource {
                 Ok(())
             }
             Ok(Script::Fail(errno)) => Err(io::Error::from_raw_os_error(errno)),
-            Ok(Script::Wake) | Err(_) => Ok(()),
+            Err(_) => Ok(()),
         }
     }
 
     fn waker(&self) -> Waker {
-        let tx = self.tx.clone();
+        let tx = self.wake_tx.clone();
         Arc::new(move || {
-            let _ = tx.send(Script::Wake);
+            let _ = tx.send(());
         })
     }
 }
