@@ -25,6 +25,16 @@ macro_rules! syscall {
     }};
 }
 
+/// Calls `f` again for as long as it fails with `EINTR`.
+pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            res => return res,
+        }
+    }
+}
+
 pub(crate) mod ifreq;
 pub(crate) mod layout;
 pub(crate) mod poll;

@@ -5,7 +5,9 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::retry_eintr;
 
 /// An open routing socket (nonblocking, close-on-exec).
 #[derive(Debug)]
@@ -34,20 +36,17 @@ impl RouteSocket {
     /// `recv` on FreeBSD routing sockets), so callers use a buffer larger
     /// than any message (the kernel's are under 2 KiB).
     pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            // `buf` is live and exclusively borrowed; the kernel writes at
-            // most `buf.len()` bytes into it.
-            match syscall!(recv(
+        // `buf` is live and exclusively borrowed; the kernel writes at
+        // most `buf.len()` bytes into it.
+        retry_eintr(|| {
+            syscall!(recv(
                 self.fd.as_raw_fd(),
                 buf.as_mut_ptr() as *mut libc::c_void,
                 buf.len(),
                 0
-            )) {
-                Ok(n) => return Ok(n as usize),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+            ))
+        })
+        .map(|n| n as usize)
     }
 }
 
@@ -72,39 +71,23 @@ pub(crate) fn wait_either(
     second: BorrowedFd<'_>,
     timeout: Option<Duration>,
 ) -> io::Result<Ready> {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    loop {
-        let ms: libc::c_int = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                libc::c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
-            }
-        };
-        let mut fds = [
-            libc::pollfd {
-                fd: first.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: second.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // `fds` is a live array of two pollfds, and we pass a count of 2.
-        match syscall!(poll(fds.as_mut_ptr(), 2, ms)) {
-            Ok(_) => {
-                return Ok(Ready {
-                    first: fds[0].revents != 0,
-                    second: fds[1].revents != 0,
-                })
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    let mut fds = [
+        libc::pollfd {
+            fd: first.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: second.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    super::poll::poll(&mut fds, timeout)?;
+    Ok(Ready {
+        first: fds[0].revents != 0,
+        second: fds[1].revents != 0,
+    })
 }
 
 /// The [`crate::notifier::RouteReader`] over a real routing socket, with

@@ -7,7 +7,7 @@ use std::io::{self, IoSliceMut};
 use std::mem::zeroed;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::{ior, name_from};
+use super::{ior, name_from, retry_eintr};
 
 /// `TAPGIFNAME` (`TUNGIFNAME` since FreeBSD 13): `_IOR('t', 93, struct
 /// ifreq)`.
@@ -80,19 +80,16 @@ pub(crate) fn dev_name(fd: BorrowedFd<'_>) -> io::Result<String> {
 /// measures a frame cut by its slot. `EAGAIN` when none waits; retries on
 /// `EINTR`.
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // `buf` is live and exclusively borrowed; the kernel writes at most
-        // `buf.len()` bytes into it.
-        match syscall!(read(
+    // `buf` is live and exclusively borrowed; the kernel writes at most
+    // `buf.len()` bytes into it.
+    retry_eintr(|| {
+        syscall!(read(
             fd.as_raw_fd(),
             buf.as_mut_ptr() as *mut libc::c_void,
             buf.len()
-        )) {
-            Ok(n) => return Ok(n as usize),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+        ))
+    })
+    .map(|n| n as usize)
 }
 
 /// Reads one frame across `bufs`, in order (`tunread` moves it with
@@ -103,36 +100,30 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 pub(crate) fn readv(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
     let count = libc::c_int::try_from(bufs.len())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    loop {
-        // `IoSliceMut` is guaranteed ABI-compatible with `struct iovec` on
-        // Unix; each one points at a live, exclusively borrowed buffer of
-        // its length, and `count` is the number of them.
-        match syscall!(readv(
+    // `IoSliceMut` is guaranteed ABI-compatible with `struct iovec` on
+    // Unix; each one points at a live, exclusively borrowed buffer of
+    // its length, and `count` is the number of them.
+    retry_eintr(|| {
+        syscall!(readv(
             fd.as_raw_fd(),
             bufs.as_mut_ptr() as *const libc::iovec,
             count
-        )) {
-            Ok(n) => return Ok(n as usize),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+        ))
+    })
+    .map(|n| n as usize)
 }
 
 /// Writes one frame. `EAGAIN` when the device cannot take it now; retries
 /// on `EINTR`.
 pub(crate) fn write(fd: BorrowedFd<'_>, frame: &[u8]) -> io::Result<usize> {
-    loop {
-        // `frame` is a live buffer of `frame.len()` bytes; the kernel only
-        // reads it.
-        match syscall!(write(
+    // `frame` is a live buffer of `frame.len()` bytes; the kernel only
+    // reads it.
+    retry_eintr(|| {
+        syscall!(write(
             fd.as_raw_fd(),
             frame.as_ptr() as *const libc::c_void,
             frame.len()
-        )) {
-            Ok(n) => return Ok(n as usize),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+        ))
+    })
+    .map(|n| n as usize)
 }
