@@ -3,7 +3,7 @@
 //! (re)written; otherwise the test checks that the tree's seeds are the
 //! ones built here and decode as intended.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
 
 use netdev_bsd::wire::fixture::{self, sample_if_data};
@@ -11,22 +11,7 @@ use netdev_bsd::wire::layout::*;
 use netdev_bsd::wire::route::changes;
 
 fn seeds() -> Vec<(&'static str, Vec<u8>, Result<usize, ()>)> {
-    let v4 = fixture::ifa_msghdr(
-        RTM_NEWADDR,
-        2,
-        &[
-            (
-                RTA_NETMASK,
-                fixture::netmask_in(Ipv4Addr::new(255, 255, 255, 0), 8),
-            ),
-            (
-                RTA_IFP,
-                fixture::sockaddr_dl(2, 6, "em0", &[2, 0, 0, 0, 0, 1]),
-            ),
-            (RTA_IFA, fixture::sockaddr_in(Ipv4Addr::new(192, 0, 2, 1))),
-            (RTA_BRD, fixture::sockaddr_in(Ipv4Addr::new(192, 0, 2, 255))),
-        ],
-    );
+    let v4 = fixture::sample_newaddr_v4();
     let ll: Ipv6Addr = "fe80::1".parse().unwrap();
     let v6 = fixture::ifa_msghdr(
         RTM_DELADDR,

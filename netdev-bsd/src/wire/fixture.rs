@@ -207,6 +207,22 @@ pub fn ifmibdata(name: &str, iff: u32, snd_drops: i32, data: &IfData) -> Vec<u8>
     w.into_bytes()
 }
 
+/// An `RTM_NEWADDR` of `em0` (index 2, Ethernet, link address
+/// `02:00:00:00:00:01`): `192.0.2.1/24`, broadcast `192.0.2.255`, with
+/// the kernel's 8-byte netmask. A unit test and a fuzz seed.
+pub fn sample_newaddr_v4() -> Vec<u8> {
+    ifa_msghdr(
+        RTM_NEWADDR,
+        2,
+        &[
+            (RTA_NETMASK, netmask_in(Ipv4Addr::new(255, 255, 255, 0), 8)),
+            (RTA_IFP, sockaddr_dl(2, 6, "em0", &[2, 0, 0, 0, 0, 1])),
+            (RTA_IFA, sockaddr_in(Ipv4Addr::new(192, 0, 2, 1))),
+            (RTA_BRD, sockaddr_in(Ipv4Addr::new(192, 0, 2, 255))),
+        ],
+    )
+}
+
 /// An `IfData` of an Ethernet interface with the given link state and
 /// MTU, and distinct counters (so a field read from the wrong offset
 /// shows).

@@ -585,22 +585,7 @@ mod tests {
 
     #[test]
     fn newaddr_v4_with_short_netmask_and_broadcast() {
-        let buf = fixture::ifa_msghdr(
-            RTM_NEWADDR,
-            2,
-            &[
-                (
-                    RTA_NETMASK,
-                    fixture::netmask_in(Ipv4Addr::new(255, 255, 255, 0), 8),
-                ),
-                (
-                    RTA_IFP,
-                    fixture::sockaddr_dl(2, 6, "em0", &[2, 0, 0, 0, 0, 1]),
-                ),
-                (RTA_IFA, fixture::sockaddr_in(Ipv4Addr::new(192, 0, 2, 1))),
-                (RTA_BRD, fixture::sockaddr_in(Ipv4Addr::new(192, 0, 2, 255))),
-            ],
-        );
+        let buf = fixture::sample_newaddr_v4();
         // 20 + 8 + 64 (sockaddr_dl 54 → 56... em0 + 6 fit in 54) + 16 + 16.
         assert_eq!(buf.len(), IFA_MSGHDR_LEN + 8 + 56 + 16 + 16);
         let RouteMsg::Addr(a) = one(&buf).unwrap() else {
