@@ -570,36 +570,26 @@ impl DeviceBackend for BsdDevice {
     }
 
     fn send_batch(&self, frames: &[&[u8]]) -> Result<usize> {
-        let mut sent = 0;
-        for frame in frames {
-            let r = match &self.tap {
-                Some(tap) => sys::tap::write(tap.fd.as_fd(), frame)
+        match &self.tap {
+            Some(tap) => send_each(frames, |frame| {
+                sys::tap::write(tap.fd.as_fd(), frame)
                     .map(drop)
-                    .map_err(Error::from),
-                None => {
-                    let mut tx = self.tx.lock();
-                    if tx.is_none() {
-                        *tx = Some(crate::packet::open_capture(&self.name())?);
-                    }
-                    let cap = tx.as_mut().expect("just opened");
-                    cap.sendpacket(*frame).map_err(|e| {
+                    .map_err(Error::from)
+            }),
+            None => {
+                // One lock for the batch; the capture opens on first send.
+                let mut tx = self.tx.lock();
+                if tx.is_none() && !frames.is_empty() {
+                    *tx = Some(crate::packet::open_capture(&self.name())?);
+                }
+                send_each(frames, |frame| {
+                    let cap = tx.as_mut().expect("opened above");
+                    cap.sendpacket(frame).map_err(|e| {
                         Error::from_errno(libc::EIO).with_detail(format!("pcap_inject: {e}"))
                     })
-                }
-            };
-            match r {
-                Ok(()) => sent += 1,
-                Err(e)
-                    if e.kind() == &ErrorKind::WouldBlock
-                        || e.raw_os_error() == Some(libc::ENOBUFS) =>
-                {
-                    break
-                }
-                Err(e) if sent == 0 => return Err(e),
-                Err(_) => break,
+                })
             }
         }
-        Ok(sent)
     }
 
     fn send_wait(&self, timeout: Option<Duration>) -> Result<bool> {
@@ -615,6 +605,27 @@ impl DeviceBackend for BsdDevice {
             None => Err(Error::not_supported().with_detail("pcap sends do not block")),
         }
     }
+}
+
+/// Sends `frames` in order with `send` and counts those sent: stops at the
+/// first the device cannot take now (`WouldBlock`, `ENOBUFS`) or that
+/// fails after others were sent; a failure of the first is the error.
+fn send_each(frames: &[&[u8]], mut send: impl FnMut(&[u8]) -> Result<()>) -> Result<usize> {
+    let mut sent = 0;
+    for frame in frames {
+        match send(frame) {
+            Ok(()) => sent += 1,
+            Err(e)
+                if e.kind() == &ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::ENOBUFS) =>
+            {
+                break
+            }
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(sent)
 }
 
 /// Registers the `system` and `tap` classes in `registry`.
