@@ -34,6 +34,9 @@
 #[path = "../../netdev-linux/tests/support/mod.rs"]
 mod support;
 
+#[cfg(target_os = "linux")]
+mod common;
+
 #[cfg(not(target_os = "linux"))]
 fn main() {
     println!("bench_cli: Linux only (network namespaces, iproute2)");
@@ -54,6 +57,7 @@ mod linux {
 
     use serde_json::Value;
 
+    use super::common::default_netdev;
     use super::support::{self, NetNs};
 
     /// The goal: ours takes at most this many times what `ip` takes.
@@ -110,16 +114,6 @@ mod linux {
             }
         }
         a
-    }
-
-    /// `target/<profile>/netdev`, beside the `examples/` directory this
-    /// program lives in.
-    fn default_netdev() -> PathBuf {
-        let exe = std::env::current_exe().expect("the path of this program");
-        exe.parent()
-            .and_then(|examples| examples.parent())
-            .map(|dir| dir.join("netdev"))
-            .expect("this program lives in target/<profile>/examples")
     }
 
     /// One listing: the same question asked of both tools.

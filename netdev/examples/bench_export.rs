@@ -34,6 +34,9 @@
 mod support;
 
 #[cfg(target_os = "linux")]
+mod common;
+
+#[cfg(target_os = "linux")]
 #[path = "../../netdev-linux/examples/common/raw_rtnl.rs"]
 mod raw_rtnl;
 
@@ -55,6 +58,7 @@ mod linux {
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
+    use super::common::default_netdev;
     use super::raw_rtnl::{self, Raw};
     use super::support::NetNs;
 
@@ -94,16 +98,6 @@ mod linux {
             }
         }
         a
-    }
-
-    /// `target/<profile>/netdev`, beside the `examples/` directory this
-    /// program lives in.
-    fn default_netdev() -> PathBuf {
-        let exe = std::env::current_exe().expect("the path of this program");
-        exe.parent()
-            .and_then(|examples| examples.parent())
-            .map(|dir| dir.join("netdev"))
-            .expect("this program lives in target/<profile>/examples")
     }
 
     /// A process this benchmark started, killed (by its id) when dropped.

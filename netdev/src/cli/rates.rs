@@ -130,18 +130,13 @@ pub(crate) fn run(
     let mut last = Instant::now();
     let mut printed = 0u64;
     let mut tick = 1u32;
+    // When tick `n` is due on the grid (`None` past the clock's range).
+    let due = |n: u32| interval.checked_mul(n).and_then(|d| start.checked_add(d));
     while count.map_or(true, |c| printed < c) {
-        let due = interval
-            .checked_mul(tick)
-            .and_then(|d| start.checked_add(d))
-            .unwrap_or_else(|| Instant::now() + interval);
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        let next = due(tick).unwrap_or_else(|| Instant::now() + interval);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
         // Past ticks missed while sampling are skipped, not made up.
-        while interval
-            .checked_mul(tick)
-            .and_then(|d| start.checked_add(d))
-            .is_some_and(|d| d <= Instant::now())
-        {
+        while due(tick).is_some_and(|d| d <= Instant::now()) {
             tick = tick.saturating_add(1);
         }
         let samples = sample(ctx)?;

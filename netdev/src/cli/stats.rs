@@ -18,12 +18,7 @@ pub(crate) fn run(
 ) -> Result<(), CliError> {
     if let Some(interval) = interval {
         return rates::run(ctx, interval, count, |ctx| {
-            let records = if names.is_empty() {
-                every_device(ctx)?
-            } else {
-                named(ctx, names)?
-            };
-            Ok(records
+            Ok(records(ctx, names)?
                 .into_iter()
                 .filter_map(|r| {
                     Some(Sample {
@@ -35,11 +30,7 @@ pub(crate) fn run(
                 .collect())
         });
     }
-    let records = if names.is_empty() {
-        every_device(ctx)?
-    } else {
-        named(ctx, names)?
-    };
+    let records = records(ctx, names)?;
     if ctx.json {
         ctx.print_json(&records)?;
         return Ok(());
@@ -70,6 +61,15 @@ pub(crate) fn run(
     }
     table.write(ctx.out())?;
     Ok(())
+}
+
+/// The counters of the devices named, or of every device if none is.
+fn records(ctx: &mut Ctx, names: &[String]) -> Result<Vec<StatsRecord>, CliError> {
+    if names.is_empty() {
+        every_device(ctx)
+    } else {
+        named(ctx, names)
+    }
 }
 
 /// Every device's counters: one listing for the names and one dump of all

@@ -41,11 +41,10 @@ pub(crate) fn run(
         Err(e) if e.is_not_supported() => return Err(CliError::Unsupported("export")),
         r => r?,
     };
-    let listener = TcpListener::bind(listen)
-        .map_err(|e| CliError::Other(format!("export: listening on {listen}: {e}")))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| CliError::Other(format!("export: listening on {listen}: {e}")))?;
+    let listening =
+        |e: std::io::Error| CliError::Other(format!("export: listening on {listen}: {e}"));
+    let listener = TcpListener::bind(listen).map_err(listening)?;
+    let bound = listener.local_addr().map_err(listening)?;
     // Said when ready, with the port really bound (`--listen ADDR:0`).
     eprintln!(
         "netdev: exporting {} devices on http://{bound}/metrics",
