@@ -176,7 +176,7 @@ impl FdbSource for SwitchFdb {
         skip: usize,
         max: usize,
     ) -> io::Result<Vec<FdbEntry>> {
-        let table = self.pages.table(bridge, vlan, skip, || {
+        self.pages.entries(bridge, vlan, skip, max, || {
             Ok(self
                 .switch
                 .fdb(bridge)
@@ -185,8 +185,7 @@ impl FdbSource for SwitchFdb {
                 .filter(|r| r.vlan == vlan)
                 .map(fdb_entry)
                 .collect())
-        })?;
-        Ok(FdbPages::page(&table, skip, max))
+        })
     }
 
     fn port_stats(&self, bridge: &str) -> io::Result<Vec<PortStats>> {

@@ -33,11 +33,25 @@ struct Snapshot {
 }
 
 impl FdbPages {
+    /// The entries of `bridge` on `vlan` that a query with `skip` and `max`
+    /// returns: the page of [`FdbPages::table`].
+    pub(crate) fn entries(
+        &self,
+        bridge: &str,
+        vlan: u16,
+        skip: usize,
+        max: usize,
+        read: impl FnOnce() -> io::Result<Vec<FdbEntry>>,
+    ) -> io::Result<Vec<FdbEntry>> {
+        let table = self.table(bridge, vlan, skip, read)?;
+        Ok(Self::page(&table, skip, max))
+    }
+
     /// The table of `bridge` on `vlan`: for a first page (`skip == 0`), or
     /// when the first page's table is gone or older than [`SNAPSHOT_TTL`],
     /// a fresh one from `read` (which returns the entries of `vlan`); for
     /// the next pages, the one the first page took.
-    pub(crate) fn table(
+    fn table(
         &self,
         bridge: &str,
         vlan: u16,
@@ -68,7 +82,7 @@ impl FdbPages {
     }
 
     /// `table`'s page: `skip` entries skipped, at most `max` returned.
-    pub(crate) fn page(table: &[FdbEntry], skip: usize, max: usize) -> Vec<FdbEntry> {
+    fn page(table: &[FdbEntry], skip: usize, max: usize) -> Vec<FdbEntry> {
         table.iter().skip(skip).take(max).copied().collect()
     }
 }

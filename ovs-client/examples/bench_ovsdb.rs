@@ -25,9 +25,8 @@
 //!
 //! It prints numbers; it asserts nothing about them.
 
-use ovs_client::testing::{Cluster, OvsdbServer};
+use ovs_client::testing::{add_bridge_ops, Cluster, OvsdbServer};
 use ovs_client::{ops, Client, ClientOptions, Uuid};
-use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -49,32 +48,7 @@ fn root(client: &Client) -> Uuid {
 fn add_bridge(client: &Client, name: &str) -> Uuid {
     let results = client
         .transact(
-            vec![
-                ops::insert(
-                    "Interface",
-                    json!({"name": name, "type": "internal"}),
-                    Some("i"),
-                ),
-                ops::insert(
-                    "Port",
-                    json!({"name": name, "interfaces": ops::named_uuid("i")}),
-                    Some("p"),
-                ),
-                ops::insert(
-                    "Bridge",
-                    json!({"name": name, "ports": ops::named_uuid("p")}),
-                    Some("b"),
-                ),
-                ops::mutate(
-                    "Open_vSwitch",
-                    ops::where_uuid(root(client)),
-                    vec![ops::mutation(
-                        "bridges",
-                        "insert",
-                        ops::set(vec![ops::named_uuid("b")]),
-                    )],
-                ),
-            ],
+            add_bridge_ops(root(client), name),
             Some("bench_ovsdb: add-br"),
         )
         .expect("add bridge");

@@ -15,7 +15,7 @@
 //! `ovsdb-server` also in /usr/sbin), the schema at
 //! [`SCHEMA`] or `$OVS_SCHEMA`.
 
-use crate::{unixctl, Remote};
+use crate::{ops, unixctl, Remote, Uuid};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io;
@@ -315,6 +315,40 @@ pub fn vsctl(db: &str, args: &[&str], dir: &Path) -> io::Result<String> {
     let mut all = vec![db.as_str(), "--no-wait", "--timeout=10"];
     all.extend_from_slice(args);
     run("ovs-vsctl", &all, dir)
+}
+
+/// The operations of `ovs-vsctl add-br NAME` in one transaction: the
+/// bridge's local Interface, Port and Bridge rows inserted with named UUIDs
+/// (`i`, `p`, `b`: the Bridge's result is the third) and added to the
+/// `bridges` of the `Open_vSwitch` row `root`.
+pub fn add_bridge_ops(root: Uuid, name: &str) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    vec![
+        ops::insert(
+            "Interface",
+            json!({"name": name, "type": "internal"}),
+            Some("i"),
+        ),
+        ops::insert(
+            "Port",
+            json!({"name": name, "interfaces": ops::named_uuid("i")}),
+            Some("p"),
+        ),
+        ops::insert(
+            "Bridge",
+            json!({"name": name, "ports": ops::named_uuid("p")}),
+            Some("b"),
+        ),
+        ops::mutate(
+            "Open_vSwitch",
+            ops::where_uuid(root),
+            vec![ops::mutation(
+                "bridges",
+                "insert",
+                ops::set(vec![ops::named_uuid("b")]),
+            )],
+        ),
+    ]
 }
 
 /// One member of a [`Cluster`].

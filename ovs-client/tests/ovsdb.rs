@@ -2,7 +2,7 @@
 //! `ovsdb-server`s (ovs_client::testing), checked with `ovs-vsctl` and
 //! `ovs-appctl`.
 
-use ovs_client::testing::{Cluster, OvsdbServer};
+use ovs_client::testing::{add_bridge_ops, Cluster, OvsdbServer};
 use ovs_client::{ops, unixctl, Client, ClientOptions, Error, Remote, Replica, Uuid};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -70,32 +70,7 @@ fn add_bridge(client: &Client, name: &str) -> Result<Vec<Value>, Error> {
         .map(|(u, _)| u)
         .expect("Open_vSwitch row");
     client.transact(
-        vec![
-            ops::insert(
-                "Interface",
-                json!({"name": name, "type": "internal"}),
-                Some("i"),
-            ),
-            ops::insert(
-                "Port",
-                json!({"name": name, "interfaces": ops::named_uuid("i")}),
-                Some("p"),
-            ),
-            ops::insert(
-                "Bridge",
-                json!({"name": name, "ports": ops::named_uuid("p")}),
-                Some("b"),
-            ),
-            ops::mutate(
-                "Open_vSwitch",
-                ops::where_uuid(root),
-                vec![ops::mutation(
-                    "bridges",
-                    "insert",
-                    ops::set(vec![ops::named_uuid("b")]),
-                )],
-            ),
-        ],
+        add_bridge_ops(root, name),
         Some(&format!("ovs-client test: add bridge {name}")),
     )
 }

@@ -117,7 +117,7 @@ struct Args {
     /// How long the database, and ovs-vswitchd applying a change, may take,
     /// in seconds (less than brctl's 5 s, so brctl gets the daemon's
     /// answer rather than its own timeout).
-    #[arg(long, value_name = "SECS", default_value_t = 4,
+    #[arg(long, value_name = "SECS", default_value_t = brcompat::ovs::DEFAULT_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     ovs_timeout: u64,
     /// How long the switch remembers a MAC address not seen again, in

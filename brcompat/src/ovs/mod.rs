@@ -305,8 +305,8 @@ impl OvsBackend {
     }
 
     fn apply_change(&self, change: &Change) -> Result<Applied, StoreError> {
-        let what = describe(change);
-        let what = what.trim_start_matches("brcompatd: ");
+        let comment = describe(change);
+        let what = comment.trim_start_matches("brcompatd: ");
         let start = Instant::now();
         let deadline = start + self.timeout;
         let mut conflicts = 0;
@@ -325,7 +325,7 @@ impl OvsBackend {
             if !applied.changed || ops.is_empty() {
                 return Ok(applied);
             }
-            let txn = mapping::finish(&state, ops, &describe(change));
+            let txn = mapping::finish(&state, ops, &comment);
             let next_cfg = match self.client.transact(txn, None) {
                 Ok(results) => {
                     mapping::next_cfg_of(&results).ok_or_else(|| StoreError::Backend {
@@ -567,10 +567,8 @@ impl FdbSource for OvsFdb {
         skip: usize,
         max: usize,
     ) -> io::Result<Vec<FdbEntry>> {
-        let table = self
-            .pages
-            .table(bridge, vlan, skip, || self.read(bridge, vlan))?;
-        Ok(FdbPages::page(&table, skip, max))
+        self.pages
+            .entries(bridge, vlan, skip, max, || self.read(bridge, vlan))
     }
 }
 
