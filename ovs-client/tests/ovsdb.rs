@@ -326,8 +326,10 @@ fn garbage_from_a_server_is_an_error() {
             }
         }
     });
+    // Long enough for a first connection on a loaded machine: 500 ms was
+    // once too short under two busy loops.
     let opts = ClientOptions {
-        timeout: Duration::from_millis(500),
+        timeout: Duration::from_secs(3),
         ..options()
     };
     let err = Client::connect(vec![Remote::Unix(path.clone())], opts).unwrap_err();
