@@ -64,6 +64,7 @@ mod linux {
 
     use netdev_core::{Netdev, Offload, PacketBatch, Registry, RxQueue, RxQueueBackend};
     use netdev_linux::packet::{PacketRxq, PacketTx, Tap, TapRxq};
+    use netdev_linux::packet_adaptive::PacketAdaptiveRxq;
     use netdev_linux::packet_ring_v2::PacketRingV2Rxq;
     use netdev_linux::packet_rx::RxMethod;
     use netdev_linux::{SystemClass, SystemOptions};
@@ -722,6 +723,34 @@ mod linux {
         }
     }
 
+    /// The adaptive queue used directly: reports its switches.
+    struct DirectAdaptive(PacketAdaptiveRxq, PacketBatch);
+
+    impl StreamRx for DirectAdaptive {
+        fn recv(&mut self) -> usize {
+            self.1.clear();
+            let n = self.0.recv_batch(&mut self.1).expect("recv_batch");
+            std::hint::black_box(self.1.get(0));
+            n
+        }
+        fn wait(&mut self) {
+            self.0.wait(Some(WAIT)).expect("wait");
+        }
+        fn dropped(&mut self) -> Option<u64> {
+            self.0.dropped().ok()
+        }
+    }
+
+    impl Drop for DirectAdaptive {
+        fn drop(&mut self) {
+            eprint!(
+                " [{} switches, ends on {:?}]",
+                self.0.switches(),
+                self.0.active_ring()
+            );
+        }
+    }
+
     /// Raw `recvmmsg` with `MSG_WAITFORONE` on a blocking socket: one
     /// system call per batch, sleeping in it when nothing waits.
     struct RawMmsg(std::os::fd::OwnedFd, raw::Mmsg, usize);
@@ -753,6 +782,7 @@ mod linux {
     enum Rx {
         Public(RxMethod, usize),
         DirectV2,
+        DirectAdaptive,
         DirectRecvmmsg,
         RawV2(usize),
         RawV3,
@@ -764,6 +794,7 @@ mod linux {
             match self {
                 Rx::Public(m, b) => format!("public {m:?} x{b}"),
                 Rx::DirectV2 => "direct PacketRingV2Rxq x64".into(),
+                Rx::DirectAdaptive => "direct PacketAdaptiveRxq x64".into(),
                 Rx::DirectRecvmmsg => "direct PacketRxq x64".into(),
                 Rx::RawV2(b) => format!("raw TPACKET_V2 x{b}"),
                 Rx::RawV3 => "raw TPACKET_V3 (blocks)".into(),
@@ -797,6 +828,10 @@ mod linux {
                 }
                 Rx::DirectV2 => Box::new(Direct(
                     PacketRingV2Rxq::open(self.ia).expect("PacketRingV2Rxq"),
+                    PacketBatch::new(BATCH, slots),
+                )),
+                Rx::DirectAdaptive => Box::new(DirectAdaptive(
+                    PacketAdaptiveRxq::open(self.ia).expect("PacketAdaptiveRxq"),
                     PacketBatch::new(BATCH, slots),
                 )),
                 Rx::DirectRecvmmsg => Box::new(Direct(
@@ -995,7 +1030,12 @@ mod linux {
 
         // The public path: one registry per receive method, `ba` opened
         // through it as a user would.
-        let methods = [RxMethod::RingV2, RxMethod::RingV3, RxMethod::Recvmmsg];
+        let methods = [
+            RxMethod::Adaptive,
+            RxMethod::RingV2,
+            RxMethod::RingV3,
+            RxMethod::Recvmmsg,
+        ];
         let mut registries = Vec::new();
         let mut public = Vec::new();
         for m in methods {
@@ -1075,6 +1115,8 @@ mod linux {
 
         // --- veth receive, streaming, in both core configurations.
         let receivers = [
+            Rx::Public(RxMethod::Adaptive, BATCH),
+            Rx::Public(RxMethod::Adaptive, OVS_BATCH),
             Rx::Public(RxMethod::RingV2, BATCH),
             Rx::Public(RxMethod::RingV2, OVS_BATCH),
             Rx::Public(RxMethod::RingV3, BATCH),
@@ -1085,6 +1127,7 @@ mod linux {
             Rx::RawMmsg(BATCH),
             Rx::RawMmsg(OVS_BATCH),
             Rx::DirectV2,
+            Rx::DirectAdaptive,
             Rx::DirectRecvmmsg,
         ];
         let configs = [
@@ -1118,6 +1161,7 @@ mod linux {
 
         // --- lone-frame latency.
         let lat_rx = [
+            Rx::Public(RxMethod::Adaptive, BATCH),
             Rx::Public(RxMethod::RingV2, BATCH),
             Rx::Public(RxMethod::RingV3, BATCH),
             Rx::Public(RxMethod::Recvmmsg, BATCH),

@@ -26,6 +26,8 @@ pub mod list;
 #[cfg(target_os = "linux")]
 pub mod packet;
 #[cfg(target_os = "linux")]
+pub mod packet_adaptive;
+#[cfg(target_os = "linux")]
 pub mod packet_ring;
 #[cfg(target_os = "linux")]
 pub mod packet_ring_v2;

@@ -209,6 +209,8 @@ pub struct PacketRingRxq {
     pending_error: Option<i32>,
     /// Frames the kernel dropped so far (its counter resets when read).
     dropped: u64,
+    /// Put stripped VLAN tags back.
+    restore_vlan: bool,
 }
 
 impl PacketRingRxq {
@@ -220,7 +222,37 @@ impl PacketRingRxq {
 
     /// Like [`PacketRingRxq::open`] with a ring of `config`.
     pub fn open_with(ifindex: u32, config: RingConfig) -> io::Result<PacketRingRxq> {
-        PacketRingRxq::open_inner(ifindex, config, false)
+        PacketRingRxq::open_inner(ifindex, config, true, false, false)
+    }
+
+    /// Like [`PacketRingRxq::open_with`], restoring VLAN tags only if
+    /// `restore_vlan`, and bound with a filter that accepts nothing until
+    /// [`PacketRingRxq::accept_frames`]: for a fanout member, which must
+    /// be bound to join but must not receive frames directly meanwhile.
+    pub(crate) fn open_blocked(
+        ifindex: u32,
+        config: RingConfig,
+        restore_vlan: bool,
+    ) -> io::Result<PacketRingRxq> {
+        PacketRingRxq::open_inner(ifindex, config, restore_vlan, false, true)
+    }
+
+    /// Removes the filter [`PacketRingRxq::open_blocked`] set.
+    pub(crate) fn accept_frames(&self) -> io::Result<()> {
+        sys::detach_filter(self.fd.as_fd())
+    }
+
+    /// True if a frame can be read now.
+    pub(crate) fn has_frames(&self) -> bool {
+        self.ready()
+    }
+
+    /// True if no frame is readable and the block the kernel fills next
+    /// holds none. Only meaningful once no frame can reach the ring any
+    /// more (steered away, see `crate::packet_adaptive`): then the kernel
+    /// no longer writes that block's count.
+    pub(crate) fn is_empty_and_idle(&self) -> bool {
+        !self.ready() && self.ring.load_word(self.block, NUM_PKTS) == Some(0)
     }
 
     /// Like [`PacketRingRxq::open`], but skips outgoing frames in
@@ -228,10 +260,16 @@ impl PacketRingRxq {
     /// kernel could do it. For tests of that path.
     #[doc(hidden)]
     pub fn open_filtering_in_userspace(ifindex: u32) -> io::Result<PacketRingRxq> {
-        PacketRingRxq::open_inner(ifindex, RingConfig::default(), true)
+        PacketRingRxq::open_inner(ifindex, RingConfig::default(), true, true, false)
     }
 
-    fn open_inner(ifindex: u32, config: RingConfig, force_userspace: bool) -> io::Result<Self> {
+    fn open_inner(
+        ifindex: u32,
+        config: RingConfig,
+        restore_vlan: bool,
+        force_userspace: bool,
+        blocked: bool,
+    ) -> io::Result<Self> {
         let geometry = config.geometry()?;
         // Protocol 0 until bound: nothing is queued before the ring exists
         // and the socket is tied to `ifindex`.
@@ -240,6 +278,9 @@ impl PacketRingRxq {
         ring::set_rx_ring(fd.as_fd(), &geometry)?;
         let ring = RxRing::map(fd.as_fd(), &geometry)?;
         let filter_in_userspace = skip_outgoing(fd.as_fd(), force_userspace)?;
+        if blocked {
+            sys::attach_drop_all(fd.as_fd())?;
+        }
         bind_for_rx(fd.as_fd(), ifindex)?;
         Ok(PacketRingRxq {
             ring,
@@ -253,6 +294,7 @@ impl PacketRingRxq {
             filter_in_userspace,
             pending_error: None,
             dropped: 0,
+            restore_vlan,
         })
     }
 
@@ -270,6 +312,12 @@ impl PacketRingRxq {
     /// kernel (kernels before 4.20).
     pub fn filters_outgoing_in_userspace(&self) -> bool {
         self.filter_in_userspace
+    }
+
+    /// Skips outgoing frames here from now on: for a fanout member whose
+    /// group cannot skip them.
+    pub(crate) fn filter_outgoing_in_userspace(&mut self) {
+        self.filter_in_userspace = true;
     }
 
     /// True if a frame can be read now without waiting.
@@ -315,12 +363,15 @@ impl PacketRingRxq {
                 let mut stored = frame.snaplen.min(slot.len());
                 let mut orig_len = frame.len.max(frame.snaplen);
                 slot[..stored].copy_from_slice(&block[frame.data_start..frame.data_start + stored]);
-                if let Some(tag) = vlan_from_auxdata(
-                    frame.status,
-                    frame.vlan_tci,
-                    frame.vlan_tpid,
-                    &slot[..stored],
-                ) {
+                let tag = self.restore_vlan.then(|| {
+                    vlan_from_auxdata(
+                        frame.status,
+                        frame.vlan_tci,
+                        frame.vlan_tpid,
+                        &slot[..stored],
+                    )
+                });
+                if let Some(Some(tag)) = tag {
                     (stored, orig_len) = insert_vlan_tag(slot, stored, orig_len, tag);
                 }
                 batch.commit(stored, orig_len);

@@ -1,6 +1,7 @@
-//! Privileged tests of the default receive path of `system` devices (a
-//! `TPACKET_V2` ring, `netdev_linux::packet_ring_v2`) through the public
-//! API: a `Registry`, `Netdev::open_rx`, `RxQueue::recv_batch`. Each test
+//! Privileged tests of the receive path of `system` devices through the
+//! public API: the default (`RxMethod::Adaptive`, which reads its
+//! `TPACKET_V2` ring under a light load) and, where a test looks at the
+//! ring itself, `RxMethod::RingV2` (`netdev_linux::packet_ring_v2`): a `Registry`, `Netdev::open_rx`, `RxQueue::recv_batch`. Each test
 //! runs in its own network namespace.
 //!
 //! References: a plain `AF_PACKET` socket built with `nix` (no code shared
@@ -111,6 +112,7 @@ fn burst_larger_than_the_ring_is_counted_not_hidden() {
     // 64 KiB: 32 slots of 2048 bytes.
     let (_reg, dev) = open(SystemOptions {
         rx_ring_bytes: Some(64 << 10),
+        rx_method: RxMethod::RingV2,
         ..SystemOptions::default()
     });
     let mut rxq = dev.open_rx().unwrap();
@@ -254,13 +256,17 @@ fn options_take_effect() {
     quiet_up(&ns, "pa");
     let _in = ns.enter();
     // The default ring: 32 MiB mapped.
-    let (_reg, dev) = open(SystemOptions::default());
+    let (_reg, dev) = open(SystemOptions {
+        rx_method: RxMethod::RingV2,
+        ..SystemOptions::default()
+    });
     let rxq = dev.open_rx().unwrap();
     assert_eq!(mapped_bytes(rxq.as_raw_fd()), 32 << 20);
     // Smaller slots: the same bytes hold more frames, longer frames cut.
     let (_reg2, dev2) = open(SystemOptions {
         rx_ring_bytes: Some(1 << 20),
         rx_ring_frame_size: Some(256),
+        rx_method: RxMethod::RingV2,
         ..SystemOptions::default()
     });
     let mut small = dev2.open_rx().unwrap();

@@ -203,6 +203,107 @@ pub(crate) fn rcvbuf(fd: BorrowedFd<'_>) -> io::Result<usize> {
     get_int_opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF).map(|v| v.max(0) as usize)
 }
 
+/// `PACKET_FANOUT_FLAG_UNIQUEID` (Linux 4.16+): the kernel picks an
+/// unused group id.
+const FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
+/// `PACKET_FANOUT_FLAG_IGNORE_OUTGOING`.
+const FANOUT_FLAG_IGNORE_OUTGOING: u32 = 0x4000;
+
+/// Makes the bound socket `fd` a member of a `PACKET_FANOUT_CBPF` fanout
+/// group: `None` creates a group with an id no other group of the
+/// namespace has; `Some(id)` joins that group. Returns the group's id.
+/// Members take the indices 0, 1, ... in the order they join; each frame
+/// goes to the member the group's program names (member 0 until one is
+/// set, see [`fanout_steer`]).
+///
+/// With `ignore_outgoing` the group skips the frames the host transmits
+/// (`PACKET_FANOUT_FLAG_IGNORE_OUTGOING`; older kernels answer
+/// `EINVAL`): a member's own
+/// `PACKET_IGNORE_OUTGOING` does not apply to frames the group hands it.
+/// Every member must ask for the same.
+pub(crate) fn fanout_join(
+    fd: BorrowedFd<'_>,
+    id: Option<u16>,
+    ignore_outgoing: bool,
+) -> io::Result<u16> {
+    let (id, mut flags) = match id {
+        Some(id) => (id, 0),
+        None => (0, FANOUT_FLAG_UNIQUEID),
+    };
+    if ignore_outgoing {
+        flags |= FANOUT_FLAG_IGNORE_OUTGOING;
+    }
+    let arg = u32::from(id) | ((libc::PACKET_FANOUT_CBPF | flags) << 16);
+    set_int_opt(
+        fd,
+        libc::SOL_PACKET,
+        libc::PACKET_FANOUT,
+        arg as libc::c_int,
+    )?;
+    // The low 16 bits of the answer are the group's id.
+    Ok(get_int_opt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT)? as u16)
+}
+
+/// Sends every frame of `fd`'s fanout group to member `index`, by
+/// replacing the group's program with `ret #index`
+/// (`PACKET_FANOUT_DATA`). When a program was already set this waits for
+/// an RCU grace period (`synchronize_net`, about 16 ms measured): once it
+/// returns, no frame is still being steered by the old program, so every
+/// frame the old member got is already in its queue or ring.
+pub(crate) fn fanout_steer(fd: BorrowedFd<'_>, index: u32) -> io::Result<()> {
+    let mut prog = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: index,
+    }];
+    let fprog = libc::sock_fprog {
+        len: 1,
+        filter: prog.as_mut_ptr(),
+    };
+    // `fprog` and the one instruction it points at live across the call;
+    // the kernel copies the program.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_PACKET,
+        libc::PACKET_FANOUT_DATA,
+        &fprog as *const libc::sock_fprog as *const libc::c_void,
+        size_of::<libc::sock_fprog>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// Attaches a socket filter that accepts nothing (`ret #0`), so that a
+/// socket can be bound (which a fanout member must be) without frames
+/// reaching it directly; [`detach_filter`] removes it.
+pub(crate) fn attach_drop_all(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut prog = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    let fprog = libc::sock_fprog {
+        len: 1,
+        filter: prog.as_mut_ptr(),
+    };
+    // `fprog` and its instruction live across the call; the kernel copies
+    // the program.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_ATTACH_FILTER,
+        &fprog as *const libc::sock_fprog as *const libc::c_void,
+        size_of::<libc::sock_fprog>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// Removes the socket filter [`attach_drop_all`] set.
+pub(crate) fn detach_filter(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_int_opt(fd, libc::SOL_SOCKET, libc::SO_DETACH_FILTER, 0)
+}
+
 /// Reads and clears the socket's pending error (`SO_ERROR`); 0 if none.
 pub(crate) fn take_error(fd: BorrowedFd<'_>) -> io::Result<i32> {
     get_int_opt(fd, libc::SOL_SOCKET, libc::SO_ERROR)

@@ -272,6 +272,29 @@ impl RxRing {
         })
     }
 
+    /// The 32-bit word at `offset` in block `i`, read atomically whoever
+    /// owns the block; `None` if it does not lie in the block or is not
+    /// aligned. For a word of a block the kernel owns but no longer
+    /// writes (a `TPACKET_V3` ring's open block once no frame can reach
+    /// it).
+    pub(crate) fn load_word(&self, i: usize, offset: usize) -> Option<u32> {
+        if i >= self.block_nr || offset % 4 != 0 || offset.checked_add(4)? > self.block_size {
+            return None;
+        }
+        // The mapping is page aligned and `block_size` a multiple of 4, so
+        // the word is aligned; it lies inside the mapping (checked above);
+        // it is only read, atomically, while the kernel may write it.
+        // SAFETY: in bounds and aligned (above), accessed atomically.
+        let word = unsafe {
+            &*self
+                .base
+                .as_ptr()
+                .add(i * self.block_size + offset)
+                .cast::<AtomicU32>()
+        };
+        Some(word.load(Ordering::Acquire))
+    }
+
     /// True if block `i` belongs to user space.
     pub(crate) fn is_user(&self, i: usize) -> bool {
         self.status_word(i).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
