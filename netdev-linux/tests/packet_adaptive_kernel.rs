@@ -16,9 +16,10 @@ mod support;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use netdev_core::{PacketBatch, RxQueueBackend};
+use netdev_core::{PacketBatch, Registry, RxQueueBackend};
 use netdev_linux::packet::PacketTx;
 use netdev_linux::packet_adaptive::{ActiveRing, AdaptiveConfig, PacketAdaptiveRxq};
+use netdev_linux::{SystemClass, SystemOptions};
 use packet_util::{frame_seq, test_frame, veth};
 use support::NetNs;
 
@@ -73,15 +74,16 @@ fn send_phases(ifindex: u32, phases: &[Phase]) -> u32 {
     seq
 }
 
-/// Receives test frames until the sender is done and nothing came for
-/// 300 ms; returns their sequence numbers in the order received.
-fn receive_all(q: &mut PacketAdaptiveRxq, done: &std::sync::atomic::AtomicBool) -> Vec<u32> {
+/// Receives test frames (`recv` fills a batch, `wait` sleeps a little)
+/// until the sender is done and nothing came for 300 ms; returns their
+/// sequence numbers in the order received.
+fn receive_all(q: &mut impl Receiver, done: &std::sync::atomic::AtomicBool) -> Vec<u32> {
     let mut batch = PacketBatch::new(64, PacketBatch::DEFAULT_SLOT_SIZE);
     let mut seqs = Vec::new();
     let mut last = Instant::now();
     loop {
         batch.clear();
-        let n = q.recv_batch(&mut batch).expect("recv_batch");
+        let n = q.recv(&mut batch);
         if n > 0 {
             seqs.extend(batch.iter().filter_map(|p| frame_seq(p.data)));
             last = Instant::now();
@@ -92,7 +94,46 @@ fn receive_all(q: &mut PacketAdaptiveRxq, done: &std::sync::atomic::AtomicBool) 
         {
             return seqs;
         }
-        q.wait(Some(Duration::from_millis(20))).expect("wait");
+        q.wait_a_little();
+    }
+}
+
+/// The queue under test: the adaptive queue itself or a public `RxQueue`.
+trait Receiver {
+    fn recv(&mut self, batch: &mut PacketBatch) -> usize;
+    fn wait_a_little(&mut self);
+}
+
+impl Receiver for PacketAdaptiveRxq {
+    fn recv(&mut self, batch: &mut PacketBatch) -> usize {
+        self.recv_batch(batch).expect("recv_batch")
+    }
+    fn wait_a_little(&mut self) {
+        self.wait(Some(Duration::from_millis(20))).expect("wait");
+    }
+}
+
+impl Receiver for netdev_core::RxQueue {
+    fn recv(&mut self, batch: &mut PacketBatch) -> usize {
+        self.recv_batch(batch).expect("recv_batch")
+    }
+    fn wait_a_little(&mut self) {
+        self.wait(Some(Duration::from_millis(20))).expect("wait");
+    }
+}
+
+/// Asserts `seqs` are increasing (in order, none twice) and below `sent`.
+fn assert_in_order_once(seqs: &[u32], sent: u32) {
+    let mut previous = None;
+    for (i, &s) in seqs.iter().enumerate() {
+        assert!(s < sent, "frame {i}: sequence {s} was never sent");
+        if let Some(p) = previous {
+            assert!(
+                s > p,
+                "frame {i}: sequence {s} after {p}: out of order or delivered twice"
+            );
+        }
+        previous = Some(s);
     }
 }
 
@@ -114,17 +155,7 @@ fn run(config: AdaptiveConfig, phases: &[Phase]) -> (PacketAdaptiveRxq, Vec<u32>
         let seqs = receive_all(&mut q, &done);
         (sender.join().expect("sender"), seqs)
     });
-    let mut previous = None;
-    for (i, &s) in seqs.iter().enumerate() {
-        assert!(s < sent, "frame {i}: sequence {s} was never sent");
-        if let Some(p) = previous {
-            assert!(
-                s > p,
-                "frame {i}: sequence {s} after {p}: out of order or delivered twice"
-            );
-        }
-        previous = Some(s);
-    }
+    assert_in_order_once(&seqs, sent);
     let dropped = q.dropped().expect("dropped");
     assert_eq!(
         u64::from(sent) - seqs.len() as u64,
@@ -199,4 +230,112 @@ fn the_descriptor_polls_readable_when_a_frame_waits() {
     assert_eq!(q.recv_batch(&mut batch).unwrap(), 1);
     assert_eq!(frame_seq(batch.get(0).unwrap().data), Some(0));
     assert!(!readable(&q, 50), "taken");
+}
+
+#[test]
+fn the_system_class_default_switches_in_order_through_the_public_path() {
+    let ns = NetNs::new();
+    let (_, ib) = veth(&ns);
+    let _in = ns.enter();
+    let reg = Registry::new();
+    reg.register(SystemClass::with_options(SystemOptions::default()))
+        .unwrap();
+    let dev = reg.open("pa", "system").unwrap();
+    let mut q = dev.open_rx().unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let phases = [TRICKLE, FLOOD, FLOOD, FLOOD, TRICKLE];
+    let (sent, seqs) = std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            let _in = ns.enter();
+            let n = send_phases(ib, &phases);
+            done.store(true, std::sync::atomic::Ordering::Release);
+            n
+        });
+        let seqs = receive_all(&mut q, &done);
+        (sender.join().expect("sender"), seqs)
+    });
+    assert_in_order_once(&seqs, sent);
+    assert_eq!(
+        u64::from(sent) - seqs.len() as u64,
+        q.dropped().unwrap(),
+        "every frame not delivered is counted"
+    );
+}
+
+#[test]
+fn down_and_up_on_the_flood_ring_keeps_receiving() {
+    let ns = NetNs::new();
+    let (ia, ib) = veth(&ns);
+    let _in = ns.enter();
+    let config = AdaptiveConfig {
+        high_rate: 20_000,
+        ..AdaptiveConfig::default()
+    };
+    let mut q = PacketAdaptiveRxq::open_with(ia, config, true).expect("adaptive queue");
+    let mut batch = PacketBatch::new(64, PacketBatch::DEFAULT_SLOT_SIZE);
+    // A flood, read while it comes, moves the queue to the V3 ring.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _in = ns.enter();
+            send_phases(ib, &[FLOOD, FLOOD]);
+            done.store(true, std::sync::atomic::Ordering::Release);
+        });
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            batch.clear();
+            if q.recv_batch(&mut batch).expect("recv_batch") == 0 {
+                q.wait(Some(Duration::from_millis(5))).expect("wait");
+            }
+        }
+    });
+    assert!(q.switches() >= 1, "the flood switched to the V3 ring");
+    // Drain what is left.
+    let deadline = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < deadline {
+        batch.clear();
+        if q.recv_batch(&mut batch).expect("recv_batch") == 0 {
+            q.wait(Some(Duration::from_millis(20))).expect("wait");
+        }
+    }
+    // Down and up: the kernel re-links the group's members.
+    ns.ip(&["link", "set", "pa", "down"]);
+    ns.ip(&["link", "set", "pa", "up"]);
+    packet_util::quiet_up(&ns, "pa");
+    // ENETDOWN is reported once, then frames flow again.
+    let mut downs = 0;
+    let mut seqs = Vec::new();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _in = ns.enter();
+            send_phases(ib, &[TRICKLE]);
+            done.store(true, std::sync::atomic::Ordering::Release);
+        });
+        let mut last = Instant::now();
+        loop {
+            batch.clear();
+            match q.recv_batch(&mut batch) {
+                Ok(0) => {}
+                Ok(_) => {
+                    seqs.extend(batch.iter().filter_map(|p| frame_seq(p.data)));
+                    last = Instant::now();
+                    continue;
+                }
+                Err(e) if *e.kind() == netdev_core::ErrorKind::NetworkDown => downs += 1,
+                Err(e) => panic!("recv_batch: {e}"),
+            }
+            if done.load(std::sync::atomic::Ordering::Acquire)
+                && last.elapsed() > Duration::from_millis(300)
+            {
+                break;
+            }
+            q.wait(Some(Duration::from_millis(20))).expect("wait");
+        }
+    });
+    assert!(downs <= 1, "ENETDOWN reported {downs} times");
+    assert_eq!(
+        seqs,
+        (0..TRICKLE.count).collect::<Vec<_>>(),
+        "every frame after the link came back, in order"
+    );
 }
