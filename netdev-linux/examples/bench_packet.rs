@@ -84,6 +84,8 @@ mod linux {
     const WAIT: Duration = Duration::from_millis(10);
     /// A receiver stops once the sender is done and nothing came for this.
     const QUIET: Duration = Duration::from_millis(50);
+    /// Frames of the flood before a lone-frame latency measured after one.
+    const FLOOD: usize = 200_000;
     /// Samples of the lone-frame latency.
     const LATENCY_SAMPLES: usize = 41;
 
@@ -781,6 +783,9 @@ mod linux {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Rx {
         Public(RxMethod, usize),
+        /// The public path, measured (latency) after a flood of
+        /// [`FLOOD`] frames on the same queue.
+        AfterFlood(RxMethod),
         DirectV2,
         DirectAdaptive,
         DirectRecvmmsg,
@@ -793,6 +798,7 @@ mod linux {
         fn name(self) -> String {
             match self {
                 Rx::Public(m, b) => format!("public {m:?} x{b}"),
+                Rx::AfterFlood(m) => format!("public {m:?} after a flood"),
                 Rx::DirectV2 => "direct PacketRingV2Rxq x64".into(),
                 Rx::DirectAdaptive => "direct PacketAdaptiveRxq x64".into(),
                 Rx::DirectRecvmmsg => "direct PacketRxq x64".into(),
@@ -819,7 +825,12 @@ mod linux {
         fn open(&self, rx: Rx) -> Box<dyn StreamRx> {
             let slots = PacketBatch::DEFAULT_SLOT_SIZE;
             match rx {
-                Rx::Public(m, b) => {
+                Rx::Public(_, _) | Rx::AfterFlood(_) => {
+                    let (m, b) = match rx {
+                        Rx::Public(m, b) => (m, b),
+                        Rx::AfterFlood(m) => (m, BATCH),
+                        _ => unreachable!("matched above"),
+                    };
                     let dev = &self.public.iter().find(|(k, _)| *k == m).expect("method").1;
                     Box::new(Public(
                         dev.open_rx().expect("open_rx"),
@@ -928,18 +939,37 @@ mod linux {
         use std::os::fd::AsRawFd;
         let mut send_mmsg = raw::Mmsg::for_send(&frames()[..1]);
         let ready = Barrier::new(2);
+        let flooded = Barrier::new(2);
         std::thread::scope(|s| {
             let receiver = s.spawn(|| {
                 pin(RX_CPU);
                 let mut q = devs.open(rx);
                 ready.wait();
+                if matches!(rx, Rx::AfterFlood(_)) {
+                    // Takes the flood until it ends (or the rest is lost).
+                    let (mut got, mut last) = (0, Instant::now());
+                    while got < FLOOD && last.elapsed() < Duration::from_millis(100) {
+                        let n = q.recv();
+                        if n > 0 {
+                            got += n;
+                            last = Instant::now();
+                        } else {
+                            q.wait();
+                        }
+                    }
+                    flooded.wait();
+                }
                 let mut at = Vec::with_capacity(LATENCY_SAMPLES);
                 let mut last = Instant::now();
                 // A lost frame ends the run rather than hanging it.
                 while at.len() < LATENCY_SAMPLES && last.elapsed() < Duration::from_secs(2) {
-                    if q.recv() > 0 {
+                    let n = q.recv();
+                    if n > 0 {
+                        // Frames that waited together (an adaptive queue
+                        // switching rings) arrive in one receive: each
+                        // gets this time.
                         last = Instant::now();
-                        at.push(last);
+                        at.extend(std::iter::repeat_n(last, n));
                     } else {
                         q.wait();
                     }
@@ -948,6 +978,11 @@ mod linux {
             });
             pin(TX_CPU);
             ready.wait();
+            if matches!(rx, Rx::AfterFlood(_)) {
+                let mut flood = raw::Mmsg::for_send(&frames());
+                flood.send_loop(sender.as_raw_fd(), FLOOD);
+                flooded.wait();
+            }
             let mut sent_at = Vec::with_capacity(LATENCY_SAMPLES);
             for i in 0..LATENCY_SAMPLES {
                 // Varying gaps, so the frames meet a V3 ring's retire
@@ -1162,6 +1197,7 @@ mod linux {
         // --- lone-frame latency.
         let lat_rx = [
             Rx::Public(RxMethod::Adaptive, BATCH),
+            Rx::AfterFlood(RxMethod::Adaptive),
             Rx::Public(RxMethod::RingV2, BATCH),
             Rx::Public(RxMethod::RingV3, BATCH),
             Rx::Public(RxMethod::Recvmmsg, BATCH),

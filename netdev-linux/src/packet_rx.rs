@@ -54,7 +54,7 @@ pub struct RxOptions {
     pub restore_vlan: bool,
     /// Bytes of ring memory ([`RxMethod::RingV2`], [`RxMethod::RingV3`],
     /// and the V2 ring of [`RxMethod::Adaptive`], whose V3 ring keeps its
-    /// 8 MiB); `None` for the ring's default (32 MiB for `RingV2`, 2 MiB
+    /// 16 MiB); `None` for the ring's default (32 MiB for `RingV2`, 2 MiB
     /// for `RingV3`, 16 MiB for `Adaptive`'s V2 ring).
     pub ring_bytes: Option<usize>,
     /// Bytes per `RingV2` (and `Adaptive` V2 ring) slot, a power of two of at least 128; frames
