@@ -969,7 +969,7 @@ mod linux {
                         // switching rings) arrive in one receive: each
                         // gets this time.
                         last = Instant::now();
-                        at.extend(std::iter::repeat_n(last, n));
+                        at.extend(std::iter::repeat(last).take(n));
                     } else {
                         q.wait();
                     }

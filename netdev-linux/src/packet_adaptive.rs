@@ -117,6 +117,79 @@ enum State {
     Switching { to: ActiveRing, done: bool },
 }
 
+/// When to switch, from the frames read and the time: kept apart from the
+/// rings so that the rule is tested on its own.
+#[derive(Debug, Clone)]
+struct RateMeter {
+    high_rate: u32,
+    /// Frames that make a [`WINDOW`] busy.
+    busy_frames: u64,
+    window_start: Instant,
+    window_frames: u64,
+    busy_windows: u32,
+    slow_windows: u32,
+}
+
+impl RateMeter {
+    fn new(high_rate: u32, now: Instant) -> RateMeter {
+        RateMeter {
+            high_rate,
+            busy_frames: (u64::from(high_rate) * WINDOW.as_micros() as u64)
+                .div_ceil(1_000_000)
+                .max(1),
+            window_start: now,
+            window_frames: 0,
+            busy_windows: 0,
+            slow_windows: 0,
+        }
+    }
+
+    /// Starts counting afresh (on entering a ring).
+    fn reset(&mut self, now: Instant) {
+        *self = RateMeter::new(self.high_rate, now);
+    }
+
+    /// `n` (> 0) frames were read from the V2 ring; true when it is time
+    /// to go to the V3 ring: [`SUSTAIN`] consecutive windows in each of
+    /// which a window's worth of frames came within [`WINDOW`]. Reads the
+    /// clock once per window's worth of frames, not per receive.
+    fn on_v2(&mut self, n: usize, now: impl FnOnce() -> Instant) -> bool {
+        self.window_frames += n as u64;
+        if self.window_frames < self.busy_frames {
+            return false;
+        }
+        let now = now();
+        if now.saturating_duration_since(self.window_start) <= WINDOW {
+            self.busy_windows += 1;
+        } else {
+            self.busy_windows = 0;
+        }
+        self.window_start = now;
+        self.window_frames = 0;
+        self.busy_windows >= SUSTAIN
+    }
+
+    /// `n` frames were read from the V3 ring (`waiting`: more are ready);
+    /// true when it is time to go back to the V2 ring: [`SLOW_WINDOWS`]
+    /// consecutive [`LOW_WINDOW`]s below a quarter of the high rate with
+    /// nothing left waiting. Frames still waiting mean the reader, not the
+    /// sender, was slow (preempted: with the kernel's receive work on its
+    /// core it can be for milliseconds).
+    fn on_v3(&mut self, n: usize, waiting: bool, now: Instant) -> bool {
+        self.window_frames += n as u64;
+        let elapsed = now.saturating_duration_since(self.window_start);
+        if elapsed < LOW_WINDOW {
+            return false;
+        }
+        let low = u128::from(self.high_rate) * elapsed.as_nanos() / (LOW_FRACTION * 1_000_000_000);
+        let slow = u128::from(self.window_frames) < low && !waiting;
+        self.window_start = now;
+        self.window_frames = 0;
+        self.slow_windows = if slow { self.slow_windows + 1 } else { 0 };
+        self.slow_windows >= SLOW_WINDOWS
+    }
+}
+
 /// The rings of a [`PacketAdaptiveRxq`] and when it switches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdaptiveConfig {
@@ -176,13 +249,7 @@ pub struct PacketAdaptiveRxq {
     /// Which sockets the epoll set watches now.
     watching: [bool; 2],
     config: AdaptiveConfig,
-    /// Frames needed in one [`WINDOW`] to count as a busy window.
-    window_frames_high: u64,
-    window_start: Instant,
-    window_frames: u64,
-    busy_windows: u32,
-    /// Consecutive slow windows on the V3 ring.
-    slow_windows: u32,
+    meter: RateMeter,
     /// False after a steering failed: the queue stays where it is.
     adaptive: bool,
     switches: u64,
@@ -242,13 +309,7 @@ impl PacketAdaptiveRxq {
             state: State::Steady(ActiveRing::V2),
             watching: [false; 2],
             config,
-            window_frames_high: (u64::from(config.high_rate) * WINDOW.as_micros() as u64)
-                .div_ceil(1_000_000)
-                .max(1),
-            window_start: Instant::now(),
-            window_frames: 0,
-            busy_windows: 0,
-            slow_windows: 0,
+            meter: RateMeter::new(config.high_rate, Instant::now()),
             adaptive: config.high_rate != u32::MAX,
             switches: 0,
             pending_error: None,
@@ -362,10 +423,7 @@ impl PacketAdaptiveRxq {
 
     fn enter(&mut self, ring: ActiveRing) {
         self.state = State::Steady(ring);
-        self.slow_windows = 0;
-        self.window_start = Instant::now();
-        self.window_frames = 0;
-        self.busy_windows = 0;
+        self.meter.reset(Instant::now());
     }
 
     /// Starts steering the group to `to` on a thread of its own (the
@@ -416,44 +474,20 @@ impl PacketAdaptiveRxq {
         if !self.adaptive {
             return Ok(());
         }
-        match self.state {
+        let to = match self.state {
             State::Steady(ActiveRing::V2) if n > 0 => {
-                self.window_frames += n as u64;
-                if self.window_frames >= self.window_frames_high {
-                    // One clock read per window's worth of frames.
-                    let now = Instant::now();
-                    if now.duration_since(self.window_start) <= WINDOW {
-                        self.busy_windows += 1;
-                    } else {
-                        self.busy_windows = 0;
-                    }
-                    self.window_start = now;
-                    self.window_frames = 0;
-                    if self.busy_windows >= SUSTAIN {
-                        self.switch_to(ActiveRing::V3)?;
-                    }
-                }
+                self.meter.on_v2(n, Instant::now).then_some(ActiveRing::V3)
             }
             State::Steady(ActiveRing::V3) => {
-                self.window_frames += n as u64;
-                let now = Instant::now();
-                let elapsed = now.duration_since(self.window_start);
-                if elapsed >= LOW_WINDOW {
-                    let low = (u128::from(self.config.high_rate) * elapsed.as_nanos())
-                        / (LOW_FRACTION * 1_000_000_000);
-                    // Frames still waiting mean the reader, not the
-                    // sender, was slow (preempted: with the kernel's
-                    // receive work on its core it can be for milliseconds).
-                    let slow = u128::from(self.window_frames) < low && !self.v3.has_frames();
-                    self.window_start = now;
-                    self.window_frames = 0;
-                    self.slow_windows = if slow { self.slow_windows + 1 } else { 0 };
-                    if self.slow_windows >= SLOW_WINDOWS {
-                        self.switch_to(ActiveRing::V2)?;
-                    }
-                }
+                let waiting = self.v3.has_frames();
+                self.meter
+                    .on_v3(n, waiting, Instant::now())
+                    .then_some(ActiveRing::V2)
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(to) = to {
+            self.switch_to(to)?;
         }
         Ok(())
     }
@@ -603,5 +637,102 @@ impl fmt::Debug for PacketAdaptiveRxq {
             .field("state", &self.state)
             .field("switches", &self.switches)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// Feeds the V2 side `per_ms` frames every millisecond (in receives of
+    /// 32) for `ms` milliseconds; returns the millisecond it asked to
+    /// switch at, if it did.
+    fn v2_feed(m: &mut RateMeter, t0: Instant, per_ms: usize, ms: u32) -> Option<u32> {
+        for k in 1..=ms {
+            let mut left = per_ms;
+            while left > 0 {
+                let n = left.min(32);
+                left -= n;
+                // Frames of millisecond k arrive spread over it.
+                let at = t0 + MS * k - MS * left as u32 / per_ms.max(1) as u32;
+                if m.on_v2(n, || at) {
+                    return Some(k);
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_sustained_flood_switches_to_v3_after_a_few_windows() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::new(256_000, t0);
+        // 1000 frames a ms: 1 Mpps.
+        let at = v2_feed(&mut m, t0, 1000, 50).expect("switched");
+        assert!(at <= 2, "a window's worth is 256 frames: at ms {at}");
+    }
+
+    #[test]
+    fn a_light_or_short_load_stays_on_v2() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::new(256_000, t0);
+        // 200 frames a ms (200 kpps, under the threshold): never.
+        assert_eq!(v2_feed(&mut m, t0, 200, 200), None);
+        // A 256-frame burst, then a pause, again and again: each burst is
+        // one busy window, broken by the pause.
+        let mut m = RateMeter::new(256_000, t0);
+        for k in 0..100u32 {
+            let at = t0 + MS * 10 * k;
+            assert!(!m.on_v2(256, || at), "burst {k}");
+        }
+    }
+
+    #[test]
+    fn never_switches_with_the_highest_threshold() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::new(u32::MAX, t0);
+        assert_eq!(v2_feed(&mut m, t0, 100_000, 20), None);
+    }
+
+    #[test]
+    fn v3_goes_back_after_two_slow_windows_with_nothing_waiting() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::new(256_000, t0);
+        // A flood: 64-frame receives every 50 us, far above a quarter.
+        for k in 1..=200u32 {
+            assert!(!m.on_v3(64, false, t0 + Duration::from_micros(50) * k));
+        }
+        // Then a lone frame now and then. The first closes the window
+        // that holds the flood's last frames: not slow.
+        let t1 = t0 + Duration::from_millis(10);
+        assert!(!m.on_v3(1, false, t1 + MS * 5), "the flood's tail");
+        assert!(!m.on_v3(1, false, t1 + MS * 10), "one slow window");
+        assert!(m.on_v3(1, false, t1 + MS * 15), "the second one switches");
+    }
+
+    #[test]
+    fn v3_stays_while_frames_wait_or_the_rate_holds() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::new(256_000, t0);
+        // A preempted reader: few frames read per window, but more ready.
+        for k in 1..=20u32 {
+            assert!(!m.on_v3(10, true, t0 + MS * 5 * k), "window {k}");
+        }
+        // 100 kpps (above a quarter of 256 kpps): 500 frames per 5 ms.
+        let mut m = RateMeter::new(256_000, t0);
+        for k in 1..=20u32 {
+            assert!(!m.on_v3(500, false, t0 + MS * 5 * k), "window {k}");
+        }
+    }
+
+    #[test]
+    fn a_clock_that_goes_backwards_does_not_panic() {
+        let t0 = Instant::now() + Duration::from_secs(1);
+        let mut m = RateMeter::new(256_000, t0);
+        let earlier = t0 - Duration::from_millis(500);
+        assert!(!m.on_v2(1000, || earlier) || m.busy_windows >= SUSTAIN);
+        assert!(!m.on_v3(0, false, earlier));
     }
 }
