@@ -216,13 +216,19 @@ pub struct SystemOptions {
     /// How receive queues ([`netdev_core::Netdev::open_rx`]) get frames
     /// from the kernel; taps always read their descriptor. Measured with
     /// 64-byte frames on a veth (`examples/bench_packet.rs`, README): the
-    /// default [`RxMethod::RingV2`] keeps up with the sender whether the
-    /// kernel's receive work runs on another core or on the reader's own,
-    /// where [`RxMethod::Recvmmsg`] loses most frames, and sees a lone
-    /// frame as fast; [`RxMethod::RingV3`] holds a lone frame up to 1 ms.
+    /// default [`RxMethod::Adaptive`] sees a lone frame as fast as
+    /// `recvmmsg` and takes a flood at 0.9x or more of a raw `TPACKET_V3`
+    /// ring whether the kernel's receive work runs on another core or on
+    /// the reader's own; [`RxMethod::RingV2`] is as quick for a lone frame
+    /// but about 0.75x under a flood when the kernel's work runs on the
+    /// sender's core; [`RxMethod::Recvmmsg`] loses most frames when it
+    /// runs on the reader's; [`RxMethod::RingV3`] holds a lone frame up to
+    /// 1 ms.
     pub rx_method: RxMethod,
     /// Ring memory per receive queue in bytes (ring methods); `None` for
-    /// 32 MiB (`RingV2`: 16384 slots of 2048 bytes) or 2 MiB (`RingV3`).
+    /// 32 MiB (`RingV2`: 16384 slots of 2048 bytes; `Adaptive`: a V2 ring
+    /// of 16 MiB and a V3 ring of 16 MiB, of which this sets the V2 ring)
+    /// or 2 MiB (`RingV3`).
     /// Reserved whether used or not; a smaller ring drops frames sooner
     /// when the reader falls behind (counted by
     /// [`netdev_core::RxQueue::dropped`]).
