@@ -45,10 +45,11 @@
 //! must wait (the new one during a switch) is taken out of it meanwhile,
 //! so the descriptor is not readable for frames that cannot be read yet.
 //!
-//! When the device goes down and up the kernel re-links the group's
-//! members in another order, so the program's index may name the other
-//! ring: frames then appear in the ring not being read, and the queue
-//! adopts that ring (no frame is lost, it was the only one receiving).
+//! When the device goes down and up the kernel unlinks and re-links the
+//! group's members one at a time; while only one is linked, every frame
+//! goes to it whatever the program says. Frames found in the ring not
+//! being read are therefore read too, after the other ring's: nothing is
+//! lost, though frames around a down/up may come out of order.
 //!
 //! Layer 3 (classes) helper: safe code over [`PacketRingV2Rxq`],
 //! [`PacketRingRxq`] and `crate::sys::packet`'s fanout calls.
@@ -86,6 +87,19 @@ const SLOW_WINDOWS: u32 = 2;
 const V2_TOKEN: u64 = 0;
 const V3_TOKEN: u64 = 1;
 const WAKE_TOKEN: u64 = 2;
+
+/// The rings' indices in the fanout group: the order they joined it in.
+/// The kernel keeps it when the device goes down and up (it unlinks and
+/// re-links the members in the order of its socket list, where sockets
+/// are added at the tail).
+const V2_MEMBER: u32 = 0;
+const V3_MEMBER: u32 = 1;
+
+/// The longest sleep while leaving the V3 ring with its last block still
+/// open: the kernel hands that block over at its timeout and wakes the
+/// reader then, but a look every few milliseconds costs nothing and does
+/// not depend on it.
+const LEAVING_V3_POLL: Duration = Duration::from_millis(4);
 
 /// The steering thread's answer while it has none yet.
 const STEER_PENDING: i32 = -1;
@@ -160,7 +174,7 @@ impl RateMeter {
         }
         let now = now();
         if now.saturating_duration_since(self.window_start) <= WINDOW {
-            self.busy_windows += 1;
+            self.busy_windows = self.busy_windows.saturating_add(1);
         } else {
             self.busy_windows = 0;
         }
@@ -185,7 +199,11 @@ impl RateMeter {
         let slow = u128::from(self.window_frames) < low && !waiting;
         self.window_start = now;
         self.window_frames = 0;
-        self.slow_windows = if slow { self.slow_windows + 1 } else { 0 };
+        self.slow_windows = if slow {
+            self.slow_windows.saturating_add(1)
+        } else {
+            0
+        };
         self.slow_windows >= SLOW_WINDOWS
     }
 }
@@ -242,9 +260,6 @@ pub struct PacketAdaptiveRxq {
     wake: Arc<EventFd>,
     /// The steering thread's result: [`STEER_PENDING`], 0 or an errno.
     steer_result: Arc<AtomicI32>,
-    /// The V3 ring's index in the fanout group (the V2 ring's is the
-    /// other one).
-    v3_index: u32,
     state: State,
     /// Which sockets the epoll set watches now.
     watching: [bool; 2],
@@ -255,6 +270,9 @@ pub struct PacketAdaptiveRxq {
     switches: u64,
     /// An error taken from a socket, reported by the next receive.
     pending_error: Option<i32>,
+    /// `ENETDOWN` was reported and no frame came since: both sockets
+    /// report the same event, possibly at different times.
+    down_reported: bool,
 }
 
 impl PacketAdaptiveRxq {
@@ -266,8 +284,10 @@ impl PacketAdaptiveRxq {
     }
 
     /// Like [`PacketAdaptiveRxq::open`] with `config`, restoring VLAN
-    /// tags only if `restore_vlan`. Fails on kernels without
-    /// `PACKET_FANOUT_FLAG_UNIQUEID` (before 4.16).
+    /// tags only if `restore_vlan`. Needs Linux 4.16 or later (fanout
+    /// groups with ids the kernel picks); where the kernel refuses the
+    /// group ([`RxMethod::Adaptive`](crate::packet_rx::RxMethod) then
+    /// falls back to a V2 ring), the error is `EINVAL`.
     pub fn open_with(
         ifindex: u32,
         config: AdaptiveConfig,
@@ -278,19 +298,22 @@ impl PacketAdaptiveRxq {
         // both rings before both are in the group.
         let v3 = PacketRingRxq::open_blocked(ifindex, config.v3, restore_vlan)?;
         let (mut v2, mut v3) = (v2, v3);
-        let id = match sys::fanout_join(AsFd::as_fd(&v2), None, true) {
-            Ok(id) => id,
-            // A kernel without the group flag: the group
-            // hands the members the host's own frames too, so they skip
-            // them by `sll_pkttype` as on kernels before 4.20.
+        // A member's own `PACKET_IGNORE_OUTGOING` does not apply to the
+        // frames its group hands it; the group's flag does, on kernels
+        // since 6.2, and older ones accept the flag without honouring
+        // it. So the members also skip the host's own frames by
+        // `sll_pkttype` (a byte compare per frame; none are copied on new
+        // kernels).
+        v2.filter_outgoing_in_userspace();
+        v3.filter_outgoing_in_userspace();
+        let (id, ignore_outgoing) = match sys::fanout_join(AsFd::as_fd(&v2), None, true) {
+            Ok(id) => (id, true),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                v2.filter_outgoing_in_userspace();
-                v3.filter_outgoing_in_userspace();
-                sys::fanout_join(AsFd::as_fd(&v2), None, false)?
+                (sys::fanout_join(AsFd::as_fd(&v2), None, false)?, false)
             }
             Err(e) => return Err(e),
         };
-        let ignore_outgoing = !v2.filters_outgoing_in_userspace();
+        // The same flags, or the kernel refuses the second member.
         sys::fanout_join(AsFd::as_fd(&v3), Some(id), ignore_outgoing)?;
         // No program yet, so this one is set without a grace period.
         sys::fanout_steer(AsFd::as_fd(&v2), 0)?;
@@ -305,7 +328,6 @@ impl PacketAdaptiveRxq {
             epoll,
             wake: Arc::new(wake),
             steer_result: Arc::new(AtomicI32::new(0)),
-            v3_index: 1,
             state: State::Steady(ActiveRing::V2),
             watching: [false; 2],
             config,
@@ -313,6 +335,7 @@ impl PacketAdaptiveRxq {
             adaptive: config.high_rate != u32::MAX,
             switches: 0,
             pending_error: None,
+            down_reported: false,
         };
         q.watch()?;
         Ok(q)
@@ -430,8 +453,8 @@ impl PacketAdaptiveRxq {
     /// kernel waits for a grace period).
     fn switch_to(&mut self, to: ActiveRing) -> Result<()> {
         let index = match to {
-            ActiveRing::V3 => self.v3_index,
-            ActiveRing::V2 => self.v3_index ^ 1,
+            ActiveRing::V3 => V3_MEMBER,
+            ActiveRing::V2 => V2_MEMBER,
         };
         let fd = match AsFd::as_fd(&self.v2).try_clone_to_owned() {
             Ok(fd) => fd,
@@ -509,9 +532,16 @@ impl PacketAdaptiveRxq {
     fn take_errors(&mut self) -> io::Result<()> {
         for fd in [AsFd::as_fd(&self.v2), AsFd::as_fd(&self.v3)] {
             let errno = sys::take_error(fd)?;
-            if errno != 0 && self.pending_error.is_none() {
-                self.pending_error = Some(errno);
+            if errno == 0 || self.pending_error.is_some() {
+                continue;
             }
+            if errno == libc::ENETDOWN {
+                if self.down_reported {
+                    continue;
+                }
+                self.down_reported = true;
+            }
+            self.pending_error = Some(errno);
         }
         Ok(())
     }
@@ -524,26 +554,26 @@ impl RxQueueBackend for PacketAdaptiveRxq {
         }
         self.advance()?;
         let mut n = 0;
-        // A switch that ends, or a re-link, moves to the other ring at
-        // most once or twice per call.
-        for _ in 0..3 {
+        // A switch that ends moves to the other ring at most once per call.
+        for _ in 0..2 {
             match self.state {
                 State::Steady(r) => {
                     n += self.read(r, batch)?;
                     if batch.is_full() || self.has_frames(r) || !self.has_frames(r.other()) {
                         break;
                     }
-                    // Frames in the ring nobody steers to: the kernel
-                    // re-linked the group's members (the device went down
-                    // and up), so the program's index now names the other
-                    // ring. Read that one from now on.
+                    // Frames in the ring nothing steers to: while the
+                    // device went down and up the group had one member
+                    // for a moment, and every frame went to it. Read
+                    // them too (after the steered ring's, which came
+                    // first).
                     debug!(
-                        "ifindex {}: receive fanout members re-linked; reading the {:?} ring",
+                        "ifindex {}: frames in the {:?} receive ring while reading the other one",
                         self.v2.ifindex(),
                         r.other()
                     );
-                    self.v3_index ^= 1;
-                    self.enter(r.other());
+                    n += self.read(r.other(), batch)?;
+                    break;
                 }
                 State::Switching { to, done } => {
                     n += self.read(to.other(), batch)?;
@@ -558,6 +588,17 @@ impl RxQueueBackend for PacketAdaptiveRxq {
             }
         }
         self.adapt(n)?;
+        if n == 0 {
+            // A caller that polls the descriptor itself and never calls
+            // `wait` must still hear of an error (the descriptor stays
+            // readable while a socket has one).
+            self.take_errors()?;
+            if let Some(errno) = self.pending_error.take() {
+                return Err(io::Error::from_raw_os_error(errno).into());
+            }
+        } else {
+            self.down_reported = false;
+        }
         Ok(n)
     }
 
@@ -572,12 +613,20 @@ impl RxQueueBackend for PacketAdaptiveRxq {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut events = [EpollEvent::empty(); 3];
         loop {
-            let ms = match (timeout, deadline) {
-                (None, _) | (Some(_), None) => PollTimeout::NONE,
-                (Some(_), Some(d)) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    // Rounded up: a 0.5 ms wait must not become a busy poll.
-                    let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
+            let mut left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if self.state
+                == (State::Switching {
+                    to: ActiveRing::V2,
+                    done: true,
+                })
+            {
+                left = Some(left.map_or(LEAVING_V3_POLL, |l| l.min(LEAVING_V3_POLL)));
+            }
+            let ms = match left {
+                None => PollTimeout::NONE,
+                // Rounded up: a 0.5 ms wait must not become a busy poll.
+                Some(l) => {
+                    let ms = l.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
                     PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
                 }
             };
@@ -586,17 +635,25 @@ impl RxQueueBackend for PacketAdaptiveRxq {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(io::Error::from(e).into()),
             };
-            if events[..k]
+            let events = &events[..k];
+            if events
                 .iter()
                 .any(|e| e.events().intersects(EpollFlags::EPOLLERR))
             {
                 self.take_errors()?;
             }
+            if events.iter().any(|e| e.data() == WAKE_TOKEN)
+                && self.steer_result.load(Ordering::Acquire) == STEER_PENDING
+            {
+                // Signalled, result not stored yet: the steering thread
+                // is between its two writes.
+                std::thread::yield_now();
+            }
             self.advance()?;
             if self.readable() {
                 return Ok(true);
             }
-            if k == 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(false);
             }
         }

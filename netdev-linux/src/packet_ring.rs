@@ -56,6 +56,11 @@ const PACKET_OUTGOING: u8 = libc::PACKET_OUTGOING;
 const BLOCK_HDR: usize = offset_of!(libc::tpacket_block_desc, hdr);
 const NUM_PKTS: usize = BLOCK_HDR + offset_of!(libc::tpacket_hdr_v1, num_pkts);
 const FIRST_PKT: usize = BLOCK_HDR + offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt);
+/// The low 32 bits of the block's 64-bit sequence number (`seq_num`),
+/// which the kernel sets from a counter each time it opens a block.
+const SEQ_LOW: usize = BLOCK_HDR
+    + offset_of!(libc::tpacket_hdr_v1, seq_num)
+    + if cfg!(target_endian = "little") { 0 } else { 4 };
 
 // Offsets in a frame header (`struct tpacket3_hdr`).
 const NEXT_OFFSET: usize = offset_of!(libc::tpacket3_hdr, tp_next_offset);
@@ -211,6 +216,9 @@ pub struct PacketRingRxq {
     dropped: u64,
     /// Put stripped VLAN tags back.
     restore_vlan: bool,
+    /// The low 32 bits of the sequence number of the last block handed
+    /// back (0 before any: the kernel numbers blocks from 1).
+    last_seq: u32,
 }
 
 impl PacketRingRxq {
@@ -251,8 +259,19 @@ impl PacketRingRxq {
     /// holds none. Only meaningful once no frame can reach the ring any
     /// more (steered away, see `crate::packet_adaptive`): then the kernel
     /// no longer writes that block's count.
+    ///
+    /// The block after the last one read is the kernel's open block only
+    /// once the kernel has opened it again (its sequence number is then
+    /// the next one); until then its count is the previous lap's, and the
+    /// kernel holds no frame for this ring at all (it is handing the last
+    /// block over, or its queue is frozen, which drops new frames).
     pub(crate) fn is_empty_and_idle(&self) -> bool {
-        !self.ready() && self.ring.load_word(self.block, NUM_PKTS) == Some(0)
+        if self.ready() {
+            return false;
+        }
+        let reopened =
+            self.ring.load_word(self.block, SEQ_LOW) == Some(self.last_seq.wrapping_add(1));
+        !reopened || self.ring.load_word(self.block, NUM_PKTS) == Some(0)
     }
 
     /// Like [`PacketRingRxq::open`], but skips outgoing frames in
@@ -295,6 +314,7 @@ impl PacketRingRxq {
             pending_error: None,
             dropped: 0,
             restore_vlan,
+            last_seq: 0,
         })
     }
 
@@ -327,6 +347,13 @@ impl PacketRingRxq {
 
     /// Hands the current block back and moves to the next one.
     fn release_current(&mut self) {
+        if let Some(seq) = self
+            .ring
+            .user_block(self.block)
+            .and_then(|b| u32_at(b, SEQ_LOW))
+        {
+            self.last_seq = seq;
+        }
         self.ring.release_block(self.block);
         self.block = (self.block + 1) % self.ring.block_nr();
         self.in_block = false;

@@ -339,3 +339,28 @@ fn down_and_up_on_the_flood_ring_keeps_receiving() {
         "every frame after the link came back, in order"
     );
 }
+
+#[test]
+fn a_caller_polling_the_descriptor_hears_of_link_down_once() {
+    let ns = NetNs::new();
+    let (ia, _) = veth(&ns);
+    let _in = ns.enter();
+    let mut q = PacketAdaptiveRxq::open(ia).expect("adaptive queue");
+    let readable = |q: &PacketAdaptiveRxq, ms: u16| {
+        let mut fds = [nix::poll::PollFd::new(
+            AsFd::as_fd(q),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).expect("poll") == 1
+    };
+    let mut batch = PacketBatch::new(8, PacketBatch::DEFAULT_SLOT_SIZE);
+    // Only the descriptor and `recv_batch`, never `wait`.
+    ns.ip(&["link", "set", "pa", "down"]);
+    assert!(readable(&q, 2000), "the error makes the descriptor readable");
+    let err = q.recv_batch(&mut batch).expect_err("link down reported");
+    assert_eq!(*err.kind(), netdev_core::ErrorKind::NetworkDown, "{err}");
+    // Both sockets had the error; it was taken from both and reported
+    // once, so the descriptor is quiet and receives answer nothing.
+    assert!(!readable(&q, 100), "no error left to spin on");
+    assert_eq!(q.recv_batch(&mut batch).expect("no second report"), 0);
+}
