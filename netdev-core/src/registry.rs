@@ -24,11 +24,44 @@ use crate::seq::GlobalSeq;
 use crate::state::{CacheFields, DeviceState, IfindexField};
 use crate::stats::Stats;
 
+/// A device as the index map holds it: see [`Entry::state`].
+struct Tracked {
+    dev: Weak<Device>,
+    state: Weak<DeviceState>,
+}
+
+impl Tracked {
+    fn new(dev: &Arc<Device>) -> Tracked {
+        Tracked {
+            dev: Arc::downgrade(dev),
+            state: Arc::downgrade(&dev.state),
+        }
+    }
+
+    /// The state, while the device is open.
+    fn live_state(&self) -> Option<Arc<DeviceState>> {
+        live_state(&self.dev, &self.state)
+    }
+}
+
+/// `state`, while `dev` (whose state it is) is open.
+fn live_state(dev: &Weak<Device>, state: &Weak<DeviceState>) -> Option<Arc<DeviceState>> {
+    if dev.strong_count() == 0 {
+        return None;
+    }
+    state.upgrade()
+}
+
 /// A name's slot: a live device, a device still releasing its resources
 /// (weak dead, gate closed), or an open in progress (weak empty, gate
 /// closed until it finishes).
 struct Entry {
     dev: Weak<Device>,
+    /// The device's state, for the change path: it never holds the device
+    /// itself, so the last user handle dropped is what closes a device,
+    /// in the thread that drops it (a notifier thread applying a change at
+    /// that moment must not end up closing it later).
+    state: Weak<DeviceState>,
     type_name: Arc<str>,
     gate: Arc<Gate>,
 }
@@ -37,6 +70,15 @@ impl Entry {
     /// True if the slot is busy: a live device, or one not yet settled.
     fn in_use(&self) -> bool {
         self.dev.strong_count() > 0 || !self.gate.is_open()
+    }
+
+    /// The state of the live device in this slot.
+    fn live_state(&self) -> Option<Arc<DeviceState>> {
+        live_state(&self.dev, &self.state)
+    }
+
+    fn holds(&self, state: &DeviceState) -> bool {
+        std::ptr::eq(self.state.as_ptr(), state)
     }
 }
 
@@ -72,7 +114,9 @@ impl Hasher for IfindexHasher {
 struct RegState {
     classes: BTreeMap<String, Arc<dyn NetdevClass>>,
     devices: HashMap<Arc<str>, Entry>,
-    by_ifindex: HashMap<u32, Weak<Device>, BuildHasherDefault<IfindexHasher>>,
+    /// Devices by interface index, as their states: what the change path
+    /// needs, without keeping a device open (see [`Entry::state`]).
+    by_ifindex: HashMap<u32, Tracked, BuildHasherDefault<IfindexHasher>>,
     /// Running notifiers by key, in use or lingering.
     notifiers: HashMap<&'static str, Arc<Notifier>>,
     /// Size at which dead entries are swept next (amortised cleanup).
@@ -85,7 +129,7 @@ impl RegState {
             return;
         }
         self.devices.retain(|_, e| e.in_use());
-        self.by_ifindex.retain(|_, w| w.strong_count() > 0);
+        self.by_ifindex.retain(|_, t| t.dev.strong_count() > 0);
         self.sweep_at = 64.max(2 * (self.devices.len() + self.by_ifindex.len()));
     }
 }
@@ -215,6 +259,7 @@ impl Registry {
                     name.into(),
                     Entry {
                         dev: Weak::new(),
+                        state: Weak::new(),
                         type_name: type_name.into(),
                         gate: gate.clone(),
                     },
@@ -261,7 +306,8 @@ impl Registry {
             Some(spec) => Some(self.notifier_for(&spec)?),
             None => None,
         };
-        let state = Arc::new(DeviceState::new(name, self.inner.global.clone()));
+        let key = notifier.as_ref().map(NotifierUse::key);
+        let state = Arc::new(DeviceState::new(name, self.inner.global.clone(), key));
         let backend = class.construct(name, &state)?;
         if let Ok(ifindex) = state.cached::<IfindexField>(|| backend.ifindex()) {
             state.set_identity(ifindex);
@@ -376,7 +422,14 @@ impl Registry {
 
     /// A handle to the open device with interface index `ifindex`, if any.
     pub fn lookup_ifindex(&self, ifindex: u32) -> Option<Netdev> {
-        let dev = self.inner.state.lock().by_ifindex.get(&ifindex)?.upgrade();
+        let dev = self
+            .inner
+            .state
+            .lock()
+            .by_ifindex
+            .get(&ifindex)?
+            .dev
+            .upgrade();
         dev.map(|dev| Netdev { dev })
     }
 
@@ -513,19 +566,20 @@ impl PendingOpen {
             let identity = dev.state.identity();
             if identity != 0 {
                 if let Some(old) = st.by_ifindex.get(&identity) {
-                    if old.strong_count() > 0 {
+                    if old.dev.strong_count() > 0 {
                         log::warn!(
                             "{}: ifindex {identity} already belongs to another open device",
                             Escaped(&self.name)
                         );
                     }
                 }
-                st.by_ifindex.insert(identity, Arc::downgrade(&dev));
+                st.by_ifindex.insert(identity, Tracked::new(&dev));
             }
             st.devices.insert(
                 self.name.clone(),
                 Entry {
                     dev: Arc::downgrade(&dev),
+                    state: Arc::downgrade(&dev.state),
                     type_name: dev.type_name.clone(),
                     gate: dev.closed_gate(),
                 },
@@ -640,22 +694,37 @@ impl RegistryInner {
             .collect()
     }
 
-    /// The device tracked under `ifindex`, taken out of the lock.
-    fn find_ifindex(&self, ifindex: u32) -> Option<Arc<Device>> {
+    /// The state of the device tracked under `ifindex`, taken out of the
+    /// lock.
+    fn find_ifindex(&self, ifindex: u32) -> Option<Arc<DeviceState>> {
         self.state
             .lock()
             .by_ifindex
             .get(&ifindex)
-            .and_then(Weak::upgrade)
+            .and_then(Tracked::live_state)
     }
 
-    /// The device tracked under `name`, taken out of the lock.
-    fn find_name(&self, name: &str) -> Option<Arc<Device>> {
+    /// Tracks the device whose state is `dev` under `ifindex` too.
+    fn track_ifindex(&self, dev: &DeviceState, ifindex: u32) {
+        let mut st = self.state.lock();
+        let Some(entry) = st.devices.get(&*dev.name()).filter(|e| e.holds(dev)) else {
+            return; // closed or renamed meanwhile: nothing to track
+        };
+        let tracked = Tracked {
+            dev: entry.dev.clone(),
+            state: entry.state.clone(),
+        };
+        st.by_ifindex.insert(ifindex, tracked);
+    }
+
+    /// The state of the live device tracked under `name`, taken out of the
+    /// lock.
+    fn find_name(&self, name: &str) -> Option<Arc<DeviceState>> {
         self.state
             .lock()
             .devices
             .get(name)
-            .and_then(|e| e.dev.upgrade())
+            .and_then(Entry::live_state)
     }
 
     /// Updates caches and device tracking for one change from the notifier
@@ -663,7 +732,7 @@ impl RegistryInner {
     /// name or index (a dummy device's synthetic ifindex means nothing to
     /// the kernel); an overflow invalidates every device.
     pub(crate) fn apply_change(&self, key: &str, change: &Change) {
-        let ours = |d: Option<Arc<Device>>| d.filter(|d| d.notifier_key() == Some(key));
+        let ours = |d: Option<Arc<DeviceState>>| d.filter(|d| d.notifier_key() == Some(key));
         // The name is looked up only when the index finds no device of
         // ours: the usual change, of a device tracked by index, then
         // touches one map entry (a waiting caller applies it on its way).
@@ -675,25 +744,22 @@ impl RegistryInner {
             } => {
                 if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
                     // No name in the message is no rename.
-                    if let Some(name) = name.as_deref().filter(|n| !dev.state.name_is(n)) {
+                    if let Some(name) = name.as_deref().filter(|n| !dev.name_is(n)) {
                         self.rename(&dev, name);
                     }
-                    dev.state.apply(info);
+                    dev.apply(info);
                 } else if let Some(dev) = ours(name.as_deref().and_then(|n| self.find_name(n))) {
-                    match dev.state.identity() {
+                    match dev.identity() {
                         0 => {
                             // Opened before its index was known: adopt it.
-                            dev.state.set_identity(*ifindex);
-                            self.state
-                                .lock()
-                                .by_ifindex
-                                .insert(*ifindex, Arc::downgrade(&dev));
-                            dev.state.apply(info);
+                            dev.set_identity(*ifindex);
+                            self.track_ifindex(&dev, *ifindex);
+                            dev.apply(info);
                         }
                         // Its index was learned between the two lookups
                         // (each takes the lock on its own): the same device,
                         // found by its name.
-                        i if i == *ifindex => dev.state.apply(info),
+                        i if i == *ifindex => dev.apply(info),
                         // Same name, another index: removed and re-created.
                         _ => self.forget_gone(&dev),
                     }
@@ -703,8 +769,8 @@ impl RegistryInner {
                 if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
                     self.forget_gone(&dev);
                 } else if let Some(dev) = ours(self.find_name(name)) {
-                    match dev.state.identity() {
-                        0 => dev.state.changed(),
+                    match dev.identity() {
+                        0 => dev.changed(),
                         // Its index was learned after the lookup by index.
                         i if i == *ifindex => self.forget_gone(&dev),
                         _ => {}
@@ -713,7 +779,7 @@ impl RegistryInner {
             }
             Change::AddrChanged { ifindex } => {
                 if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
-                    dev.state.invalidate(CacheFields::ADDRS);
+                    dev.invalidate(CacheFields::ADDRS);
                 }
             }
             Change::Overflow => self.resync(key),
@@ -722,32 +788,34 @@ impl RegistryInner {
 
     /// After lost events: drop every cache, and check that each device of
     /// this notifier is still the one that was opened.
+    ///
+    /// The one place outside a user's call where a device is held (its
+    /// backend answers the check): a last handle dropped during a resync
+    /// leaves the close to this thread, a moment later. Only after an
+    /// overflow; the change path holds states, never devices.
     fn resync(&self, key: &str) {
         let devices = self.live_devices();
         for dev in &devices {
             dev.state.changed();
-            if dev.notifier_key() != Some(key) {
+            if dev.state.notifier_key() != Some(key) {
                 continue;
             }
             let identity = dev.state.identity();
             match dev.backend.ifindex() {
-                Ok(i) if identity != 0 && i != identity => self.forget_gone(dev),
+                Ok(i) if identity != 0 && i != identity => self.forget_gone(&dev.state),
                 Err(e) if identity != 0 && e.kind() == &ErrorKind::NoDevice => {
-                    self.forget_gone(dev)
+                    self.forget_gone(&dev.state)
                 }
                 _ => {}
             }
         }
     }
 
-    fn rename(&self, dev: &Arc<Device>, new_name: &str) {
-        let old_name = dev.state.name();
+    fn rename(&self, dev: &Arc<DeviceState>, new_name: &str) {
+        let old_name = dev.name();
         let displaced = {
             let mut st = self.state.lock();
-            let mine = st
-                .devices
-                .get(&old_name)
-                .is_some_and(|e| e.dev.as_ptr() == Arc::as_ptr(dev));
+            let mine = st.devices.get(&old_name).is_some_and(|e| e.holds(dev));
             let displaced = match st.devices.get(new_name) {
                 Some(e) if e.dev.strong_count() == 0 && !e.gate.is_open() => {
                     // An open of the new name is in progress; leave its slot
@@ -755,10 +823,10 @@ impl RegistryInner {
                     if mine {
                         st.devices.remove(&old_name);
                     }
-                    dev.state.set_name(new_name);
+                    dev.set_name(new_name);
                     return;
                 }
-                Some(e) => e.dev.upgrade(),
+                Some(e) => e.live_state(),
                 None => None,
             };
             if mine {
@@ -766,7 +834,7 @@ impl RegistryInner {
                     st.devices.insert(new_name.into(), entry);
                 }
             }
-            dev.state.set_name(new_name);
+            dev.set_name(new_name);
             displaced
         };
         log::debug!("{}: renamed to {}", Escaped(&old_name), Escaped(new_name));
@@ -779,25 +847,21 @@ impl RegistryInner {
 
     /// Marks `dev` removed and drops it from the name and index maps (only
     /// where the maps still point at it).
-    pub(crate) fn forget_gone(&self, dev: &Arc<Device>) {
-        if !dev.state.mark_gone() {
+    pub(crate) fn forget_gone(&self, dev: &DeviceState) {
+        if !dev.mark_gone() {
             return;
         }
-        log::debug!("{}: device removed", Escaped(&dev.state.name()));
+        log::debug!("{}: device removed", Escaped(&dev.name()));
         let mut st = self.state.lock();
-        let name = dev.state.name();
-        if st
-            .devices
-            .get(&name)
-            .is_some_and(|e| e.dev.as_ptr() == Arc::as_ptr(dev))
-        {
+        let name = dev.name();
+        if st.devices.get(&name).is_some_and(|e| e.holds(dev)) {
             st.devices.remove(&name);
         }
-        let identity = dev.state.identity();
+        let identity = dev.identity();
         if st
             .by_ifindex
             .get(&identity)
-            .is_some_and(|w| w.as_ptr() == Arc::as_ptr(dev))
+            .is_some_and(|t| std::ptr::eq(t.state.as_ptr(), dev))
         {
             st.by_ifindex.remove(&identity);
         }

@@ -157,10 +157,18 @@ pub struct DeviceState {
     seq: ChangeSeq,
     cache: Mutex<Cache>,
     global: Arc<GlobalSeq>,
+    /// The key of the notifier whose changes apply to this device (`None`:
+    /// its class has none), so that applying a change reads no further
+    /// than this state.
+    notifier_key: Option<&'static str>,
 }
 
 impl DeviceState {
-    pub(crate) fn new(name: &str, global: Arc<GlobalSeq>) -> DeviceState {
+    pub(crate) fn new(
+        name: &str,
+        global: Arc<GlobalSeq>,
+        notifier_key: Option<&'static str>,
+    ) -> DeviceState {
         DeviceState {
             name: RwLock::new(name.into()),
             identity: AtomicU32::new(0),
@@ -168,13 +176,18 @@ impl DeviceState {
             seq: ChangeSeq::new(),
             cache: Mutex::new(Cache::new()),
             global,
+            notifier_key,
         }
     }
 
     /// A stand-alone state for backend unit tests that do not go through a
     /// registry.
     pub fn detached(name: &str) -> Arc<DeviceState> {
-        Arc::new(DeviceState::new(name, Arc::new(GlobalSeq::new())))
+        Arc::new(DeviceState::new(name, Arc::new(GlobalSeq::new()), None))
+    }
+
+    pub(crate) fn notifier_key(&self) -> Option<&'static str> {
+        self.notifier_key
     }
 
     /// The device's current name (it follows renames).
