@@ -395,46 +395,23 @@ fn tap_class_creates_and_destroys_a_tap() {
     drop(sys_rx);
     drop(sys);
 
-    // The tap goes away with its last handle and queue, within the drop
-    // (see tap_is_deleted_when_its_last_handle_drops_while_changes_flow).
+    // The tap goes away with its last handle and queue. Not always within
+    // the drop itself here: other tests of this binary spawn `ip` at any
+    // moment, and a child between its fork and its exec holds a reference
+    // to every descriptor of the process, the tap's too; the kernel then
+    // deletes the tap when that child execs. Within the drop, without
+    // concurrent spawns: tests/tap_lifetime.rs.
     drop(tap_rx);
     drop(tap);
-    let out = ns.ip(&["-j", "link"]);
-    assert!(!out.contains("\"tap0\""), "tap0 still exists: {out}");
+    eventually("tap0 to be destroyed", || {
+        !ns.ip(&["-j", "link"]).contains("\"tap0\"")
+    });
     // A name that exists as another kind of device cannot become a tap.
     let e = {
         let _in = ns.enter();
         reg.open("v0", "tap").unwrap_err()
     };
     assert!(e.raw_os_error().is_some(), "{e}");
-}
-
-/// A tap is deleted by its last handle's drop, not later: the notifier
-/// thread applying the tap's own change at that moment (it is woken by the
-/// very change the handle made) must not hold the device and close it
-/// after the drop returned. Checked at once after each drop, in the
-/// namespace, by name (`if_nametoindex`), then against `ip -j link`.
-#[test]
-fn tap_is_deleted_when_its_last_handle_drops_while_changes_flow() {
-    let (ns, reg) = setup();
-    // Keeps the notifier thread busy with tap0's events between opens.
-    let _v0 = open(&ns, &reg, "v0");
-    for i in 0..400u32 {
-        let _in = ns.enter();
-        let tap = reg.open("tap0", "tap").unwrap();
-        // Each makes the kernel notify our notifier thread, which applies
-        // the change to tap0 while the handle is dropped.
-        tap.set_mtu(1400 + i % 2).unwrap();
-        tap.update_flags(Flags::empty(), Flags::UP).unwrap();
-        drop(tap);
-        let left = nix::net::if_::if_nametoindex("tap0");
-        assert!(
-            left.is_err(),
-            "iteration {i}: tap0 (ifindex {left:?}) outlived its last handle's drop"
-        );
-    }
-    let out = ns.ip(&["-j", "link"]);
-    assert!(!out.contains("\"tap0\""), "tap0 still exists: {out}");
 }
 
 #[test]
