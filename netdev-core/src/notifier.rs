@@ -195,13 +195,12 @@ pub(crate) struct Hooks {
     pub(crate) retire: Box<dyn FnMut(usize) -> Option<Arc<Notifier>> + Send>,
 }
 
-/// The reading side of a notifier: the source and what applies its
-/// changes, under one lock so that changes are applied in the order they
-/// were read, whichever thread reads them.
+/// The reading side of a notifier: the source, read under one lock so
+/// that changes are applied in the order they were read, whichever thread
+/// reads them (each applies what it read before releasing the lock).
 struct Pump {
     key: &'static str,
     source: Box<dyn ChangeSource>,
-    dispatch: Dispatch,
     batch: Vec<Change>,
     errors: RateLimit,
 }
@@ -211,7 +210,7 @@ impl Pump {
     /// lost: it is applied as [`Change::Overflow`] (so caches resync), and
     /// reported to the caller (true) unless it was a plain overflow, so
     /// the thread can back off.
-    fn finish(&mut self, read: io::Result<()>) -> bool {
+    fn finish(&mut self, read: io::Result<()>, apply: &mut dyn FnMut(&mut Vec<Change>)) -> bool {
         let failed = match read {
             Ok(()) => false,
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
@@ -233,16 +232,16 @@ impl Pump {
             }
         };
         if !self.batch.is_empty() {
-            (self.dispatch)(&mut self.batch);
+            apply(&mut self.batch);
             self.batch.clear();
         }
         failed
     }
 
     /// Reads and applies what is queued now, without blocking.
-    fn pump_ready(&mut self) -> bool {
+    fn pump_ready(&mut self, apply: &mut dyn FnMut(&mut Vec<Change>)) -> bool {
         let r = self.source.try_read_changes(&mut self.batch);
-        self.finish(r)
+        self.finish(r, apply)
     }
 }
 
@@ -301,7 +300,6 @@ impl Notifier {
         let pump = Arc::new(Mutex::new(Pump {
             key,
             source,
-            dispatch: hooks.dispatch,
             batch: Vec::new(),
             errors: RateLimit::new(5, Duration::from_secs(60)),
         }));
@@ -313,10 +311,10 @@ impl Notifier {
             idle_since: Mutex::new(None),
             linger,
         });
-        let (shared2, pump2, retire) = (shared.clone(), pump.clone(), hooks.retire);
+        let (shared2, pump2) = (shared.clone(), pump.clone());
         let thread = std::thread::Builder::new()
             .name(format!("netdev-notify-{key}"))
-            .spawn(move || run(key, &pump2, &shared2, wait_on, retire))?;
+            .spawn(move || run(key, &pump2, &shared2, wait_on, hooks))?;
         let thread_id = thread.thread().id();
         log::debug!("{key} notifier started");
         Ok(Notifier {
@@ -341,7 +339,11 @@ impl Notifier {
     /// catches its release without the caller going to sleep. The lock is
     /// held only around non-blocking reads and their application, never
     /// while the thread waits for the source.
-    pub(crate) fn try_pump(&self, patience: Duration) {
+    ///
+    /// What is read is applied through `apply`, in the caller: the caller
+    /// already holds what applying needs (the registry), where the
+    /// notifier thread's own dispatch would have to find it again.
+    pub(crate) fn try_pump(&self, patience: Duration, apply: &mut dyn FnMut(&mut Vec<Change>)) {
         if !self.shared_reads {
             return;
         }
@@ -354,7 +356,7 @@ impl Notifier {
             None => self.pump_contended(SPIN.min(patience), patience),
         };
         if let Some(mut pump) = guard {
-            pump.pump_ready();
+            pump.pump_ready(apply);
         }
     }
 
@@ -418,13 +420,11 @@ impl Notifier {
 }
 
 /// The notifier thread's loop.
-fn run(
-    key: &'static str,
-    pump: &Mutex<Pump>,
-    shared: &Shared,
-    wait_on: WaitOn,
-    mut retire: Box<dyn FnMut(usize) -> Option<Arc<Notifier>> + Send>,
-) {
+fn run(key: &'static str, pump: &Mutex<Pump>, shared: &Shared, wait_on: WaitOn, hooks: Hooks) {
+    let Hooks {
+        mut dispatch,
+        mut retire,
+    } = hooks;
     let mut backoff = Backoff::new();
     pump.lock().source.on_reader_thread();
     while !shared.stop.load(Ordering::Acquire) {
@@ -461,11 +461,11 @@ fn run(
                     if shared.stop.load(Ordering::Acquire) {
                         break;
                     }
-                    p.pump_ready()
+                    p.pump_ready(&mut *dispatch)
                 }
                 Err(e) => {
                     let mut p = pump.lock();
-                    p.finish(Err(e))
+                    p.finish(Err(e), &mut *dispatch)
                 }
             },
             WaitOn::Blocking => {
@@ -476,7 +476,7 @@ fn run(
                 if shared.stop.load(Ordering::Acquire) {
                     break;
                 }
-                p.finish(r)
+                p.finish(r, &mut *dispatch)
             }
         };
         if failed {

@@ -354,13 +354,11 @@ impl Registry {
         let hooks = Hooks {
             dispatch: Box::new(move |batch| {
                 if let Some(reg) = dispatch_to.upgrade() {
-                    // Recursive: a waiting caller pumping the notifier has
-                    // checked that no writer of its own thread holds it.
+                    // Recursive: a waiting caller pumping the notifier
+                    // holds it too, and must not be queued behind a
+                    // writer waiting for that caller.
                     let _applying = reg.applying.read_recursive();
-                    for change in batch.drain(..) {
-                        reg.apply_change(key, &change);
-                        reg.subscribers.publish(&change);
-                    }
+                    reg.apply_batch(key, batch);
                 }
             }),
             retire: Box::new(move |id| retire_from.upgrade()?.retire_unused(key, id)),
@@ -652,9 +650,10 @@ impl RegistryInner {
     fn pump_notifiers(&self, patience: Duration) {
         // Held by this very thread (hold_changes, then a wait): applying
         // would deadlock, and the caller asked for nothing to be applied.
-        if self.applying.try_read().is_none() {
+        // Held from here to the end, so what is read is applied here.
+        let Some(_applying) = self.applying.try_read() else {
             return;
-        }
+        };
         // Taken out of the lock (applying takes it), without allocating:
         // there is one notifier per platform source, rarely more than one.
         const INLINE: usize = 4;
@@ -670,7 +669,17 @@ impl RegistryInner {
             }
         }
         for n in inline.iter().flatten().chain(&more) {
-            n.try_pump(patience);
+            let key = n.key();
+            n.try_pump(patience, &mut |batch| self.apply_batch(key, batch));
+        }
+    }
+
+    /// Applies `batch` (emptying it), in order: caches first, then
+    /// subscribers. Called with `applying` held.
+    fn apply_batch(&self, key: &str, batch: &mut Vec<Change>) {
+        for change in batch.drain(..) {
+            self.apply_change(key, &change);
+            self.subscribers.publish(&change);
         }
     }
 
