@@ -384,6 +384,12 @@ impl Notifier {
         self.key
     }
 
+    /// Whether callers may read the source too (see
+    /// [`Notifier::try_pump`]).
+    pub(crate) fn shared_reads(&self) -> bool {
+        self.shared_reads
+    }
+
     /// Tells this notifier apart from another started later for the same
     /// key.
     pub(crate) fn id(&self) -> usize {

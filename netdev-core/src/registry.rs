@@ -139,6 +139,11 @@ pub(crate) struct RegistryInner {
     /// Taken shared by notifier threads around each batch they apply, and
     /// exclusively by [`Registry::hold_changes`].
     applying: RwLock<()>,
+    /// The running notifiers whose sources a waiting caller may read (see
+    /// [`Registry::wait_for_change`]), kept apart from `state` so that the
+    /// caller's way to them is one small lock and one list. Changed under
+    /// the `state` lock, with `notifiers`.
+    pumps: Mutex<Vec<Arc<Notifier>>>,
     global: Arc<GlobalSeq>,
     subscribers: Subscribers,
     linger: Mutex<Duration>,
@@ -174,6 +179,7 @@ impl Registry {
                     ..RegState::default()
                 }),
                 applying: RwLock::new(()),
+                pumps: Mutex::new(Vec::new()),
                 global: Arc::new(GlobalSeq::new()),
                 subscribers: Subscribers::default(),
                 linger: Mutex::new(DEFAULT_NOTIFIER_LINGER),
@@ -343,6 +349,9 @@ impl Registry {
             }
             notifier.acquire();
             st.notifiers.insert(key, notifier.clone());
+            if notifier.shared_reads() {
+                self.inner.pumps.lock().push(notifier.clone());
+            }
             return Ok(NotifierUse::new(notifier, &self.inner));
         }
     }
@@ -654,21 +663,17 @@ impl RegistryInner {
         let Some(_applying) = self.applying.try_read() else {
             return;
         };
-        // Taken out of the lock (applying takes it), without allocating:
-        // there is one notifier per platform source, rarely more than one.
-        const INLINE: usize = 4;
-        let mut inline: [Option<Arc<Notifier>>; INLINE] = Default::default();
-        let mut more = Vec::new();
-        {
-            let st = self.state.lock();
-            for (i, n) in st.notifiers.values().enumerate() {
-                match inline.get_mut(i) {
-                    Some(slot) => *slot = Some(n.clone()),
-                    None => more.push(n.clone()),
-                }
+        // Taken out of the lock (applying may drop one, which takes it),
+        // without allocating for the usual single notifier (one per
+        // platform source, rarely more than one).
+        let (first, more) = {
+            let pumps = self.pumps.lock();
+            match pumps.split_first() {
+                None => return,
+                Some((first, more)) => (first.clone(), more.to_vec()),
             }
-        }
-        for n in inline.iter().flatten().chain(&more) {
+        };
+        for n in std::iter::once(&first).chain(&more) {
             let key = n.key();
             n.try_pump(patience, &mut |batch| self.apply_batch(key, batch));
         }
@@ -692,6 +697,7 @@ impl RegistryInner {
         if n.id() != id || !n.unused() {
             return None;
         }
+        self.pumps.lock().retain(|p| p.id() != id);
         st.notifiers.remove(key)
     }
 
