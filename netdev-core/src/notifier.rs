@@ -198,11 +198,27 @@ pub(crate) struct Hooks {
 /// The reading side of a notifier: the source, read under one lock so
 /// that changes are applied in the order they were read, whichever thread
 /// reads them (each applies what it read before releasing the lock).
+///
+/// Its lock and the fields a read uses share one cache line (see
+/// [`PumpCell`]): the notifier thread and waiting callers take turns here.
+#[repr(C)]
 struct Pump {
     key: &'static str,
     source: Box<dyn ChangeSource>,
     batch: Vec<Change>,
     errors: RateLimit,
+}
+
+/// A [`Pump`] under its lock, starting a cache line.
+#[repr(C, align(64))]
+struct PumpCell(Mutex<Pump>);
+
+impl std::ops::Deref for PumpCell {
+    type Target = Mutex<Pump>;
+
+    fn deref(&self) -> &Mutex<Pump> {
+        &self.0
+    }
 }
 
 impl Pump {
@@ -251,7 +267,7 @@ impl Pump {
 pub(crate) struct Notifier {
     key: &'static str,
     shared: Arc<Shared>,
-    pump: Arc<Mutex<Pump>>,
+    pump: Arc<PumpCell>,
     /// The source reads without blocking (it has a ready descriptor), so
     /// waiting callers may pump it too.
     shared_reads: bool,
@@ -297,12 +313,12 @@ impl Notifier {
         };
         let shared_reads = matches!(wait_on, WaitOn::Ready { .. });
         let key = spec.key;
-        let pump = Arc::new(Mutex::new(Pump {
+        let pump = Arc::new(PumpCell(Mutex::new(Pump {
             key,
             source,
             batch: Vec::new(),
             errors: RateLimit::new(5, Duration::from_secs(60)),
-        }));
+        })));
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             users: AtomicUsize::new(0),
@@ -679,13 +695,15 @@ struct Subscriber {
     lagged: bool,
 }
 
-/// The registry's list of subscribers.
+/// The registry's list of subscribers. The count first (`repr(C)`): the
+/// registry keeps it in the line a change's application reads anyway.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct Subscribers {
-    list: Mutex<Vec<Subscriber>>,
     /// The list's length, written under its lock: publishing with nobody
     /// subscribed (most programs) takes no lock.
     count: AtomicUsize,
+    list: Mutex<Vec<Subscriber>>,
 }
 
 impl Subscribers {

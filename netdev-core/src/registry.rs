@@ -134,18 +134,24 @@ impl RegState {
     }
 }
 
+/// In declaration order (`repr(C)`), starting a cache line of its own:
+/// what a caller applying a change reads (`applying` to `subscribers`'s
+/// count) fills the first line. A notifier thread applies changes too, so
+/// these lines move between CPUs; the fewer, the shorter a waiting
+/// caller's way after a pause (see `Registry::wait_for_change`).
+#[repr(C, align(64))]
 pub(crate) struct RegistryInner {
-    state: Mutex<RegState>,
     /// Taken shared by notifier threads around each batch they apply, and
     /// exclusively by [`Registry::hold_changes`].
     applying: RwLock<()>,
+    global: Arc<GlobalSeq>,
     /// The running notifiers whose sources a waiting caller may read (see
     /// [`Registry::wait_for_change`]), kept apart from `state` so that the
     /// caller's way to them is one small lock and one list. Changed under
     /// the `state` lock, with `notifiers`.
     pumps: Mutex<Vec<Arc<Notifier>>>,
-    global: Arc<GlobalSeq>,
     subscribers: Subscribers,
+    state: Mutex<RegState>,
     linger: Mutex<Duration>,
 }
 

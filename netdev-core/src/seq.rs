@@ -30,7 +30,10 @@ impl ChangeSeq {
 
 /// The registry-wide sequence: bumped whenever any device's is, with a
 /// blocking wait.
+///
+/// One cache line (aligned): every applied change writes it.
 #[derive(Debug)]
+#[repr(align(64))]
 pub(crate) struct GlobalSeq {
     /// The value, readable and written without the lock.
     value: AtomicU64,

@@ -154,8 +154,9 @@ pub struct ReadToken(u64);
 ///
 /// In declaration order (`repr(C)`), what applying a change reads comes
 /// first and the cache's link values right after: a change applied after a
-/// pause touches three or four cache lines of it, not a dozen.
-#[repr(C)]
+/// pause touches three or four cache lines of it, not a dozen (aligned,
+/// so that it starts one).
+#[repr(C, align(64))]
 pub struct DeviceState {
     /// The key of the notifier whose changes apply to this device (`None`:
     /// its class has none), so that applying a change reads no further
