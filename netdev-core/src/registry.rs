@@ -24,23 +24,27 @@ use crate::seq::GlobalSeq;
 use crate::state::{CacheFields, DeviceState, IfindexField};
 use crate::stats::Stats;
 
-/// A device as the index map holds it: see [`Entry::state`].
+/// A device as the index map holds it: see [`Entry::state`]. The state
+/// is held (not the device): a change is applied under the registry lock
+/// without taking a reference, which would write the state's reference
+/// count, one more cache line on a waiting caller's way. A state outliving
+/// its device until the map is swept is memory only.
 struct Tracked {
     dev: Weak<Device>,
-    state: Weak<DeviceState>,
+    state: Arc<DeviceState>,
 }
 
 impl Tracked {
     fn new(dev: &Arc<Device>) -> Tracked {
         Tracked {
             dev: Arc::downgrade(dev),
-            state: Arc::downgrade(&dev.state),
+            state: dev.state.clone(),
         }
     }
 
     /// The state, while the device is open.
-    fn live_state(&self) -> Option<Arc<DeviceState>> {
-        live_state(&self.dev, &self.state)
+    fn live(&self) -> Option<&Arc<DeviceState>> {
+        (self.dev.strong_count() > 0).then_some(&self.state)
     }
 }
 
@@ -722,7 +726,8 @@ impl RegistryInner {
             .lock()
             .by_ifindex
             .get(&ifindex)
-            .and_then(Tracked::live_state)
+            .and_then(Tracked::live)
+            .cloned()
     }
 
     /// Tracks the device whose state is `dev` under `ifindex` too.
@@ -731,9 +736,12 @@ impl RegistryInner {
         let Some(entry) = st.devices.get(&*dev.name()).filter(|e| e.holds(dev)) else {
             return; // closed or renamed meanwhile: nothing to track
         };
+        let Some(state) = entry.state.upgrade() else {
+            return;
+        };
         let tracked = Tracked {
             dev: entry.dev.clone(),
-            state: entry.state.clone(),
+            state,
         };
         st.by_ifindex.insert(ifindex, tracked);
     }
@@ -763,9 +771,28 @@ impl RegistryInner {
                 name,
                 info,
             } => {
-                if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
-                    // No name in the message is no rename.
-                    if let Some(name) = name.as_deref().filter(|n| !dev.name_is(n)) {
+                // The usual change, of a device of ours tracked by index and
+                // not renamed, is applied under the lock: no reference
+                // taken, no lock taken twice. Applying calls no class code
+                // and drops no device (see the module's locking rule).
+                let renamed = {
+                    let st = self.state.lock();
+                    match st.by_ifindex.get(ifindex).and_then(Tracked::live) {
+                        Some(dev) if dev.notifier_key() == Some(key) => {
+                            // No name in the message is no rename.
+                            match name.as_deref().filter(|n| !dev.name_is(n)) {
+                                None => {
+                                    dev.apply(info);
+                                    return;
+                                }
+                                Some(_) => Some(dev.clone()),
+                            }
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some(dev) = renamed {
+                    if let Some(name) = name.as_deref() {
                         self.rename(&dev, name);
                     }
                     dev.apply(info);
@@ -882,7 +909,7 @@ impl RegistryInner {
         if st
             .by_ifindex
             .get(&identity)
-            .is_some_and(|t| std::ptr::eq(t.state.as_ptr(), dev))
+            .is_some_and(|t| std::ptr::eq(Arc::as_ptr(&t.state), dev))
         {
             st.by_ifindex.remove(&identity);
         }
