@@ -837,25 +837,65 @@ impl RegistryInner {
     /// After lost events: drop every cache, and check that each device of
     /// this notifier is still the one that was opened.
     ///
-    /// The one place outside a user's call where a device is held (its
-    /// backend answers the check): a last handle dropped during a resync
-    /// leaves the close to this thread, a moment later. Only after an
-    /// overflow; the change path holds states, never devices.
+    /// The check asks each class for its list of devices (one dump on
+    /// Linux), not each device: holding states only, so a last handle
+    /// dropped meanwhile still closes its device in its own drop. A class
+    /// that cannot list is asked device by device, each held for its
+    /// answer (and closed here if its last handle went meanwhile).
     fn resync(&self, key: &str) {
-        let devices = self.live_devices();
-        for dev in &devices {
-            dev.state.changed();
-            if dev.state.notifier_key() != Some(key) {
+        let states: Vec<(Arc<DeviceState>, Arc<str>)> = {
+            let st = self.state.lock();
+            st.devices
+                .values()
+                .filter_map(|e| Some((e.live_state()?, e.type_name.clone())))
+                .collect()
+        };
+        // Each class's devices by name, listed once; `None`: it cannot list.
+        let mut listings: HashMap<Arc<str>, Option<HashMap<String, u32>>> = HashMap::new();
+        for (state, type_name) in &states {
+            state.changed();
+            let identity = state.identity();
+            if state.notifier_key() != Some(key) || identity == 0 {
                 continue;
             }
-            let identity = dev.state.identity();
-            match dev.backend.ifindex() {
-                Ok(i) if identity != 0 && i != identity => self.forget_gone(&dev.state),
-                Err(e) if identity != 0 && e.kind() == &ErrorKind::NoDevice => {
-                    self.forget_gone(&dev.state)
-                }
+            let listing = listings
+                .entry(type_name.clone())
+                .or_insert_with(|| self.listing(type_name));
+            let now = match listing {
+                Some(names) => Ok(names.get(&*state.name()).copied()),
+                None => self.ask_backend(state),
+            };
+            match now {
+                // Gone, or another device under that name now.
+                Ok(None) => self.forget_gone(state),
+                Ok(Some(i)) if i != 0 && i != identity => self.forget_gone(state),
                 _ => {}
             }
+        }
+    }
+
+    /// The devices the class `type_name` lists now, by name.
+    fn listing(&self, type_name: &str) -> Option<HashMap<String, u32>> {
+        let class = self.state.lock().classes.get(type_name).cloned()?;
+        let list = class.enumerate().ok()?;
+        Some(list.into_iter().map(|d| (d.name, d.ifindex)).collect())
+    }
+
+    /// The index of the device whose state is `state`, from its backend:
+    /// `Ok(None)` if it says there is no such device.
+    fn ask_backend(&self, state: &DeviceState) -> std::result::Result<Option<u32>, ()> {
+        let dev = {
+            let st = self.state.lock();
+            let entry = st.devices.get(&*state.name()).filter(|e| e.holds(state));
+            entry.and_then(|e| e.dev.upgrade())
+        };
+        let Some(dev) = dev else {
+            return Err(()); // closed or renamed meanwhile: nothing to check
+        };
+        match dev.backend.ifindex() {
+            Ok(i) => Ok(Some(i)),
+            Err(e) if e.kind() == &ErrorKind::NoDevice => Ok(None),
+            Err(_) => Err(()),
         }
     }
 

@@ -949,10 +949,11 @@ fn waiting_callers_apply_queued_changes_in_order() {
 }
 
 /// The last user handle closes the device in its own drop, even while
-/// another thread is applying a change to that device: when `drop`
-/// returns, the backend (a tap's descriptor, say, whose closing deletes
-/// the tap) is gone. The change path holds the device's state, never the
-/// device, so it can never be the one that closes it later.
+/// another thread is applying a change to that device or resynchronising
+/// after an overflow: when `drop` returns, the backend (a tap's
+/// descriptor, say, whose closing deletes the tap) is gone. The change
+/// path and the resync hold the device's state, never the device, so they
+/// can never be the ones that close it later.
 #[test]
 fn last_handle_closes_in_its_own_drop_while_changes_flow() {
     let (reg, kernel, script) = setup();
@@ -973,7 +974,15 @@ fn last_handle_closes_in_its_own_drop_while_changes_flow() {
         std::thread::spawn(move || {
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                reg.inject_change("script", change(1000 + n % 500));
+                // An overflow makes the applying thread check every
+                // device again (and hold each while it does, if it held
+                // devices rather than states).
+                let c = if n % 3 == 0 {
+                    Change::Overflow
+                } else {
+                    change(1000 + n % 500)
+                };
+                reg.inject_change("script", c);
                 n += 1;
             }
             n
