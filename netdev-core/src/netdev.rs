@@ -75,9 +75,6 @@ pub(crate) struct Device {
     pub(crate) backend: Box<dyn DeviceBackend>,
     /// Held for its `Drop`: the device's use of the notifier.
     _notifier: Option<NotifierUse>,
-    /// The notifier's key, kept here so that applying a change to the
-    /// device reads no further than the device itself.
-    notifier_key: Option<&'static str>,
     closed: OpenOnDrop,
 }
 
@@ -94,7 +91,6 @@ impl Device {
             type_name,
             registry,
             backend,
-            notifier_key: notifier.as_ref().map(NotifierUse::key),
             _notifier: notifier,
             closed: OpenOnDrop(Arc::new(Gate::default())),
         }
@@ -102,10 +98,6 @@ impl Device {
 
     pub(crate) fn closed_gate(&self) -> Arc<Gate> {
         self.closed.0.clone()
-    }
-
-    pub(crate) fn notifier_key(&self) -> Option<&'static str> {
-        self.notifier_key
     }
 
     pub(crate) fn error_context(&self, e: Error, op: &'static str) -> Error {
@@ -124,7 +116,7 @@ impl Device {
     /// open of the name finds the new device.
     pub(crate) fn forget(self: &Arc<Device>) {
         if let Some(reg) = self.registry.upgrade() {
-            reg.forget_gone(self);
+            reg.forget_gone(&self.state);
         } else {
             self.state.mark_gone();
         }

@@ -195,15 +195,30 @@ pub(crate) struct Hooks {
     pub(crate) retire: Box<dyn FnMut(usize) -> Option<Arc<Notifier>> + Send>,
 }
 
-/// The reading side of a notifier: the source and what applies its
-/// changes, under one lock so that changes are applied in the order they
-/// were read, whichever thread reads them.
+/// The reading side of a notifier: the source, read under one lock so
+/// that changes are applied in the order they were read, whichever thread
+/// reads them (each applies what it read before releasing the lock).
+///
+/// Its lock and the fields a read uses share one cache line (see
+/// [`PumpCell`]): the notifier thread and waiting callers take turns here.
+#[repr(C)]
 struct Pump {
     key: &'static str,
     source: Box<dyn ChangeSource>,
-    dispatch: Dispatch,
     batch: Vec<Change>,
     errors: RateLimit,
+}
+
+/// A [`Pump`] under its lock, starting a cache line.
+#[repr(C, align(64))]
+struct PumpCell(Mutex<Pump>);
+
+impl std::ops::Deref for PumpCell {
+    type Target = Mutex<Pump>;
+
+    fn deref(&self) -> &Mutex<Pump> {
+        &self.0
+    }
 }
 
 impl Pump {
@@ -211,7 +226,7 @@ impl Pump {
     /// lost: it is applied as [`Change::Overflow`] (so caches resync), and
     /// reported to the caller (true) unless it was a plain overflow, so
     /// the thread can back off.
-    fn finish(&mut self, read: io::Result<()>) -> bool {
+    fn finish(&mut self, read: io::Result<()>, apply: &mut dyn FnMut(&mut Vec<Change>)) -> bool {
         let failed = match read {
             Ok(()) => false,
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
@@ -233,16 +248,16 @@ impl Pump {
             }
         };
         if !self.batch.is_empty() {
-            (self.dispatch)(&mut self.batch);
+            apply(&mut self.batch);
             self.batch.clear();
         }
         failed
     }
 
     /// Reads and applies what is queued now, without blocking.
-    fn pump_ready(&mut self) -> bool {
+    fn pump_ready(&mut self, apply: &mut dyn FnMut(&mut Vec<Change>)) -> bool {
         let r = self.source.try_read_changes(&mut self.batch);
-        self.finish(r)
+        self.finish(r, apply)
     }
 }
 
@@ -252,7 +267,7 @@ impl Pump {
 pub(crate) struct Notifier {
     key: &'static str,
     shared: Arc<Shared>,
-    pump: Arc<Mutex<Pump>>,
+    pump: Arc<PumpCell>,
     /// The source reads without blocking (it has a ready descriptor), so
     /// waiting callers may pump it too.
     shared_reads: bool,
@@ -298,13 +313,12 @@ impl Notifier {
         };
         let shared_reads = matches!(wait_on, WaitOn::Ready { .. });
         let key = spec.key;
-        let pump = Arc::new(Mutex::new(Pump {
+        let pump = Arc::new(PumpCell(Mutex::new(Pump {
             key,
             source,
-            dispatch: hooks.dispatch,
             batch: Vec::new(),
             errors: RateLimit::new(5, Duration::from_secs(60)),
-        }));
+        })));
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             users: AtomicUsize::new(0),
@@ -313,10 +327,10 @@ impl Notifier {
             idle_since: Mutex::new(None),
             linger,
         });
-        let (shared2, pump2, retire) = (shared.clone(), pump.clone(), hooks.retire);
+        let (shared2, pump2) = (shared.clone(), pump.clone());
         let thread = std::thread::Builder::new()
             .name(format!("netdev-notify-{key}"))
-            .spawn(move || run(key, &pump2, &shared2, wait_on, retire))?;
+            .spawn(move || run(key, &pump2, &shared2, wait_on, hooks))?;
         let thread_id = thread.thread().id();
         log::debug!("{key} notifier started");
         Ok(Notifier {
@@ -341,7 +355,11 @@ impl Notifier {
     /// catches its release without the caller going to sleep. The lock is
     /// held only around non-blocking reads and their application, never
     /// while the thread waits for the source.
-    pub(crate) fn try_pump(&self, patience: Duration) {
+    ///
+    /// What is read is applied through `apply`, in the caller: the caller
+    /// already holds what applying needs (the registry), where the
+    /// notifier thread's own dispatch would have to find it again.
+    pub(crate) fn try_pump(&self, patience: Duration, apply: &mut dyn FnMut(&mut Vec<Change>)) {
         if !self.shared_reads {
             return;
         }
@@ -354,7 +372,7 @@ impl Notifier {
             None => self.pump_contended(SPIN.min(patience), patience),
         };
         if let Some(mut pump) = guard {
-            pump.pump_ready();
+            pump.pump_ready(apply);
         }
     }
 
@@ -380,6 +398,12 @@ impl Notifier {
 
     pub(crate) fn key(&self) -> &'static str {
         self.key
+    }
+
+    /// Whether callers may read the source too (see
+    /// [`Notifier::try_pump`]).
+    pub(crate) fn shared_reads(&self) -> bool {
+        self.shared_reads
     }
 
     /// Tells this notifier apart from another started later for the same
@@ -418,13 +442,11 @@ impl Notifier {
 }
 
 /// The notifier thread's loop.
-fn run(
-    key: &'static str,
-    pump: &Mutex<Pump>,
-    shared: &Shared,
-    wait_on: WaitOn,
-    mut retire: Box<dyn FnMut(usize) -> Option<Arc<Notifier>> + Send>,
-) {
+fn run(key: &'static str, pump: &Mutex<Pump>, shared: &Shared, wait_on: WaitOn, hooks: Hooks) {
+    let Hooks {
+        mut dispatch,
+        mut retire,
+    } = hooks;
     let mut backoff = Backoff::new();
     pump.lock().source.on_reader_thread();
     while !shared.stop.load(Ordering::Acquire) {
@@ -461,11 +483,11 @@ fn run(
                     if shared.stop.load(Ordering::Acquire) {
                         break;
                     }
-                    p.pump_ready()
+                    p.pump_ready(&mut *dispatch)
                 }
                 Err(e) => {
                     let mut p = pump.lock();
-                    p.finish(Err(e))
+                    p.finish(Err(e), &mut *dispatch)
                 }
             },
             WaitOn::Blocking => {
@@ -476,7 +498,7 @@ fn run(
                 if shared.stop.load(Ordering::Acquire) {
                     break;
                 }
-                p.finish(r)
+                p.finish(r, &mut *dispatch)
             }
         };
         if failed {
@@ -673,13 +695,15 @@ struct Subscriber {
     lagged: bool,
 }
 
-/// The registry's list of subscribers.
+/// The registry's list of subscribers. The count first (`repr(C)`): the
+/// registry keeps it in the line a change's application reads anyway.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct Subscribers {
-    list: Mutex<Vec<Subscriber>>,
     /// The list's length, written under its lock: publishing with nobody
     /// subscribed (most programs) takes no lock.
     count: AtomicUsize,
+    list: Mutex<Vec<Subscriber>>,
 }
 
 impl Subscribers {

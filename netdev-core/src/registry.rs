@@ -24,11 +24,48 @@ use crate::seq::GlobalSeq;
 use crate::state::{CacheFields, DeviceState, IfindexField};
 use crate::stats::Stats;
 
+/// A device as the index map holds it: see [`Entry::state`]. The state
+/// is held (not the device): a change is applied under the registry lock
+/// without taking a reference, which would write the state's reference
+/// count, one more cache line on a waiting caller's way. A state outliving
+/// its device until the map is swept is memory only.
+struct Tracked {
+    dev: Weak<Device>,
+    state: Arc<DeviceState>,
+}
+
+impl Tracked {
+    fn new(dev: &Arc<Device>) -> Tracked {
+        Tracked {
+            dev: Arc::downgrade(dev),
+            state: dev.state.clone(),
+        }
+    }
+
+    /// The state, while the device is open.
+    fn live(&self) -> Option<&Arc<DeviceState>> {
+        (self.dev.strong_count() > 0).then_some(&self.state)
+    }
+}
+
+/// `state`, while `dev` (whose state it is) is open.
+fn live_state(dev: &Weak<Device>, state: &Weak<DeviceState>) -> Option<Arc<DeviceState>> {
+    if dev.strong_count() == 0 {
+        return None;
+    }
+    state.upgrade()
+}
+
 /// A name's slot: a live device, a device still releasing its resources
 /// (weak dead, gate closed), or an open in progress (weak empty, gate
 /// closed until it finishes).
 struct Entry {
     dev: Weak<Device>,
+    /// The device's state, for the change path: it never holds the device
+    /// itself, so the last user handle dropped is what closes a device,
+    /// in the thread that drops it (a notifier thread applying a change at
+    /// that moment must not end up closing it later).
+    state: Weak<DeviceState>,
     type_name: Arc<str>,
     gate: Arc<Gate>,
 }
@@ -37,6 +74,15 @@ impl Entry {
     /// True if the slot is busy: a live device, or one not yet settled.
     fn in_use(&self) -> bool {
         self.dev.strong_count() > 0 || !self.gate.is_open()
+    }
+
+    /// The state of the live device in this slot.
+    fn live_state(&self) -> Option<Arc<DeviceState>> {
+        live_state(&self.dev, &self.state)
+    }
+
+    fn holds(&self, state: &DeviceState) -> bool {
+        std::ptr::eq(self.state.as_ptr(), state)
     }
 }
 
@@ -72,7 +118,9 @@ impl Hasher for IfindexHasher {
 struct RegState {
     classes: BTreeMap<String, Arc<dyn NetdevClass>>,
     devices: HashMap<Arc<str>, Entry>,
-    by_ifindex: HashMap<u32, Weak<Device>, BuildHasherDefault<IfindexHasher>>,
+    /// Devices by interface index, as their states: what the change path
+    /// needs, without keeping a device open (see [`Entry::state`]).
+    by_ifindex: HashMap<u32, Tracked, BuildHasherDefault<IfindexHasher>>,
     /// Running notifiers by key, in use or lingering.
     notifiers: HashMap<&'static str, Arc<Notifier>>,
     /// Size at which dead entries are swept next (amortised cleanup).
@@ -85,18 +133,29 @@ impl RegState {
             return;
         }
         self.devices.retain(|_, e| e.in_use());
-        self.by_ifindex.retain(|_, w| w.strong_count() > 0);
+        self.by_ifindex.retain(|_, t| t.dev.strong_count() > 0);
         self.sweep_at = 64.max(2 * (self.devices.len() + self.by_ifindex.len()));
     }
 }
 
+/// In declaration order (`repr(C)`), starting a cache line of its own:
+/// what a caller applying a change reads (`applying` to `subscribers`'s
+/// count) fills the first line. A notifier thread applies changes too, so
+/// these lines move between CPUs; the fewer, the shorter a waiting
+/// caller's way after a pause (see `Registry::wait_for_change`).
+#[repr(C, align(64))]
 pub(crate) struct RegistryInner {
-    state: Mutex<RegState>,
     /// Taken shared by notifier threads around each batch they apply, and
     /// exclusively by [`Registry::hold_changes`].
     applying: RwLock<()>,
     global: Arc<GlobalSeq>,
+    /// The running notifiers whose sources a waiting caller may read (see
+    /// [`Registry::wait_for_change`]), kept apart from `state` so that the
+    /// caller's way to them is one small lock and one list. Changed under
+    /// the `state` lock, with `notifiers`.
+    pumps: Mutex<Vec<Arc<Notifier>>>,
     subscribers: Subscribers,
+    state: Mutex<RegState>,
     linger: Mutex<Duration>,
 }
 
@@ -130,6 +189,7 @@ impl Registry {
                     ..RegState::default()
                 }),
                 applying: RwLock::new(()),
+                pumps: Mutex::new(Vec::new()),
                 global: Arc::new(GlobalSeq::new()),
                 subscribers: Subscribers::default(),
                 linger: Mutex::new(DEFAULT_NOTIFIER_LINGER),
@@ -215,6 +275,7 @@ impl Registry {
                     name.into(),
                     Entry {
                         dev: Weak::new(),
+                        state: Weak::new(),
                         type_name: type_name.into(),
                         gate: gate.clone(),
                     },
@@ -261,7 +322,8 @@ impl Registry {
             Some(spec) => Some(self.notifier_for(&spec)?),
             None => None,
         };
-        let state = Arc::new(DeviceState::new(name, self.inner.global.clone()));
+        let key = notifier.as_ref().map(NotifierUse::key);
+        let state = Arc::new(DeviceState::new(name, self.inner.global.clone(), key));
         let backend = class.construct(name, &state)?;
         if let Ok(ifindex) = state.cached::<IfindexField>(|| backend.ifindex()) {
             state.set_identity(ifindex);
@@ -297,6 +359,9 @@ impl Registry {
             }
             notifier.acquire();
             st.notifiers.insert(key, notifier.clone());
+            if notifier.shared_reads() {
+                self.inner.pumps.lock().push(notifier.clone());
+            }
             return Ok(NotifierUse::new(notifier, &self.inner));
         }
     }
@@ -308,13 +373,11 @@ impl Registry {
         let hooks = Hooks {
             dispatch: Box::new(move |batch| {
                 if let Some(reg) = dispatch_to.upgrade() {
-                    // Recursive: a waiting caller pumping the notifier has
-                    // checked that no writer of its own thread holds it.
+                    // Recursive: a waiting caller pumping the notifier
+                    // holds it too, and must not be queued behind a
+                    // writer waiting for that caller.
                     let _applying = reg.applying.read_recursive();
-                    for change in batch.drain(..) {
-                        reg.apply_change(key, &change);
-                        reg.subscribers.publish(&change);
-                    }
+                    reg.apply_batch(key, batch);
                 }
             }),
             retire: Box::new(move |id| retire_from.upgrade()?.retire_unused(key, id)),
@@ -376,7 +439,14 @@ impl Registry {
 
     /// A handle to the open device with interface index `ifindex`, if any.
     pub fn lookup_ifindex(&self, ifindex: u32) -> Option<Netdev> {
-        let dev = self.inner.state.lock().by_ifindex.get(&ifindex)?.upgrade();
+        let dev = self
+            .inner
+            .state
+            .lock()
+            .by_ifindex
+            .get(&ifindex)?
+            .dev
+            .upgrade();
         dev.map(|dev| Netdev { dev })
     }
 
@@ -513,19 +583,20 @@ impl PendingOpen {
             let identity = dev.state.identity();
             if identity != 0 {
                 if let Some(old) = st.by_ifindex.get(&identity) {
-                    if old.strong_count() > 0 {
+                    if old.dev.strong_count() > 0 {
                         log::warn!(
                             "{}: ifindex {identity} already belongs to another open device",
                             Escaped(&self.name)
                         );
                     }
                 }
-                st.by_ifindex.insert(identity, Arc::downgrade(&dev));
+                st.by_ifindex.insert(identity, Tracked::new(&dev));
             }
             st.devices.insert(
                 self.name.clone(),
                 Entry {
                     dev: Arc::downgrade(&dev),
+                    state: Arc::downgrade(&dev.state),
                     type_name: dev.type_name.clone(),
                     gate: dev.closed_gate(),
                 },
@@ -598,25 +669,32 @@ impl RegistryInner {
     fn pump_notifiers(&self, patience: Duration) {
         // Held by this very thread (hold_changes, then a wait): applying
         // would deadlock, and the caller asked for nothing to be applied.
-        if self.applying.try_read().is_none() {
+        // Held from here to the end, so what is read is applied here.
+        let Some(_applying) = self.applying.try_read() else {
             return;
-        }
-        // Taken out of the lock (applying takes it), without allocating:
-        // there is one notifier per platform source, rarely more than one.
-        const INLINE: usize = 4;
-        let mut inline: [Option<Arc<Notifier>>; INLINE] = Default::default();
-        let mut more = Vec::new();
-        {
-            let st = self.state.lock();
-            for (i, n) in st.notifiers.values().enumerate() {
-                match inline.get_mut(i) {
-                    Some(slot) => *slot = Some(n.clone()),
-                    None => more.push(n.clone()),
-                }
+        };
+        // Taken out of the lock (applying may drop one, which takes it),
+        // without allocating for the usual single notifier (one per
+        // platform source, rarely more than one).
+        let (first, more) = {
+            let pumps = self.pumps.lock();
+            match pumps.split_first() {
+                None => return,
+                Some((first, more)) => (first.clone(), more.to_vec()),
             }
+        };
+        for n in std::iter::once(&first).chain(&more) {
+            let key = n.key();
+            n.try_pump(patience, &mut |batch| self.apply_batch(key, batch));
         }
-        for n in inline.iter().flatten().chain(&more) {
-            n.try_pump(patience);
+    }
+
+    /// Applies `batch` (emptying it), in order: caches first, then
+    /// subscribers. Called with `applying` held.
+    fn apply_batch(&self, key: &str, batch: &mut Vec<Change>) {
+        for change in batch.drain(..) {
+            self.apply_change(key, &change);
+            self.subscribers.publish(&change);
         }
     }
 
@@ -629,6 +707,7 @@ impl RegistryInner {
         if n.id() != id || !n.unused() {
             return None;
         }
+        self.pumps.lock().retain(|p| p.id() != id);
         st.notifiers.remove(key)
     }
 
@@ -640,22 +719,41 @@ impl RegistryInner {
             .collect()
     }
 
-    /// The device tracked under `ifindex`, taken out of the lock.
-    fn find_ifindex(&self, ifindex: u32) -> Option<Arc<Device>> {
+    /// The state of the device tracked under `ifindex`, taken out of the
+    /// lock.
+    fn find_ifindex(&self, ifindex: u32) -> Option<Arc<DeviceState>> {
         self.state
             .lock()
             .by_ifindex
             .get(&ifindex)
-            .and_then(Weak::upgrade)
+            .and_then(Tracked::live)
+            .cloned()
     }
 
-    /// The device tracked under `name`, taken out of the lock.
-    fn find_name(&self, name: &str) -> Option<Arc<Device>> {
+    /// Tracks the device whose state is `dev` under `ifindex` too.
+    fn track_ifindex(&self, dev: &DeviceState, ifindex: u32) {
+        let mut st = self.state.lock();
+        let Some(entry) = st.devices.get(&*dev.name()).filter(|e| e.holds(dev)) else {
+            return; // closed or renamed meanwhile: nothing to track
+        };
+        let Some(state) = entry.state.upgrade() else {
+            return;
+        };
+        let tracked = Tracked {
+            dev: entry.dev.clone(),
+            state,
+        };
+        st.by_ifindex.insert(ifindex, tracked);
+    }
+
+    /// The state of the live device tracked under `name`, taken out of the
+    /// lock.
+    fn find_name(&self, name: &str) -> Option<Arc<DeviceState>> {
         self.state
             .lock()
             .devices
             .get(name)
-            .and_then(|e| e.dev.upgrade())
+            .and_then(Entry::live_state)
     }
 
     /// Updates caches and device tracking for one change from the notifier
@@ -663,7 +761,7 @@ impl RegistryInner {
     /// name or index (a dummy device's synthetic ifindex means nothing to
     /// the kernel); an overflow invalidates every device.
     pub(crate) fn apply_change(&self, key: &str, change: &Change) {
-        let ours = |d: Option<Arc<Device>>| d.filter(|d| d.notifier_key() == Some(key));
+        let ours = |d: Option<Arc<DeviceState>>| d.filter(|d| d.notifier_key() == Some(key));
         // The name is looked up only when the index finds no device of
         // ours: the usual change, of a device tracked by index, then
         // touches one map entry (a waiting caller applies it on its way).
@@ -673,27 +771,43 @@ impl RegistryInner {
                 name,
                 info,
             } => {
-                if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
-                    // No name in the message is no rename.
-                    if let Some(name) = name.as_deref().filter(|n| !dev.state.name_is(n)) {
+                // The usual change, of a device of ours tracked by index and
+                // not renamed, is applied under the lock: no reference
+                // taken, no lock taken twice. Applying calls no class code
+                // and drops no device (see the module's locking rule).
+                let renamed = {
+                    let st = self.state.lock();
+                    match st.by_ifindex.get(ifindex).and_then(Tracked::live) {
+                        Some(dev) if dev.notifier_key() == Some(key) => {
+                            // No name in the message is no rename.
+                            match name.as_deref().filter(|n| !dev.name_is(n)) {
+                                None => {
+                                    dev.apply(info);
+                                    return;
+                                }
+                                Some(_) => Some(dev.clone()),
+                            }
+                        }
+                        _ => None,
+                    }
+                };
+                if let Some(dev) = renamed {
+                    if let Some(name) = name.as_deref() {
                         self.rename(&dev, name);
                     }
-                    dev.state.apply(info);
+                    dev.apply(info);
                 } else if let Some(dev) = ours(name.as_deref().and_then(|n| self.find_name(n))) {
-                    match dev.state.identity() {
+                    match dev.identity() {
                         0 => {
                             // Opened before its index was known: adopt it.
-                            dev.state.set_identity(*ifindex);
-                            self.state
-                                .lock()
-                                .by_ifindex
-                                .insert(*ifindex, Arc::downgrade(&dev));
-                            dev.state.apply(info);
+                            dev.set_identity(*ifindex);
+                            self.track_ifindex(&dev, *ifindex);
+                            dev.apply(info);
                         }
                         // Its index was learned between the two lookups
                         // (each takes the lock on its own): the same device,
                         // found by its name.
-                        i if i == *ifindex => dev.state.apply(info),
+                        i if i == *ifindex => dev.apply(info),
                         // Same name, another index: removed and re-created.
                         _ => self.forget_gone(&dev),
                     }
@@ -703,8 +817,8 @@ impl RegistryInner {
                 if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
                     self.forget_gone(&dev);
                 } else if let Some(dev) = ours(self.find_name(name)) {
-                    match dev.state.identity() {
-                        0 => dev.state.changed(),
+                    match dev.identity() {
+                        0 => dev.changed(),
                         // Its index was learned after the lookup by index.
                         i if i == *ifindex => self.forget_gone(&dev),
                         _ => {}
@@ -713,7 +827,7 @@ impl RegistryInner {
             }
             Change::AddrChanged { ifindex } => {
                 if let Some(dev) = ours(self.find_ifindex(*ifindex)) {
-                    dev.state.invalidate(CacheFields::ADDRS);
+                    dev.invalidate(CacheFields::ADDRS);
                 }
             }
             Change::Overflow => self.resync(key),
@@ -722,32 +836,74 @@ impl RegistryInner {
 
     /// After lost events: drop every cache, and check that each device of
     /// this notifier is still the one that was opened.
+    ///
+    /// The check asks each class for its list of devices (one dump on
+    /// Linux), not each device: holding states only, so a last handle
+    /// dropped meanwhile still closes its device in its own drop. A class
+    /// that cannot list is asked device by device, each held for its
+    /// answer (and closed here if its last handle went meanwhile).
     fn resync(&self, key: &str) {
-        let devices = self.live_devices();
-        for dev in &devices {
-            dev.state.changed();
-            if dev.notifier_key() != Some(key) {
+        let states: Vec<(Arc<DeviceState>, Arc<str>)> = {
+            let st = self.state.lock();
+            st.devices
+                .values()
+                .filter_map(|e| Some((e.live_state()?, e.type_name.clone())))
+                .collect()
+        };
+        // Each class's devices by name, listed once; `None`: it cannot list.
+        let mut listings: HashMap<Arc<str>, Option<HashMap<String, u32>>> = HashMap::new();
+        for (state, type_name) in &states {
+            state.changed();
+            let identity = state.identity();
+            if state.notifier_key() != Some(key) || identity == 0 {
                 continue;
             }
-            let identity = dev.state.identity();
-            match dev.backend.ifindex() {
-                Ok(i) if identity != 0 && i != identity => self.forget_gone(dev),
-                Err(e) if identity != 0 && e.kind() == &ErrorKind::NoDevice => {
-                    self.forget_gone(dev)
-                }
+            let listing = listings
+                .entry(type_name.clone())
+                .or_insert_with(|| self.listing(type_name));
+            let now = match listing {
+                Some(names) => Ok(names.get(&*state.name()).copied()),
+                None => self.ask_backend(state),
+            };
+            match now {
+                // Gone, or another device under that name now.
+                Ok(None) => self.forget_gone(state),
+                Ok(Some(i)) if i != 0 && i != identity => self.forget_gone(state),
                 _ => {}
             }
         }
     }
 
-    fn rename(&self, dev: &Arc<Device>, new_name: &str) {
-        let old_name = dev.state.name();
+    /// The devices the class `type_name` lists now, by name.
+    fn listing(&self, type_name: &str) -> Option<HashMap<String, u32>> {
+        let class = self.state.lock().classes.get(type_name).cloned()?;
+        let list = class.enumerate().ok()?;
+        Some(list.into_iter().map(|d| (d.name, d.ifindex)).collect())
+    }
+
+    /// The index of the device whose state is `state`, from its backend:
+    /// `Ok(None)` if it says there is no such device.
+    fn ask_backend(&self, state: &DeviceState) -> std::result::Result<Option<u32>, ()> {
+        let dev = {
+            let st = self.state.lock();
+            let entry = st.devices.get(&*state.name()).filter(|e| e.holds(state));
+            entry.and_then(|e| e.dev.upgrade())
+        };
+        let Some(dev) = dev else {
+            return Err(()); // closed or renamed meanwhile: nothing to check
+        };
+        match dev.backend.ifindex() {
+            Ok(i) => Ok(Some(i)),
+            Err(e) if e.kind() == &ErrorKind::NoDevice => Ok(None),
+            Err(_) => Err(()),
+        }
+    }
+
+    fn rename(&self, dev: &Arc<DeviceState>, new_name: &str) {
+        let old_name = dev.name();
         let displaced = {
             let mut st = self.state.lock();
-            let mine = st
-                .devices
-                .get(&old_name)
-                .is_some_and(|e| e.dev.as_ptr() == Arc::as_ptr(dev));
+            let mine = st.devices.get(&old_name).is_some_and(|e| e.holds(dev));
             let displaced = match st.devices.get(new_name) {
                 Some(e) if e.dev.strong_count() == 0 && !e.gate.is_open() => {
                     // An open of the new name is in progress; leave its slot
@@ -755,10 +911,10 @@ impl RegistryInner {
                     if mine {
                         st.devices.remove(&old_name);
                     }
-                    dev.state.set_name(new_name);
+                    dev.set_name(new_name);
                     return;
                 }
-                Some(e) => e.dev.upgrade(),
+                Some(e) => e.live_state(),
                 None => None,
             };
             if mine {
@@ -766,7 +922,7 @@ impl RegistryInner {
                     st.devices.insert(new_name.into(), entry);
                 }
             }
-            dev.state.set_name(new_name);
+            dev.set_name(new_name);
             displaced
         };
         log::debug!("{}: renamed to {}", Escaped(&old_name), Escaped(new_name));
@@ -779,25 +935,21 @@ impl RegistryInner {
 
     /// Marks `dev` removed and drops it from the name and index maps (only
     /// where the maps still point at it).
-    pub(crate) fn forget_gone(&self, dev: &Arc<Device>) {
-        if !dev.state.mark_gone() {
+    pub(crate) fn forget_gone(&self, dev: &DeviceState) {
+        if !dev.mark_gone() {
             return;
         }
-        log::debug!("{}: device removed", Escaped(&dev.state.name()));
+        log::debug!("{}: device removed", Escaped(&dev.name()));
         let mut st = self.state.lock();
-        let name = dev.state.name();
-        if st
-            .devices
-            .get(&name)
-            .is_some_and(|e| e.dev.as_ptr() == Arc::as_ptr(dev))
-        {
+        let name = dev.name();
+        if st.devices.get(&name).is_some_and(|e| e.holds(dev)) {
             st.devices.remove(&name);
         }
-        let identity = dev.state.identity();
+        let identity = dev.identity();
         if st
             .by_ifindex
             .get(&identity)
-            .is_some_and(|w| w.as_ptr() == Arc::as_ptr(dev))
+            .is_some_and(|t| std::ptr::eq(Arc::as_ptr(&t.state), dev))
         {
             st.by_ifindex.remove(&identity);
         }

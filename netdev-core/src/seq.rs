@@ -1,7 +1,7 @@
 //! Change sequence numbers: a per-device counter and a registry-wide one
 //! that callers can block on.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -30,10 +30,18 @@ impl ChangeSeq {
 
 /// The registry-wide sequence: bumped whenever any device's is, with a
 /// blocking wait.
+///
+/// One cache line (aligned): every applied change writes it.
 #[derive(Debug)]
+#[repr(align(64))]
 pub(crate) struct GlobalSeq {
-    /// The value, readable without the lock; written under it.
+    /// The value, readable and written without the lock.
     value: AtomicU64,
+    /// Threads in [`GlobalSeq::wait_for_change`] about to sleep or
+    /// sleeping, counted under the lock: a bump with nobody waiting (a
+    /// caller that applies the change itself, the usual case) takes no
+    /// lock and wakes nobody.
+    sleepers: AtomicUsize,
     lock: Mutex<()>,
     cond: Condvar,
 }
@@ -42,6 +50,7 @@ impl GlobalSeq {
     pub(crate) fn new() -> GlobalSeq {
         GlobalSeq {
             value: AtomicU64::new(1),
+            sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
             cond: Condvar::new(),
         }
@@ -52,17 +61,28 @@ impl GlobalSeq {
     }
 
     pub(crate) fn bump(&self) {
-        {
-            let _guard = self.lock.lock();
-            let v = self.value.load(Ordering::Relaxed);
-            self.value
-                .store(v.wrapping_add(1).max(1), Ordering::Release);
+        // Never 0: skip it on wrapping.
+        let mut v = self.value.load(Ordering::Relaxed);
+        while let Err(now) = self.value.compare_exchange_weak(
+            v,
+            v.wrapping_add(1).max(1),
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        ) {
+            v = now;
         }
+        // No wake-up is lost: a waiter counts itself (SeqCst) before it
+        // checks the value, and this reads the count (SeqCst) after the
+        // store, so either the waiter sees the new value or this sees
+        // the waiter. Then the lock, which the waiter holds from its check
+        // until it sleeps, orders the notification after its sleep.
+        if self.sleepers.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        drop(self.lock.lock());
         // Notified after the lock is released, so a waiter wakes straight
         // away instead of being moved to the lock's queue and woken a
-        // second time when it is released. No wake-up is lost: a waiter
-        // checks the value and sleeps atomically under the lock, which the
-        // store above also took.
+        // second time when it is released.
         self.cond.notify_all();
     }
 
@@ -75,20 +95,23 @@ impl GlobalSeq {
         }
         let deadline = Instant::now().checked_add(timeout);
         let mut guard = self.lock.lock();
-        loop {
-            let v = self.get();
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let v = loop {
+            let v = self.value.load(Ordering::SeqCst);
             if v != seen {
-                return v;
+                break v;
             }
             match deadline {
                 Some(d) => {
                     if self.cond.wait_until(&mut guard, d).timed_out() {
-                        return self.get();
+                        break self.get();
                     }
                 }
                 None => self.cond.wait(&mut guard),
             }
-        }
+        };
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        v
     }
 }
 

@@ -947,3 +947,69 @@ fn waiting_callers_apply_queued_changes_in_order() {
     assert_eq!(names.len(), 1);
     assert!(names[0].starts_with("netdev-notify-"), "{names:?}");
 }
+
+/// The last user handle closes the device in its own drop, even while
+/// another thread is applying a change to that device or resynchronising
+/// after an overflow: when `drop` returns, the backend (a tap's
+/// descriptor, say, whose closing deletes the tap) is gone. The change
+/// path and the resync hold the device's state, never the device, so they
+/// can never be the ones that close it later.
+#[test]
+fn last_handle_closes_in_its_own_drop_while_changes_flow() {
+    let (reg, kernel, script) = setup();
+    let ifindex = kernel.add("eth0");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let change = move |mtu| Change::LinkChanged {
+        ifindex,
+        name: Some("eth0".into()),
+        info: LinkInfo {
+            mtu: Some(mtu),
+            ..LinkInfo::default()
+        },
+    };
+    // Changes applied by another thread (as the notifier thread does),
+    // and through the notifier thread itself.
+    let injector = {
+        let (reg, stop) = (reg.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                // An overflow makes the applying thread check every
+                // device again (and hold each while it does, if it held
+                // devices rather than states).
+                let c = if n % 3 == 0 {
+                    Change::Overflow
+                } else {
+                    change(1000 + n % 500)
+                };
+                reg.inject_change("script", c);
+                n += 1;
+            }
+            n
+        })
+    };
+    // Keeps the notifier thread running between the opens of eth0.
+    kernel.add("eth1");
+    let _other = reg.open("eth1", "mock").unwrap();
+    let mut applied = 0;
+    for i in 0..20_000 {
+        let dev = reg.open("eth0", "mock").unwrap();
+        if i % 64 == 0 {
+            script.push(vec![change(1400)]);
+        }
+        let seq = dev.change_seq();
+        drop(dev);
+        assert_eq!(
+            kernel.live_backends.load(Ordering::SeqCst),
+            1,
+            "iteration {i}: eth0's backend outlived its last handle's drop"
+        );
+        applied += usize::from(seq > 1);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let injected = injector.join().unwrap();
+    assert!(
+        injected > 0 && applied > 0,
+        "changes flowed: {injected} injected, {applied} seen"
+    );
+}

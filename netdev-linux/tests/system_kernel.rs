@@ -396,9 +396,11 @@ fn tap_class_creates_and_destroys_a_tap() {
     drop(sys);
 
     // The tap goes away with its last handle and queue. Not always within
-    // the drop itself: under CPU load it was once still listed just after
-    // (a thread applying a change may hold the device for that moment,
-    // and it is closed when that thread lets go).
+    // the drop itself here: other tests of this binary spawn `ip` at any
+    // moment, and a child between its fork and its exec holds a reference
+    // to every descriptor of the process, the tap's too; the kernel then
+    // deletes the tap when that child execs. Within the drop, without
+    // concurrent spawns: tests/tap_lifetime.rs.
     drop(tap_rx);
     drop(tap);
     eventually("tap0 to be destroyed", || {
