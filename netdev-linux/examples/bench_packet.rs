@@ -725,34 +725,6 @@ mod linux {
         }
     }
 
-    /// The adaptive queue used directly: reports its switches.
-    struct DirectAdaptive(PacketAdaptiveRxq, PacketBatch);
-
-    impl StreamRx for DirectAdaptive {
-        fn recv(&mut self) -> usize {
-            self.1.clear();
-            let n = self.0.recv_batch(&mut self.1).expect("recv_batch");
-            std::hint::black_box(self.1.get(0));
-            n
-        }
-        fn wait(&mut self) {
-            self.0.wait(Some(WAIT)).expect("wait");
-        }
-        fn dropped(&mut self) -> Option<u64> {
-            self.0.dropped().ok()
-        }
-    }
-
-    impl Drop for DirectAdaptive {
-        fn drop(&mut self) {
-            eprint!(
-                " [{} switches, ends on {:?}]",
-                self.0.switches(),
-                self.0.active_ring()
-            );
-        }
-    }
-
     /// Raw `recvmmsg` with `MSG_WAITFORONE` on a blocking socket: one
     /// system call per batch, sleeping in it when nothing waits.
     struct RawMmsg(std::os::fd::OwnedFd, raw::Mmsg, usize);
@@ -841,7 +813,7 @@ mod linux {
                     PacketRingV2Rxq::open(self.ia).expect("PacketRingV2Rxq"),
                     PacketBatch::new(BATCH, slots),
                 )),
-                Rx::DirectAdaptive => Box::new(DirectAdaptive(
+                Rx::DirectAdaptive => Box::new(Direct(
                     PacketAdaptiveRxq::open(self.ia).expect("PacketAdaptiveRxq"),
                     PacketBatch::new(BATCH, slots),
                 )),

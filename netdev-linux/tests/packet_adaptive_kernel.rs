@@ -204,19 +204,21 @@ fn a_queue_that_never_switches_is_a_v2_ring() {
     assert_eq!(q.active_ring(), ActiveRing::V2);
 }
 
+/// True if the queue's descriptor polls readable within `ms`.
+fn readable(q: &PacketAdaptiveRxq, ms: u16) -> bool {
+    let mut fds = [nix::poll::PollFd::new(
+        AsFd::as_fd(q),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).expect("poll") == 1
+}
+
 #[test]
 fn the_descriptor_polls_readable_when_a_frame_waits() {
     let ns = NetNs::new();
     let (ia, ib) = veth(&ns);
     let _in = ns.enter();
     let mut q = PacketAdaptiveRxq::open(ia).expect("adaptive queue");
-    let readable = |q: &PacketAdaptiveRxq, ms: u16| {
-        let mut fds = [nix::poll::PollFd::new(
-            AsFd::as_fd(q),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).expect("poll") == 1
-    };
     assert!(!readable(&q, 50), "nothing sent yet");
     send_phases(
         ib,
@@ -346,17 +348,13 @@ fn a_caller_polling_the_descriptor_hears_of_link_down_once() {
     let (ia, _) = veth(&ns);
     let _in = ns.enter();
     let mut q = PacketAdaptiveRxq::open(ia).expect("adaptive queue");
-    let readable = |q: &PacketAdaptiveRxq, ms: u16| {
-        let mut fds = [nix::poll::PollFd::new(
-            AsFd::as_fd(q),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)).expect("poll") == 1
-    };
     let mut batch = PacketBatch::new(8, PacketBatch::DEFAULT_SLOT_SIZE);
     // Only the descriptor and `recv_batch`, never `wait`.
     ns.ip(&["link", "set", "pa", "down"]);
-    assert!(readable(&q, 2000), "the error makes the descriptor readable");
+    assert!(
+        readable(&q, 2000),
+        "the error makes the descriptor readable"
+    );
     let err = q.recv_batch(&mut batch).expect_err("link down reported");
     assert_eq!(*err.kind(), netdev_core::ErrorKind::NetworkDown, "{err}");
     // Both sockets had the error; it was taken from both and reported

@@ -251,11 +251,28 @@ pub(crate) fn fanout_join(
 /// returns, no frame is still being steered by the old program, so every
 /// frame the old member got is already in its queue or ring.
 pub(crate) fn fanout_steer(fd: BorrowedFd<'_>, index: u32) -> io::Result<()> {
+    set_return_program(fd, libc::SOL_PACKET, libc::PACKET_FANOUT_DATA, index)
+}
+
+/// Attaches a socket filter that accepts nothing (`ret #0`), so that a
+/// socket can be bound (which a fanout member must be) without frames
+/// reaching it directly; [`detach_filter`] removes it.
+pub(crate) fn attach_drop_all(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_return_program(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, 0)
+}
+
+/// Sets the classic BPF program `ret #k` as socket option `level`/`name`.
+fn set_return_program(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    k: u32,
+) -> io::Result<()> {
     let mut prog = [libc::sock_filter {
         code: (libc::BPF_RET | libc::BPF_K) as u16,
         jt: 0,
         jf: 0,
-        k: index,
+        k,
     }];
     let fprog = libc::sock_fprog {
         len: 1,
@@ -265,34 +282,8 @@ pub(crate) fn fanout_steer(fd: BorrowedFd<'_>, index: u32) -> io::Result<()> {
     // the kernel copies the program.
     syscall!(setsockopt(
         fd.as_raw_fd(),
-        libc::SOL_PACKET,
-        libc::PACKET_FANOUT_DATA,
-        &fprog as *const libc::sock_fprog as *const libc::c_void,
-        size_of::<libc::sock_fprog>() as libc::socklen_t
-    ))?;
-    Ok(())
-}
-
-/// Attaches a socket filter that accepts nothing (`ret #0`), so that a
-/// socket can be bound (which a fanout member must be) without frames
-/// reaching it directly; [`detach_filter`] removes it.
-pub(crate) fn attach_drop_all(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let mut prog = [libc::sock_filter {
-        code: (libc::BPF_RET | libc::BPF_K) as u16,
-        jt: 0,
-        jf: 0,
-        k: 0,
-    }];
-    let fprog = libc::sock_fprog {
-        len: 1,
-        filter: prog.as_mut_ptr(),
-    };
-    // `fprog` and its instruction live across the call; the kernel copies
-    // the program.
-    syscall!(setsockopt(
-        fd.as_raw_fd(),
-        libc::SOL_SOCKET,
-        libc::SO_ATTACH_FILTER,
+        level,
+        name,
         &fprog as *const libc::sock_fprog as *const libc::c_void,
         size_of::<libc::sock_fprog>() as libc::socklen_t
     ))?;
