@@ -63,6 +63,14 @@ pub trait NetdevClass: Send + Sync + 'static {
         Err(Error::not_supported())
     }
 
+    /// The device of this class named `name`, if it exists now (`Ok(None)`
+    /// if not), without opening it. The default looks it up in
+    /// [`NetdevClass::enumerate`]; a class that can ask about one device
+    /// by name (one request instead of a dump) should.
+    fn lookup(&self, name: &str) -> Result<Option<DeviceInfo>> {
+        Ok(self.enumerate()?.into_iter().find(|d| d.name == name))
+    }
+
     /// Visits the counters of every device of this class that exists now,
     /// by ifindex, in one pass where the OS allows it (one Linux
     /// `RTM_GETSTATS` dump): the cheap way to read statistics of many

@@ -551,6 +551,29 @@ fn sleep_unless_stopped(shared: &Shared, total: Duration) {
     }
 }
 
+thread_local! {
+    /// How many [`crate::Registry::hold_changes`] guards this thread holds.
+    static HOLDING_CHANGES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the calling thread as holding changes back until it drops: a
+/// notifier stopped meanwhile by this thread is not waited for, since its
+/// thread may be waiting for this very guard.
+pub(crate) struct HoldMark(());
+
+impl HoldMark {
+    pub(crate) fn new() -> HoldMark {
+        HOLDING_CHANGES.with(|h| h.set(h.get() + 1));
+        HoldMark(())
+    }
+}
+
+impl Drop for HoldMark {
+    fn drop(&mut self) {
+        HOLDING_CHANGES.with(|h| h.set(h.get().saturating_sub(1)));
+    }
+}
+
 impl Drop for Notifier {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
@@ -558,8 +581,11 @@ impl Drop for Notifier {
         if let Some(t) = self.thread.take() {
             // The thread itself drops the notifier when it retires, and can
             // drop the registry's last reference while dispatching; it exits
-            // on its own after this.
-            if std::thread::current().id() != self.thread_id && t.join().is_err() {
+            // on its own after this. So does a thread waiting to apply a
+            // change behind this thread's `hold_changes` guard, once the
+            // guard drops: joining it here would wait forever.
+            let holding = HOLDING_CHANGES.with(|h| h.get() > 0);
+            if std::thread::current().id() != self.thread_id && !holding && t.join().is_err() {
                 log::error!("{} notifier thread panicked", self.key);
             }
         }

@@ -11,6 +11,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use log::debug;
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
 use crate::class::{DeviceInfo, NetdevClass};
@@ -18,7 +19,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::{validate_os_name, Escaped};
 use crate::netdev::{Device, Gate, Netdev};
 use crate::notifier::{
-    Change, ChangeSourceSpec, Hooks, Notifier, Subscribers, Subscription, SUBSCRIPTION_CAPACITY,
+    Change, ChangeSourceSpec, HoldMark, Hooks, Notifier, Subscribers, Subscription,
+    SUBSCRIPTION_CAPACITY,
 };
 use crate::seq::GlobalSeq;
 use crate::state::{CacheFields, DeviceState, IfindexField};
@@ -85,6 +87,10 @@ impl Entry {
         std::ptr::eq(self.state.as_ptr(), state)
     }
 }
+
+/// Up to this many devices of a class open, a resync asks about each by
+/// name; above, it lists the class's devices once.
+const RESYNC_PROBES: usize = 16;
 
 /// Hashes interface indexes with one multiplication (Fibonacci hashing)
 /// instead of SipHash's rounds: every notification looks its device up by
@@ -395,6 +401,7 @@ impl Registry {
     pub fn hold_changes(&self) -> ChangesHeld<'_> {
         ChangesHeld {
             _guard: self.inner.applying.write(),
+            _mark: HoldMark::new(),
         }
     }
 
@@ -550,6 +557,7 @@ impl fmt::Debug for Registry {
 #[must_use = "changes resume as soon as the guard drops"]
 pub struct ChangesHeld<'a> {
     _guard: RwLockWriteGuard<'a, ()>,
+    _mark: HoldMark,
 }
 
 impl fmt::Debug for ChangesHeld<'_> {
@@ -837,11 +845,13 @@ impl RegistryInner {
     /// After lost events: drop every cache, and check that each device of
     /// this notifier is still the one that was opened.
     ///
-    /// The check asks each class for its list of devices (one dump on
-    /// Linux), not each device: holding states only, so a last handle
-    /// dropped meanwhile still closes its device in its own drop. A class
-    /// that cannot list is asked device by device, each held for its
-    /// answer (and closed here if its last handle went meanwhile).
+    /// The check asks each class, never a device: holding states only, so
+    /// a last handle dropped meanwhile still closes its device in its own
+    /// drop. A class with a few devices open is asked about each by name
+    /// ([`NetdevClass::lookup`], one request each on Linux); one with more
+    /// lists its devices once ([`NetdevClass::enumerate`], one dump). A
+    /// device whose class cannot answer keeps its identity unchecked: its
+    /// caches are dropped all the same, and its next query finds out.
     fn resync(&self, key: &str) {
         let states: Vec<(Arc<DeviceState>, Arc<str>)> = {
             let st = self.state.lock();
@@ -850,52 +860,49 @@ impl RegistryInner {
                 .filter_map(|e| Some((e.live_state()?, e.type_name.clone())))
                 .collect()
         };
+        let mut per_class: HashMap<Arc<str>, usize> = HashMap::new();
+        for (state, type_name) in &states {
+            state.changed();
+            if state.notifier_key() == Some(key) && state.identity() != 0 {
+                *per_class.entry(type_name.clone()).or_default() += 1;
+            }
+        }
         // Each class's devices by name, listed once; `None`: it cannot list.
         let mut listings: HashMap<Arc<str>, Option<HashMap<String, u32>>> = HashMap::new();
         for (state, type_name) in &states {
-            state.changed();
             let identity = state.identity();
+            let Some(&count) = per_class.get(type_name) else {
+                continue;
+            };
             if state.notifier_key() != Some(key) || identity == 0 {
                 continue;
             }
-            let listing = listings
-                .entry(type_name.clone())
-                .or_insert_with(|| self.listing(type_name));
-            let now = match listing {
-                Some(names) => Ok(names.get(&*state.name()).copied()),
-                None => self.ask_backend(state),
+            let Some(class) = self.state.lock().classes.get(&**type_name).cloned() else {
+                continue;
+            };
+            let name = state.name();
+            let now = if count <= RESYNC_PROBES {
+                class.lookup(&name).map(|d| d.map(|d| d.ifindex))
+            } else {
+                let listing = listings.entry(type_name.clone()).or_insert_with(|| {
+                    class
+                        .enumerate()
+                        .map(|list| list.into_iter().map(|d| (d.name, d.ifindex)).collect())
+                        .map_err(|e| debug!("resync: {type_name} devices not listed: {e}"))
+                        .ok()
+                });
+                match listing {
+                    Some(names) => Ok(names.get(&*name).copied()),
+                    None => continue,
+                }
             };
             match now {
                 // Gone, or another device under that name now.
                 Ok(None) => self.forget_gone(state),
                 Ok(Some(i)) if i != 0 && i != identity => self.forget_gone(state),
-                _ => {}
+                Ok(Some(_)) => {}
+                Err(e) => debug!("resync: {name:?} not checked: {e}"),
             }
-        }
-    }
-
-    /// The devices the class `type_name` lists now, by name.
-    fn listing(&self, type_name: &str) -> Option<HashMap<String, u32>> {
-        let class = self.state.lock().classes.get(type_name).cloned()?;
-        let list = class.enumerate().ok()?;
-        Some(list.into_iter().map(|d| (d.name, d.ifindex)).collect())
-    }
-
-    /// The index of the device whose state is `state`, from its backend:
-    /// `Ok(None)` if it says there is no such device.
-    fn ask_backend(&self, state: &DeviceState) -> std::result::Result<Option<u32>, ()> {
-        let dev = {
-            let st = self.state.lock();
-            let entry = st.devices.get(&*state.name()).filter(|e| e.holds(state));
-            entry.and_then(|e| e.dev.upgrade())
-        };
-        let Some(dev) = dev else {
-            return Err(()); // closed or renamed meanwhile: nothing to check
-        };
-        match dev.backend.ifindex() {
-            Ok(i) => Ok(Some(i)),
-            Err(e) if e.kind() == &ErrorKind::NoDevice => Ok(None),
-            Err(_) => Err(()),
         }
     }
 

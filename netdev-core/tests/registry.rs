@@ -956,7 +956,23 @@ fn waiting_callers_apply_queued_changes_in_order() {
 /// can never be the ones that close it later.
 #[test]
 fn last_handle_closes_in_its_own_drop_while_changes_flow() {
+    last_handle_closes_in_its_own_drop(false);
+}
+
+#[test]
+fn last_handle_closes_in_its_own_drop_for_a_class_that_cannot_list() {
+    // A resync cannot check such a class's devices by listing; it must
+    // not hold a device to ask it instead.
+    last_handle_closes_in_its_own_drop(true);
+}
+
+fn last_handle_closes_in_its_own_drop(cannot_list: bool) {
     let (reg, kernel, script) = setup();
+    kernel.cannot_list.store(cannot_list, Ordering::Relaxed);
+    if cannot_list {
+        // A device asked during a resync would be held this long.
+        *kernel.ifindex_delay.lock() = Duration::from_micros(200);
+    }
     let ifindex = kernel.add("eth0");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let change = move |mtu| Change::LinkChanged {
@@ -992,7 +1008,9 @@ fn last_handle_closes_in_its_own_drop_while_changes_flow() {
     kernel.add("eth1");
     let _other = reg.open("eth1", "mock").unwrap();
     let mut applied = 0;
-    for i in 0..20_000 {
+    // Fewer rounds with a slow device: each open asks its index too.
+    let rounds = if cannot_list { 8_000 } else { 20_000 };
+    for i in 0..rounds {
         let dev = reg.open("eth0", "mock").unwrap();
         if i % 64 == 0 {
             script.push(vec![change(1400)]);
@@ -1011,5 +1029,38 @@ fn last_handle_closes_in_its_own_drop_while_changes_flow() {
     assert!(
         injected > 0 && applied > 0,
         "changes flowed: {injected} injected, {applied} seen"
+    );
+}
+
+#[test]
+fn dropping_the_last_handle_while_holding_changes_does_not_deadlock() {
+    // With no linger, the last close stops the notifier thread; that
+    // thread may be waiting to apply a change behind the held guard.
+    let (reg, kernel, script) = setup();
+    let ifindex = kernel.add("eth0");
+    let done = std::sync::mpsc::channel();
+    let reg2 = reg.clone();
+    std::thread::spawn(move || {
+        for i in 0..200u32 {
+            let dev = reg2.open("eth0", "mock").unwrap();
+            // The notifier thread picks this up and waits for the guard.
+            script.push(vec![Change::LinkChanged {
+                ifindex,
+                name: Some("eth0".into()),
+                info: LinkInfo {
+                    mtu: Some(1000 + i),
+                    ..LinkInfo::default()
+                },
+            }]);
+            let held = reg2.hold_changes();
+            std::thread::sleep(Duration::from_micros(200));
+            drop(dev);
+            drop(held);
+        }
+        done.0.send(()).unwrap();
+    });
+    assert!(
+        done.1.recv_timeout(Duration::from_secs(30)).is_ok(),
+        "dropping the last handle under hold_changes hung"
     );
 }

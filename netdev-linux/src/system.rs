@@ -374,6 +374,34 @@ impl NetdevClass for SystemClass {
             .collect())
     }
 
+    fn lookup(&self, name: &str) -> Result<Option<DeviceInfo>> {
+        let socks = self.sockets()?;
+        let found = socks.transact(
+            |req| {
+                getlink_request(req, 0, Some(name));
+            },
+            |reply| {
+                let Some(msg) = reply else {
+                    return Ok(None);
+                };
+                let l = parse_link(&msg).map_err(malformed)?;
+                let mut info = DeviceInfo::new(l.name.into_owned(), l.ifindex);
+                info.kind = l.kind.map(str::to_owned);
+                info.master = l.master.filter(|&m| m != 0);
+                info.mtu = l.mtu;
+                info.mac = l.mac;
+                info.flags = Some(flags_from_iff(l.iff));
+                Ok(Some(info))
+            },
+        );
+        match found {
+            // The tap class opens (creates) taps: existing ones are its.
+            Ok(Some(info)) if self.creates_tap && info.kind.as_deref() != Some("tun") => Ok(None),
+            Err(e) if e.kind() == &ErrorKind::NoDevice => Ok(None),
+            other => other,
+        }
+    }
+
     fn all_stats(&self, visit: &mut dyn FnMut(u32, &Stats)) -> Result<()> {
         let socks = self.sockets()?;
         let mut conn = socks.conn()?;

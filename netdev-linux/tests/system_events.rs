@@ -271,3 +271,29 @@ fn send_descriptor_polls_writable() {
         .revents()
         .is_some_and(|r| r.contains(PollFlags::POLLOUT)));
 }
+
+#[test]
+fn lookup_by_name_matches_the_listing() {
+    use netdev_core::NetdevClass;
+    let (ns, reg) = setup();
+    ns.ip(&["link", "set", "v0", "master", "br0"]);
+    ns.ip(&["tuntap", "add", "t0", "mode", "tap"]);
+    let _in = ns.enter();
+    let system = netdev_linux::SystemClass::new();
+    let tap = netdev_linux::SystemClass::tap();
+    let list = reg.enumerate("system").unwrap();
+    assert!(list.len() >= 5, "lo, v0, v1, br0, br1, t0: {list:?}");
+    // One request per name, the same answer as the dump.
+    for d in &list {
+        assert_eq!(
+            system.lookup(&d.name).unwrap().as_ref(),
+            Some(d),
+            "{}",
+            d.name
+        );
+    }
+    assert_eq!(system.lookup("nosuch0").unwrap(), None);
+    // The tap class knows its taps only.
+    assert_eq!(tap.lookup("v0").unwrap(), None);
+    assert_eq!(tap.lookup("t0").unwrap().map(|d| d.name), Some("t0".into()));
+}

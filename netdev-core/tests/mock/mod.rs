@@ -40,6 +40,10 @@ pub struct Kernel {
     pub max_alive_same_name: AtomicUsize,
     alive_by_name: Mutex<HashMap<String, usize>>,
     pub drop_delay: Mutex<Duration>,
+    /// How long a backend takes to answer `ifindex` (a slow device).
+    pub ifindex_delay: Mutex<Duration>,
+    /// The classes answer "not supported" when asked to list devices.
+    pub cannot_list: std::sync::atomic::AtomicBool,
 }
 
 impl Kernel {
@@ -138,6 +142,9 @@ impl NetdevClass for MockClass {
     }
 
     fn enumerate(&self) -> Result<Vec<DeviceInfo>> {
+        if self.kernel.cannot_list.load(Ordering::Relaxed) {
+            return Err(netdev_core::Error::not_supported());
+        }
         let devs = self.kernel.devs.lock();
         Ok(devs
             .iter()
@@ -194,6 +201,10 @@ impl Drop for MockDev {
 
 impl DeviceBackend for MockDev {
     fn ifindex(&self) -> Result<u32> {
+        let delay = *self.kernel.ifindex_delay.lock();
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         self.with(|d| d.ifindex)
     }
     fn mtu(&self) -> Result<u32> {
