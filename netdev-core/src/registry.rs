@@ -88,6 +88,16 @@ impl Entry {
     }
 }
 
+/// The devices `class` lists now, name to index; `None` (logged) if it
+/// cannot list.
+fn list_names(class: &dyn NetdevClass, type_name: &str) -> Option<HashMap<String, u32>> {
+    class
+        .enumerate()
+        .map(|list| list.into_iter().map(|d| (d.name, d.ifindex)).collect())
+        .map_err(|e| debug!("resync: {type_name} devices not listed: {e}"))
+        .ok()
+}
+
 /// Up to this many devices of a class open, a resync asks about each by
 /// name; above, it lists the class's devices once.
 const RESYNC_PROBES: usize = 16;
@@ -884,23 +894,34 @@ impl RegistryInner {
             let now = if count <= RESYNC_PROBES {
                 class.lookup(&name).map(|d| d.map(|d| d.ifindex))
             } else {
-                let listing = listings.entry(type_name.clone()).or_insert_with(|| {
-                    class
-                        .enumerate()
-                        .map(|list| list.into_iter().map(|d| (d.name, d.ifindex)).collect())
-                        .map_err(|e| debug!("resync: {type_name} devices not listed: {e}"))
-                        .ok()
-                });
+                let listing = listings
+                    .entry(type_name.clone())
+                    .or_insert_with(|| list_names(&*class, type_name));
                 match listing {
                     Some(names) => Ok(names.get(&*name).copied()),
                     None => continue,
                 }
             };
             match now {
-                // Gone, or another device under that name now.
-                Ok(None) => self.forget_gone(state),
-                Ok(Some(i)) if i != 0 && i != identity => self.forget_gone(state),
-                Ok(Some(_)) => {}
+                Ok(Some(i)) if i == 0 || i == identity => {}
+                // Gone, or another device under that name now; or renamed
+                // while the events were lost, if its index is listed under
+                // another name.
+                Ok(_) => {
+                    let listing = listings
+                        .entry(type_name.clone())
+                        .or_insert_with(|| list_names(&*class, type_name));
+                    let new_name = listing.as_ref().and_then(|names| {
+                        names
+                            .iter()
+                            .find(|(_, &i)| i == identity)
+                            .map(|(n, _)| n.clone())
+                    });
+                    match new_name {
+                        Some(new_name) => self.rename(state, &new_name),
+                        None => self.forget_gone(state),
+                    }
+                }
                 Err(e) => debug!("resync: {name:?} not checked: {e}"),
             }
         }

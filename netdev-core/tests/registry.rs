@@ -447,6 +447,26 @@ fn rename_is_followed() {
 }
 
 #[test]
+fn a_rename_lost_in_an_overflow_is_followed() {
+    let (reg, kernel, _script) = setup();
+    kernel.add("eth0");
+    let dev = reg.open("eth0", "mock").unwrap();
+    // Renamed, and the event lost: the resync finds the index listed
+    // under the new name.
+    kernel.rename("eth0", "wan0");
+    reg.inject_change("script", Change::Overflow);
+    assert!(!dev.is_gone());
+    assert_eq!(&*dev.name(), "wan0");
+    assert_eq!(dev.mtu().unwrap(), 1500);
+    assert!(reg.lookup("eth0").is_none());
+    assert!(reg.lookup("wan0").unwrap().same_device(&dev));
+    // Removed, and the event lost: gone.
+    kernel.remove("wan0");
+    reg.inject_change("script", Change::Overflow);
+    assert!(dev.is_gone());
+}
+
+#[test]
 fn saved_flags_restore_on_drop_and_on_demand() {
     let (reg, kernel, _) = setup();
     kernel.add("eth0");
