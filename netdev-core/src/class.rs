@@ -64,11 +64,14 @@ pub trait NetdevClass: Send + Sync + 'static {
     }
 
     /// The device of this class named `name`, if it exists now (`Ok(None)`
-    /// if not), without opening it. The default looks it up in
-    /// [`NetdevClass::enumerate`]; a class that can ask about one device
-    /// by name (one request instead of a dump) should.
-    fn lookup(&self, name: &str) -> Result<Option<DeviceInfo>> {
-        Ok(self.enumerate()?.into_iter().find(|d| d.name == name))
+    /// if not), without opening it. "Not supported" (the default) where a
+    /// name does not identify a device well enough: the registry then
+    /// asks the device itself whether it is still the one opened (a
+    /// FreeBSD interface keeps its index through a rename, and a freed
+    /// index is given out again at once). A class whose devices are
+    /// identified by name and index (Linux) answers with one request.
+    fn lookup(&self, _name: &str) -> Result<Option<DeviceInfo>> {
+        Err(Error::not_supported())
     }
 
     /// Visits the counters of every device of this class that exists now,

@@ -88,20 +88,6 @@ impl Entry {
     }
 }
 
-/// The devices `class` lists now, name to index; `None` (logged) if it
-/// cannot list.
-fn list_names(class: &dyn NetdevClass, type_name: &str) -> Option<HashMap<String, u32>> {
-    class
-        .enumerate()
-        .map(|list| list.into_iter().map(|d| (d.name, d.ifindex)).collect())
-        .map_err(|e| debug!("resync: {type_name} devices not listed: {e}"))
-        .ok()
-}
-
-/// Up to this many devices of a class open, a resync asks about each by
-/// name; above, it lists the class's devices once.
-const RESYNC_PROBES: usize = 16;
-
 /// Hashes interface indexes with one multiplication (Fibonacci hashing)
 /// instead of SipHash's rounds: every notification looks its device up by
 /// index, and a waiting caller applies it on its way (see
@@ -855,13 +841,12 @@ impl RegistryInner {
     /// After lost events: drop every cache, and check that each device of
     /// this notifier is still the one that was opened.
     ///
-    /// The check asks each class, never a device: holding states only, so
-    /// a last handle dropped meanwhile still closes its device in its own
-    /// drop. A class with a few devices open is asked about each by name
-    /// ([`NetdevClass::lookup`], one request each on Linux); one with more
-    /// lists its devices once ([`NetdevClass::enumerate`], one dump). A
-    /// device whose class cannot answer keeps its identity unchecked: its
-    /// caches are dropped all the same, and its next query finds out.
+    /// The check asks the class about each device by name
+    /// ([`NetdevClass::lookup`], one request on Linux), holding states
+    /// only, so a last handle dropped meanwhile still closes its device in
+    /// its own drop. A class that cannot look up by name is asked through
+    /// the device itself, which is held for its answer: if its last handle
+    /// goes meanwhile, it closes here (a window of one query).
     fn resync(&self, key: &str) {
         let states: Vec<(Arc<DeviceState>, Arc<str>)> = {
             let st = self.state.lock();
@@ -870,20 +855,9 @@ impl RegistryInner {
                 .filter_map(|e| Some((e.live_state()?, e.type_name.clone())))
                 .collect()
         };
-        let mut per_class: HashMap<Arc<str>, usize> = HashMap::new();
         for (state, type_name) in &states {
             state.changed();
-            if state.notifier_key() == Some(key) && state.identity() != 0 {
-                *per_class.entry(type_name.clone()).or_default() += 1;
-            }
-        }
-        // Each class's devices by name, listed once; `None`: it cannot list.
-        let mut listings: HashMap<Arc<str>, Option<HashMap<String, u32>>> = HashMap::new();
-        for (state, type_name) in &states {
             let identity = state.identity();
-            let Some(&count) = per_class.get(type_name) else {
-                continue;
-            };
             if state.notifier_key() != Some(key) || identity == 0 {
                 continue;
             }
@@ -891,39 +865,37 @@ impl RegistryInner {
                 continue;
             };
             let name = state.name();
-            let now = if count <= RESYNC_PROBES {
-                class.lookup(&name).map(|d| d.map(|d| d.ifindex))
-            } else {
-                let listing = listings
-                    .entry(type_name.clone())
-                    .or_insert_with(|| list_names(&*class, type_name));
-                match listing {
-                    Some(names) => Ok(names.get(&*name).copied()),
-                    None => continue,
-                }
+            let now = match class.lookup(&name) {
+                Ok(found) => Ok(found.map(|d| d.ifindex)),
+                Err(e) if e.kind() == &ErrorKind::NotSupported => self.ask_backend(state),
+                Err(e) => Err(e),
             };
             match now {
-                Ok(Some(i)) if i == 0 || i == identity => {}
-                // Gone, or another device under that name now; or renamed
-                // while the events were lost, if its index is listed under
-                // another name.
-                Ok(_) => {
-                    let listing = listings
-                        .entry(type_name.clone())
-                        .or_insert_with(|| list_names(&*class, type_name));
-                    let new_name = listing.as_ref().and_then(|names| {
-                        names
-                            .iter()
-                            .find(|(_, &i)| i == identity)
-                            .map(|(n, _)| n.clone())
-                    });
-                    match new_name {
-                        Some(new_name) => self.rename(state, &new_name),
-                        None => self.forget_gone(state),
-                    }
-                }
+                // Gone, or another device under that name now.
+                Ok(None) => self.forget_gone(state),
+                Ok(Some(i)) if i != 0 && i != identity => self.forget_gone(state),
+                Ok(Some(_)) => {}
                 Err(e) => debug!("resync: {name:?} not checked: {e}"),
             }
+        }
+    }
+
+    /// The index of the device whose state is `state`, from its backend:
+    /// `Ok(None)` if it says there is no such device.
+    fn ask_backend(&self, state: &DeviceState) -> Result<Option<u32>> {
+        let dev = {
+            let st = self.state.lock();
+            let entry = st.devices.get(&*state.name()).filter(|e| e.holds(state));
+            entry.and_then(|e| e.dev.upgrade())
+        };
+        let Some(dev) = dev else {
+            // Closed or renamed meanwhile: nothing to check.
+            return Ok(Some(0));
+        };
+        match dev.backend.ifindex() {
+            Ok(i) => Ok(Some(i)),
+            Err(e) if e.kind() == &ErrorKind::NoDevice => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

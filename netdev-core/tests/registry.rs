@@ -447,26 +447,6 @@ fn rename_is_followed() {
 }
 
 #[test]
-fn a_rename_lost_in_an_overflow_is_followed() {
-    let (reg, kernel, _script) = setup();
-    kernel.add("eth0");
-    let dev = reg.open("eth0", "mock").unwrap();
-    // Renamed, and the event lost: the resync finds the index listed
-    // under the new name.
-    kernel.rename("eth0", "wan0");
-    reg.inject_change("script", Change::Overflow);
-    assert!(!dev.is_gone());
-    assert_eq!(&*dev.name(), "wan0");
-    assert_eq!(dev.mtu().unwrap(), 1500);
-    assert!(reg.lookup("eth0").is_none());
-    assert!(reg.lookup("wan0").unwrap().same_device(&dev));
-    // Removed, and the event lost: gone.
-    kernel.remove("wan0");
-    reg.inject_change("script", Change::Overflow);
-    assert!(dev.is_gone());
-}
-
-#[test]
 fn saved_flags_restore_on_drop_and_on_demand() {
     let (reg, kernel, _) = setup();
     kernel.add("eth0");
@@ -976,23 +956,7 @@ fn waiting_callers_apply_queued_changes_in_order() {
 /// can never be the ones that close it later.
 #[test]
 fn last_handle_closes_in_its_own_drop_while_changes_flow() {
-    last_handle_closes_in_its_own_drop(false);
-}
-
-#[test]
-fn last_handle_closes_in_its_own_drop_for_a_class_that_cannot_list() {
-    // A resync cannot check such a class's devices by listing; it must
-    // not hold a device to ask it instead.
-    last_handle_closes_in_its_own_drop(true);
-}
-
-fn last_handle_closes_in_its_own_drop(cannot_list: bool) {
     let (reg, kernel, script) = setup();
-    kernel.cannot_list.store(cannot_list, Ordering::Relaxed);
-    if cannot_list {
-        // A device asked during a resync would be held this long.
-        *kernel.ifindex_delay.lock() = Duration::from_micros(200);
-    }
     let ifindex = kernel.add("eth0");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let change = move |mtu| Change::LinkChanged {
@@ -1028,9 +992,13 @@ fn last_handle_closes_in_its_own_drop(cannot_list: bool) {
     kernel.add("eth1");
     let _other = reg.open("eth1", "mock").unwrap();
     let mut applied = 0;
-    // Fewer rounds with a slow device: each open asks its index too.
-    let rounds = if cannot_list { 8_000 } else { 20_000 };
-    for i in 0..rounds {
+    // 20,000 rounds, and more (up to 200,000) until a change was seen to
+    // land on an open handle: whether one lands between an open and its
+    // read is down to timing.
+    for i in 0..200_000 {
+        if i >= 20_000 && applied > 0 {
+            break;
+        }
         let dev = reg.open("eth0", "mock").unwrap();
         if i % 64 == 0 {
             script.push(vec![change(1400)]);

@@ -40,10 +40,6 @@ pub struct Kernel {
     pub max_alive_same_name: AtomicUsize,
     alive_by_name: Mutex<HashMap<String, usize>>,
     pub drop_delay: Mutex<Duration>,
-    /// How long a backend takes to answer `ifindex` (a slow device).
-    pub ifindex_delay: Mutex<Duration>,
-    /// The classes answer "not supported" when asked to list devices.
-    pub cannot_list: std::sync::atomic::AtomicBool,
 }
 
 impl Kernel {
@@ -141,10 +137,14 @@ impl NetdevClass for MockClass {
         self.source.as_ref().map(|s| s.spec())
     }
 
+    fn lookup(&self, name: &str) -> Result<Option<DeviceInfo>> {
+        Ok(self
+            .kernel
+            .get(name)
+            .map(|d| DeviceInfo::new(name.to_owned(), d.ifindex)))
+    }
+
     fn enumerate(&self) -> Result<Vec<DeviceInfo>> {
-        if self.kernel.cannot_list.load(Ordering::Relaxed) {
-            return Err(netdev_core::Error::not_supported());
-        }
         let devs = self.kernel.devs.lock();
         Ok(devs
             .iter()
@@ -201,10 +201,6 @@ impl Drop for MockDev {
 
 impl DeviceBackend for MockDev {
     fn ifindex(&self) -> Result<u32> {
-        let delay = *self.kernel.ifindex_delay.lock();
-        if !delay.is_zero() {
-            std::thread::sleep(delay);
-        }
         self.with(|d| d.ifindex)
     }
     fn mtu(&self) -> Result<u32> {
