@@ -50,14 +50,6 @@ impl Tracked {
     }
 }
 
-/// `state`, while `dev` (whose state it is) is open.
-fn live_state(dev: &Weak<Device>, state: &Weak<DeviceState>) -> Option<Arc<DeviceState>> {
-    if dev.strong_count() == 0 {
-        return None;
-    }
-    state.upgrade()
-}
-
 /// A name's slot: a live device, a device still releasing its resources
 /// (weak dead, gate closed), or an open in progress (weak empty, gate
 /// closed until it finishes).
@@ -80,7 +72,10 @@ impl Entry {
 
     /// The state of the live device in this slot.
     fn live_state(&self) -> Option<Arc<DeviceState>> {
-        live_state(&self.dev, &self.state)
+        if self.dev.strong_count() == 0 {
+            return None;
+        }
+        self.state.upgrade()
     }
 
     fn holds(&self, state: &DeviceState) -> bool {
@@ -674,7 +669,7 @@ impl RegistryInner {
         // Held by this very thread (hold_changes, then a wait): applying
         // would deadlock, and the caller asked for nothing to be applied.
         // Held from here to the end, so what is read is applied here.
-        let Some(_applying) = self.applying.try_read() else {
+        let Some(applying) = self.applying.try_read() else {
             return;
         };
         // Taken out of the lock (applying may drop one, which takes it),
@@ -691,6 +686,10 @@ impl RegistryInner {
             let key = n.key();
             n.try_pump(patience, &mut |batch| self.apply_batch(key, batch));
         }
+        // Released before the clones go: dropping the last one of a
+        // notifier retired meanwhile joins its thread, which may be
+        // waiting for `applying`.
+        drop(applying);
     }
 
     /// Applies `batch` (emptying it), in order: caches first, then

@@ -8,7 +8,7 @@
 
 use netdev_core::{Error, ErrorKind, EthAddr, Flags, Result};
 
-use crate::netlink::{MsgBuilder, Socket, NETLINK_ROUTE};
+use crate::netlink::{Msg, MsgBuilder, Socket, NETLINK_ROUTE};
 use crate::rtnl::{dumplink_request, flags_from_iff, parse_link};
 
 /// How often a dump the kernel flagged inconsistent (the table changed
@@ -79,8 +79,16 @@ fn dump_once(sock: &mut Socket, req: &mut MsgBuilder) -> Result<Vec<LinkSummary>
     let mut links = Vec::new();
     while let Some(msg) = dump.next_msg() {
         let msg = msg?;
-        let l = parse_link(&msg).map_err(|e| Error::new(ErrorKind::Malformed(e.to_string())))?;
-        links.push(LinkSummary {
+        links.push(LinkSummary::parse(&msg)?);
+    }
+    Ok(links)
+}
+
+impl LinkSummary {
+    /// The summary of one `RTM_NEWLINK` message.
+    pub(crate) fn parse(msg: &Msg<'_>) -> Result<LinkSummary> {
+        let l = parse_link(msg).map_err(|e| Error::new(ErrorKind::Malformed(e.to_string())))?;
+        Ok(LinkSummary {
             ifindex: l.ifindex,
             name: l.name.into_owned(),
             kind: l.kind.map(str::to_owned),
@@ -88,9 +96,8 @@ fn dump_once(sock: &mut Socket, req: &mut MsgBuilder) -> Result<Vec<LinkSummary>
             flags: flags_from_iff(l.iff),
             mtu: l.mtu,
             mac: l.mac,
-        });
+        })
     }
-    Ok(links)
 }
 
 #[cfg(test)]

@@ -293,11 +293,10 @@ impl PacketAdaptiveRxq {
         config: AdaptiveConfig,
         restore_vlan: bool,
     ) -> io::Result<PacketAdaptiveRxq> {
-        let v2 = PacketRingV2Rxq::open_with(ifindex, config.v2, restore_vlan)?;
+        let mut v2 = PacketRingV2Rxq::open_with(ifindex, config.v2, restore_vlan)?;
         // Bound with a filter that takes nothing, so that no frame reaches
         // both rings before both are in the group.
-        let v3 = PacketRingRxq::open_blocked(ifindex, config.v3, restore_vlan)?;
-        let (mut v2, mut v3) = (v2, v3);
+        let mut v3 = PacketRingRxq::open_blocked(ifindex, config.v3, restore_vlan)?;
         // A member's own `PACKET_IGNORE_OUTGOING` does not apply to the
         // frames its group hands it; the group's flag does, on kernels
         // since 6.2, and older ones accept the flag without honouring
@@ -591,7 +590,9 @@ impl RxQueueBackend for PacketAdaptiveRxq {
         if n == 0 {
             // A caller that polls the descriptor itself and never calls
             // `wait` must still hear of an error (the descriptor stays
-            // readable while a socket has one).
+            // readable while a socket has one). Two `getsockopt` calls per
+            // empty receive: unlike a lone V2 ring's, an empty receive
+            // here is not free for a caller that spins on it.
             self.take_errors()?;
             if let Some(errno) = self.pending_error.take() {
                 return Err(io::Error::from_raw_os_error(errno).into());

@@ -22,7 +22,7 @@ use netdev_core::{
 };
 use parking_lot::Mutex;
 
-use crate::list::retry_interrupted;
+use crate::list::{retry_interrupted, LinkSummary};
 use crate::netlink::{Msg, MsgBuilder, Socket, NETLINK_ROUTE};
 use crate::notifier::{RtnlSource, RTNL_KEY};
 use crate::packet::{PacketTx, Tap, TapRxq};
@@ -304,6 +304,23 @@ impl SystemClass {
     }
 }
 
+impl SystemClass {
+    /// What the class tells of a link, `None` for one it does not open:
+    /// the tap class opens (creates) taps, so existing ones are its.
+    fn device_info(&self, l: LinkSummary) -> Option<DeviceInfo> {
+        if self.creates_tap && l.kind.as_deref() != Some("tun") {
+            return None;
+        }
+        let mut info = DeviceInfo::new(l.name, l.ifindex);
+        info.kind = l.kind;
+        info.master = l.master;
+        info.mtu = l.mtu;
+        info.mac = l.mac;
+        info.flags = Some(l.flags);
+        Some(info)
+    }
+}
+
 impl NetdevClass for SystemClass {
     fn type_name(&self) -> &str {
         self.type_name
@@ -360,17 +377,7 @@ impl NetdevClass for SystemClass {
         let links = crate::list::list_links_on(sock, req)?;
         Ok(links
             .into_iter()
-            // The tap class opens (creates) taps: existing ones are its.
-            .filter(|l| !self.creates_tap || l.kind.as_deref() == Some("tun"))
-            .map(|l| {
-                let mut info = DeviceInfo::new(l.name, l.ifindex);
-                info.kind = l.kind;
-                info.master = l.master;
-                info.mtu = l.mtu;
-                info.mac = l.mac;
-                info.flags = Some(l.flags);
-                info
-            })
+            .filter_map(|l| self.device_info(l))
             .collect())
     }
 
@@ -380,25 +387,12 @@ impl NetdevClass for SystemClass {
             |req| {
                 getlink_request(req, 0, Some(name));
             },
-            |reply| {
-                let Some(msg) = reply else {
-                    return Ok(None);
-                };
-                let l = parse_link(&msg).map_err(malformed)?;
-                let mut info = DeviceInfo::new(l.name.into_owned(), l.ifindex);
-                info.kind = l.kind.map(str::to_owned);
-                info.master = l.master.filter(|&m| m != 0);
-                info.mtu = l.mtu;
-                info.mac = l.mac;
-                info.flags = Some(flags_from_iff(l.iff));
-                Ok(Some(info))
-            },
+            |reply| reply.map(|msg| LinkSummary::parse(&msg)).transpose(),
         );
         match found {
-            // The tap class opens (creates) taps: existing ones are its.
-            Ok(Some(info)) if self.creates_tap && info.kind.as_deref() != Some("tun") => Ok(None),
+            Ok(link) => Ok(link.and_then(|l| self.device_info(l))),
             Err(e) if e.kind() == &ErrorKind::NoDevice => Ok(None),
-            other => other,
+            Err(e) => Err(e),
         }
     }
 

@@ -102,6 +102,11 @@ fn receive_all(q: &mut impl Receiver, done: &std::sync::atomic::AtomicBool) -> V
 trait Receiver {
     fn recv(&mut self, batch: &mut PacketBatch) -> usize;
     fn wait_a_little(&mut self);
+    fn dropped_frames(&mut self) -> u64;
+    /// More to say when a check fails.
+    fn describe(&self) -> String {
+        String::new()
+    }
 }
 
 impl Receiver for PacketAdaptiveRxq {
@@ -110,6 +115,12 @@ impl Receiver for PacketAdaptiveRxq {
     }
     fn wait_a_little(&mut self) {
         self.wait(Some(Duration::from_millis(20))).expect("wait");
+    }
+    fn dropped_frames(&mut self) -> u64 {
+        self.dropped().expect("dropped")
+    }
+    fn describe(&self) -> String {
+        format!(", {} switches", self.switches())
     }
 }
 
@@ -120,6 +131,36 @@ impl Receiver for netdev_core::RxQueue {
     fn wait_a_little(&mut self) {
         self.wait(Some(Duration::from_millis(20))).expect("wait");
     }
+    fn dropped_frames(&mut self) -> u64 {
+        self.dropped().expect("dropped")
+    }
+}
+
+/// Sends `phases` from `pb` (ifindex `ib`, in `ns`) while `q` receives;
+/// checks exactly-once, in-order delivery and that every frame not
+/// delivered is counted as dropped; returns the sequence numbers
+/// received.
+fn exchange(ns: &NetNs, ib: u32, q: &mut impl Receiver, phases: &[Phase]) -> Vec<u32> {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (sent, seqs) = std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            let _in = ns.enter();
+            let n = send_phases(ib, phases);
+            done.store(true, std::sync::atomic::Ordering::Release);
+            n
+        });
+        let seqs = receive_all(q, &done);
+        (sender.join().expect("sender"), seqs)
+    });
+    assert_in_order_once(&seqs, sent);
+    assert_eq!(
+        u64::from(sent) - seqs.len() as u64,
+        q.dropped_frames(),
+        "every frame not delivered is counted as dropped ({} of {sent} delivered{})",
+        seqs.len(),
+        q.describe()
+    );
+    seqs
 }
 
 /// Asserts `seqs` are increasing (in order, none twice) and below `sent`.
@@ -144,26 +185,7 @@ fn run(config: AdaptiveConfig, phases: &[Phase]) -> (PacketAdaptiveRxq, Vec<u32>
     let (ia, ib) = veth(&ns);
     let _in = ns.enter();
     let mut q = PacketAdaptiveRxq::open_with(ia, config, true).expect("adaptive queue");
-    let done = std::sync::atomic::AtomicBool::new(false);
-    let (sent, seqs) = std::thread::scope(|s| {
-        let sender = s.spawn(|| {
-            let _in = ns.enter();
-            let n = send_phases(ib, phases);
-            done.store(true, std::sync::atomic::Ordering::Release);
-            n
-        });
-        let seqs = receive_all(&mut q, &done);
-        (sender.join().expect("sender"), seqs)
-    });
-    assert_in_order_once(&seqs, sent);
-    let dropped = q.dropped().expect("dropped");
-    assert_eq!(
-        u64::from(sent) - seqs.len() as u64,
-        dropped,
-        "every frame not delivered is counted as dropped ({} of {sent} delivered, {} switches)",
-        seqs.len(),
-        q.switches()
-    );
+    let seqs = exchange(&ns, ib, &mut q, phases);
     (q, seqs)
 }
 
@@ -244,24 +266,8 @@ fn the_system_class_default_switches_in_order_through_the_public_path() {
         .unwrap();
     let dev = reg.open("pa", "system").unwrap();
     let mut q = dev.open_rx().unwrap();
-    let done = std::sync::atomic::AtomicBool::new(false);
     let phases = [TRICKLE, FLOOD, FLOOD, FLOOD, TRICKLE];
-    let (sent, seqs) = std::thread::scope(|s| {
-        let sender = s.spawn(|| {
-            let _in = ns.enter();
-            let n = send_phases(ib, &phases);
-            done.store(true, std::sync::atomic::Ordering::Release);
-            n
-        });
-        let seqs = receive_all(&mut q, &done);
-        (sender.join().expect("sender"), seqs)
-    });
-    assert_in_order_once(&seqs, sent);
-    assert_eq!(
-        u64::from(sent) - seqs.len() as u64,
-        q.dropped().unwrap(),
-        "every frame not delivered is counted"
-    );
+    exchange(&ns, ib, &mut q, &phases);
 }
 
 #[test]
