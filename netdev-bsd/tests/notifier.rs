@@ -16,7 +16,7 @@ use netdev_bsd::wire::fixture::{self, sample_if_data};
 use netdev_bsd::wire::layout::*;
 use netdev_core::{
     Change, ChangeSource, ChangeSourceSpec, DeviceBackend, DeviceState, Error, ErrorKind, Flags,
-    NetdevClass, Registry, Result, Subscription, Waker,
+    IfName, NetdevClass, Registry, Result, Subscription, Waker,
 };
 
 const LONG: Duration = Duration::from_secs(10);
@@ -278,7 +278,7 @@ fn arrival_then_departure() {
         sub.recv_timeout(LONG),
         Some(Change::LinkChanged {
             ifindex: 9,
-            name: Some("tap0".into()),
+            name: Some(IfName::new("tap0").unwrap()),
             info: Default::default()
         })
     );
@@ -288,7 +288,7 @@ fn arrival_then_departure() {
         sub.recv_timeout(LONG),
         Some(Change::LinkRemoved {
             ifindex: 3,
-            name: "em0".into()
+            name: IfName::new("em0").unwrap()
         })
     );
     assert!(dev.is_gone());
@@ -526,7 +526,7 @@ fn rename_is_departure_then_arrival_by_index() {
         sub.recv_timeout(LONG),
         Some(Change::LinkChanged {
             ifindex: 3,
-            name: Some("lan0".into()),
+            name: Some(IfName::new("lan0").unwrap()),
             info: Default::default()
         })
     );
@@ -544,7 +544,7 @@ fn rename_is_departure_then_arrival_by_index() {
         sub.recv_timeout(LONG),
         Some(Change::LinkRemoved {
             ifindex: 3,
-            name: "lan0".into()
+            name: IfName::new("lan0").unwrap()
         })
     );
     assert!(dev.is_gone());
@@ -593,7 +593,7 @@ fn departure_probe_errors_resynchronise() {
         out,
         vec![Change::LinkRemoved {
             ifindex: 5,
-            name: "tap0".into()
+            name: IfName::new("tap0").unwrap()
         }]
     );
 }

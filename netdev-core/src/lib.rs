@@ -61,7 +61,9 @@ pub use error::{errno_of, Error, ErrorKind, Result};
 pub use eth_addr::EthAddr;
 pub use features::{Duplex, FeatureSet, Features, LinkSpeed};
 pub use flags::Flags;
-pub use name::{escape, validate_name, validate_os_name, Escaped, MAX_NAME_LEN};
+pub use name::{
+    escape, validate_name, validate_os_name, Escaped, IfName, IFNAME_CAPACITY, MAX_NAME_LEN,
+};
 pub use netdev::{Netdev, SavedFlags};
 pub use notifier::{Change, ChangeSource, ChangeSourceSpec, LinkInfo, Subscription, Waker};
 pub use offload::Offload;

@@ -131,6 +131,171 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// The most bytes an [`IfName`] holds: a name of [`MAX_NAME_LEN`] bytes
+/// none of which was valid UTF-8, each turned into U+FFFD (three bytes) on
+/// the way in, as decoders do with names the OS reports.
+pub const IFNAME_CAPACITY: usize = 3 * MAX_NAME_LEN;
+
+/// An interface name as a [`crate::Change`] carries it: held inline, so
+/// that an event costs no allocation (a program waiting for a change
+/// decodes it on its way, and an allocation there was a measurable part of
+/// that wait).
+///
+/// It holds any non-empty text of up to [`IFNAME_CAPACITY`] bytes: every
+/// name the OS reports fits (at most [`MAX_NAME_LEN`] bytes, more after a
+/// lossy conversion of bytes that are not UTF-8). It checks no other rule:
+/// it carries what the OS said, it does not vouch for it. Reads as a
+/// `&str` ([`IfName::as_str`], `Deref`); compares, hashes and orders as
+/// its text does.
+#[derive(Clone, Copy)]
+pub struct IfName {
+    len: std::num::NonZeroU8,
+    /// The text, then zeros.
+    bytes: [u8; IFNAME_CAPACITY],
+}
+
+impl IfName {
+    /// `name` inline; fails if it is empty or longer than
+    /// [`IFNAME_CAPACITY`] bytes.
+    pub fn new(name: &str) -> Result<IfName, Error> {
+        let len = u8::try_from(name.len())
+            .ok()
+            .filter(|&l| usize::from(l) <= IFNAME_CAPACITY)
+            .and_then(std::num::NonZeroU8::new)
+            .ok_or_else(|| {
+                Error::new(ErrorKind::InvalidName(format!(
+                    "{:?} is {} bytes long; a reported name has 1 to {IFNAME_CAPACITY}",
+                    name.get(..IFNAME_CAPACITY.min(name.len())).unwrap_or(""),
+                    name.len()
+                )))
+            })?;
+        let mut bytes = [0; IFNAME_CAPACITY];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(IfName { len, bytes })
+    }
+
+    /// A name as the OS stores it (bytes, not necessarily UTF-8), with
+    /// invalid sequences replaced by U+FFFD; fails if it is empty or
+    /// longer than [`MAX_NAME_LEN`] bytes.
+    pub fn from_os_bytes(name: &[u8]) -> Result<IfName, Error> {
+        if name.len() > MAX_NAME_LEN {
+            return Err(Error::new(ErrorKind::InvalidName(format!(
+                "{} bytes long, the maximum is {MAX_NAME_LEN}",
+                name.len()
+            ))));
+        }
+        IfName::new(&String::from_utf8_lossy(name))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        let bytes = &self.bytes[..usize::from(self.len.get())];
+        // Only ever filled from a `&str` (see `new`): always valid. The
+        // fallback is never taken; it keeps this free of a panic path.
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for IfName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for IfName {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for IfName {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for IfName {
+    fn eq(&self, other: &IfName) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for IfName {}
+
+impl PartialEq<str> for IfName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for IfName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for IfName {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialOrd for IfName {
+    fn partial_cmp(&self, other: &IfName) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IfName {
+    fn cmp(&self, other: &IfName) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for IfName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes, so that `Borrow<str>` lookups work.
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// The exact text: escape it ([`Escaped`]) before it goes to a terminal.
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for IfName {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<IfName, Error> {
+        IfName::new(s)
+    }
+}
+
+impl TryFrom<&str> for IfName {
+    type Error = Error;
+
+    fn try_from(s: &str) -> Result<IfName, Error> {
+        IfName::new(s)
+    }
+}
+
+impl From<IfName> for String {
+    fn from(n: IfName) -> String {
+        n.as_str().to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +380,57 @@ mod tests {
             matches!(escape("日本"), Cow::Borrowed(_)),
             "printable stays"
         );
+    }
+
+    #[test]
+    fn ifname_holds_any_reported_name_inline() {
+        for ok in [
+            "eth0",
+            "a",
+            "fifteen-bytes-x",
+            "é",
+            "\u{1b}[31m",
+            "bad\u{fffd}name",
+        ] {
+            let n = IfName::new(ok).unwrap();
+            assert_eq!(n.as_str(), ok);
+            assert_eq!(n, ok);
+            assert_eq!(format!("{n}"), ok);
+            assert_eq!(format!("{n:?}"), format!("{ok:?}"));
+        }
+        // 15 bytes that are not UTF-8 become 15 replacement characters.
+        let lossy = IfName::from_os_bytes(&[0xff; MAX_NAME_LEN]).unwrap();
+        assert_eq!(lossy.as_str(), "\u{fffd}".repeat(MAX_NAME_LEN));
+        assert_eq!(lossy.len(), IFNAME_CAPACITY);
+        assert_eq!(IfName::from_os_bytes(b"eth\xff").unwrap(), "eth\u{fffd}");
+        assert_eq!(
+            std::mem::size_of::<Option<IfName>>(),
+            std::mem::size_of::<IfName>()
+        );
+    }
+
+    #[test]
+    fn ifname_refuses_empty_and_overlong_text() {
+        assert!(IfName::new("").is_err());
+        assert!(IfName::new(&"x".repeat(IFNAME_CAPACITY + 1)).is_err());
+        assert!(IfName::new(&"x".repeat(300)).is_err());
+        assert!(IfName::from_os_bytes(b"").is_err());
+        assert!(IfName::from_os_bytes(&[b'x'; MAX_NAME_LEN + 1]).is_err());
+        // A multi-byte character cut by the message stays a clean error.
+        let e = IfName::new(&"é".repeat(40)).unwrap_err();
+        assert!(e.to_string().contains("80 bytes"), "{e}");
+    }
+
+    #[test]
+    fn ifname_compares_hashes_and_orders_as_its_text() {
+        use std::collections::HashSet;
+        let a = IfName::new("br0").unwrap();
+        let b = IfName::new("br1").unwrap();
+        assert!(a < b);
+        let set: HashSet<IfName> = [a, b].into_iter().collect();
+        assert!(set.contains("br0"));
+        assert!(!set.contains("br2"));
+        assert_eq!(String::from(a), "br0");
+        assert_eq!("br1".parse::<IfName>().unwrap(), b);
     }
 }

@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 
 use crate::eth_addr::EthAddr;
 use crate::flags::Flags;
+use crate::name::IfName;
 use crate::ratelimit::RateLimit;
 
 /// Link values a notification carried, so the cache can take them without
@@ -55,7 +56,7 @@ pub enum Change {
         /// with this ifindex had another name, it was renamed. `None` (a
         /// FreeBSD `RTM_IFINFO` carries only the index) never means a
         /// rename: the device keeps the name it has.
-        name: Option<String>,
+        name: Option<IfName>,
         /// Values the message carried.
         info: LinkInfo,
     },
@@ -64,7 +65,7 @@ pub enum Change {
         /// Interface index.
         ifindex: u32,
         /// Last name.
-        name: String,
+        name: IfName,
     },
     /// An address of a link was added or removed.
     AddrChanged {
@@ -817,7 +818,7 @@ mod tests {
     fn link(ifindex: u32) -> Change {
         Change::LinkChanged {
             ifindex,
-            name: Some(format!("d{ifindex}")),
+            name: Some(IfName::new(&format!("d{ifindex}")).unwrap()),
             info: LinkInfo::default(),
         }
     }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::addr::{Ipv4Net, Ipv6Net};
 use crate::error::{Error, ErrorKind};
 use crate::eth_addr::EthAddr;
+use crate::name::IfName;
 
 /// Reads a string and parses it with `parse`.
 struct Text<T> {
@@ -58,6 +59,11 @@ as_text!(
     "an Ethernet address \"aa:bb:cc:dd:ee:ff\"",
     EthAddr::from_str
 );
+as_text!(
+    IfName,
+    "an interface name (1 to 45 bytes of text)",
+    IfName::from_str
+);
 as_text!(Ipv4Net, "an IPv4 network \"a.b.c.d/len\"", |s| {
     network(
         s,
@@ -97,7 +103,7 @@ mod tests {
     use serde::de::DeserializeOwned;
 
     use crate::{
-        Change, Duplex, EthAddr, FeatureSet, Features, Flags, Ipv4Net, Ipv6Net, LinkInfo,
+        Change, Duplex, EthAddr, FeatureSet, Features, Flags, IfName, Ipv4Net, Ipv6Net, LinkInfo,
         LinkSpeed, Stats,
     };
 
@@ -185,7 +191,7 @@ mod tests {
         let changes = [
             Change::LinkChanged {
                 ifindex: 7,
-                name: Some("v0\n\"x\"".into()),
+                name: Some(IfName::new("v0\n\"x\"").unwrap()),
                 info: LinkInfo {
                     mtu: Some(1400),
                     mac: Some(EthAddr([2, 0, 0, 0, 0, 1])),
@@ -200,7 +206,7 @@ mod tests {
             },
             Change::LinkRemoved {
                 ifindex: 7,
-                name: "v0".into(),
+                name: IfName::new("v0").unwrap(),
             },
             Change::AddrChanged { ifindex: 3 },
             Change::Overflow,
@@ -210,5 +216,10 @@ mod tests {
         }
         let text = serde_json::to_string(&changes[0]).unwrap();
         assert!(text.contains("\"mac\":\"02:00:00:00:00:01\""), "{text}");
+        assert!(text.contains(r#""name":"v0\n\"x\"""#), "exact text: {text}");
+        // Names that no event carries are refused, not cut.
+        assert!(serde_json::from_str::<IfName>("\"\"").is_err());
+        let long = format!("\"{}\"", "x".repeat(46));
+        assert!(serde_json::from_str::<IfName>(&long).is_err());
     }
 }

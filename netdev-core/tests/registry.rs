@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mock::{Kernel, MockClass, ScriptedSpec};
 use netdev_core::{
-    CacheFields, Change, Duplex, ErrorKind, EthAddr, Flags, LinkInfo, LinkSpeed, Registry,
+    CacheFields, Change, Duplex, ErrorKind, EthAddr, Flags, IfName, LinkInfo, LinkSpeed, Registry,
 };
 
 /// Runs `f` on a thread and fails the test if it does not finish within
@@ -260,7 +260,7 @@ fn link_event_refreshes_cache_without_round_trip() {
     kernel.set_mtu("eth0", 4000);
     let change = Change::LinkChanged {
         ifindex,
-        name: Some("eth0".into()),
+        name: Some(IfName::new("eth0").unwrap()),
         info: LinkInfo {
             mtu: Some(4000),
             flags: Some(Flags::UP | Flags::RUNNING),
@@ -302,7 +302,7 @@ fn events_for_other_devices_and_addresses() {
     assert!(d0.cached_fields().contains(CacheFields::MTU));
     script.push(vec![Change::LinkChanged {
         ifindex: i1,
-        name: Some("eth1".into()),
+        name: Some(IfName::new("eth1").unwrap()),
         info: LinkInfo::default(),
     }]);
     sub.recv_timeout(LONG).unwrap();
@@ -365,11 +365,11 @@ fn delete_and_recreate_same_name_is_a_new_device() {
     script.push(vec![
         Change::LinkRemoved {
             ifindex: old_index,
-            name: "eth0".into(),
+            name: IfName::new("eth0").unwrap(),
         },
         Change::LinkChanged {
             ifindex: new_index,
-            name: Some("eth0".into()),
+            name: Some(IfName::new("eth0").unwrap()),
             info: LinkInfo::default(),
         },
     ]);
@@ -399,7 +399,7 @@ fn recreation_seen_only_as_a_new_index_under_the_name() {
     let new_index = kernel.add("eth0");
     script.push(vec![Change::LinkChanged {
         ifindex: new_index,
-        name: Some("eth0".into()),
+        name: Some(IfName::new("eth0").unwrap()),
         info: LinkInfo::default(),
     }]);
     sub.recv_timeout(LONG).unwrap();
@@ -431,7 +431,7 @@ fn rename_is_followed() {
     kernel.rename("eth0", "wan0");
     script.push(vec![Change::LinkChanged {
         ifindex,
-        name: Some("wan0".into()),
+        name: Some(IfName::new("wan0").unwrap()),
         info: LinkInfo::default(),
     }]);
     sub.recv_timeout(LONG).unwrap();
@@ -543,7 +543,7 @@ fn concurrent_open_close_and_queries() {
                 script.push(vec![
                     Change::LinkChanged {
                         ifindex: indexes[k],
-                        name: Some(names[k].clone()),
+                        name: Some(IfName::new(&names[k]).unwrap()),
                         info: LinkInfo {
                             mtu: Some(1500),
                             ..LinkInfo::default()
@@ -961,7 +961,7 @@ fn last_handle_closes_in_its_own_drop_while_changes_flow() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let change = move |mtu| Change::LinkChanged {
         ifindex,
-        name: Some("eth0".into()),
+        name: Some(IfName::new("eth0").unwrap()),
         info: LinkInfo {
             mtu: Some(mtu),
             ..LinkInfo::default()
@@ -1034,7 +1034,7 @@ fn dropping_the_last_handle_while_holding_changes_does_not_deadlock() {
             // The notifier thread picks this up and waits for the guard.
             script.push(vec![Change::LinkChanged {
                 ifindex,
-                name: Some("eth0".into()),
+                name: Some(IfName::new("eth0").unwrap()),
                 info: LinkInfo {
                     mtu: Some(1000 + i),
                     ..LinkInfo::default()

@@ -1,7 +1,7 @@
 //! The facade's `serde` feature forwards netdev-core's: the re-exported
 //! types serialize, and come back equal.
 
-use netdev::{Change, EthAddr, Flags, Ipv4Net, LinkInfo, Stats};
+use netdev::{Change, EthAddr, Flags, IfName, Ipv4Net, LinkInfo, Stats};
 
 #[test]
 fn re_exported_types_round_trip() {
@@ -16,7 +16,7 @@ fn re_exported_types_round_trip() {
 
     let change = Change::LinkChanged {
         ifindex: 3,
-        name: Some("eth0".into()),
+        name: Some(IfName::new("eth0").unwrap()),
         info: LinkInfo {
             mtu: Some(9000),
             mac: Some("02:00:00:00:00:0a".parse::<EthAddr>().unwrap()),
@@ -26,6 +26,10 @@ fn re_exported_types_round_trip() {
     };
     let text = serde_json::to_string(&change).unwrap();
     assert!(text.contains("\"02:00:00:00:00:0a\""), "{text}");
+    assert!(
+        text.contains("\"name\":\"eth0\""),
+        "a name is plain text: {text}"
+    );
     assert_eq!(serde_json::from_str::<Change>(&text).unwrap(), change);
 
     let net = Ipv4Net::with_prefix("10.0.0.1".parse().unwrap(), 8).unwrap();

@@ -17,7 +17,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use netdev_core::{Change, LinkInfo};
+use netdev_core::{Change, IfName, LinkInfo};
 
 use super::if_data::IfData;
 use super::layout::*;
@@ -72,7 +72,7 @@ pub struct IfAnnounce {
     /// `ifan_index`.
     pub ifindex: u32,
     /// `ifan_name`.
-    pub name: String,
+    pub name: IfName,
     /// `ifan_what`.
     pub what: AnnounceWhat,
 }
@@ -286,7 +286,13 @@ fn parse_announce(msg: &[u8]) -> Result<IfAnnounce, WireError> {
     };
     Ok(IfAnnounce {
         ifindex: ifindex(WHAT, b.u16(IF_ANNOUNCEMSGHDR_INDEX)?)?,
-        name: b.name(IF_ANNOUNCEMSGHDR_NAME, IFNAMSIZ)?,
+        // At most IFNAMSIZ - 1 bytes, so it always fits.
+        name: IfName::new(&b.name(IF_ANNOUNCEMSGHDR_NAME, IFNAMSIZ)?).map_err(|e| {
+            WireError::Invalid {
+                what: WHAT,
+                detail: e.to_string(),
+            }
+        })?,
         what,
     })
 }
@@ -433,12 +439,12 @@ pub fn to_change(msg: &RouteMsg) -> Option<Change> {
         RouteMsg::IfAnnounce(a) => match a.what {
             AnnounceWhat::Arrival => Some(Change::LinkChanged {
                 ifindex: a.ifindex,
-                name: Some(a.name.clone()),
+                name: Some(a.name),
                 info: LinkInfo::default(),
             }),
             AnnounceWhat::Departure => Some(Change::LinkRemoved {
                 ifindex: a.ifindex,
-                name: a.name.clone(),
+                name: a.name,
             }),
             AnnounceWhat::Other(_) => None,
         },
@@ -534,7 +540,7 @@ mod tests {
             msg,
             RouteMsg::IfAnnounce(IfAnnounce {
                 ifindex: 7,
-                name: "tap0".into(),
+                name: IfName::new("tap0").unwrap(),
                 what: AnnounceWhat::Arrival
             })
         );
@@ -542,7 +548,7 @@ mod tests {
             to_change(&msg),
             Some(Change::LinkChanged {
                 ifindex: 7,
-                name: Some("tap0".into()),
+                name: Some(IfName::new("tap0").unwrap()),
                 info: LinkInfo::default()
             })
         );
@@ -551,7 +557,7 @@ mod tests {
             to_change(&one(&depart).unwrap()),
             Some(Change::LinkRemoved {
                 ifindex: 7,
-                name: "tap0".into()
+                name: IfName::new("tap0").unwrap()
             })
         );
         let odd = fixture::if_announce(7, "tap0", 9);

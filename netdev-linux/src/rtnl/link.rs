@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use netdev_core::{Change, EthAddr, Flags, LinkInfo, Stats};
+use netdev_core::{Change, EthAddr, Flags, IfName, LinkInfo, Stats, MAX_NAME_LEN};
 
 use crate::netlink::{
     align, policy_table, Error, Msg, MsgBuilder, Part, Policy, ALIGNTO, NLA_HDRLEN, NLA_TYPE_MASK,
@@ -183,8 +183,17 @@ impl LinkMsg<'_> {
     /// released with `ip link set DEV nomaster`) means "no longer my port",
     /// not "the device is gone": like every message about a facet of the
     /// link, it is a change whose values are read again.
-    pub fn to_change(&self) -> Change {
-        change_of(&self.head(), &self.name, self.mtu, self.mac)
+    ///
+    /// Fails only for a name no interface can have (empty, or longer than
+    /// an [`IfName`] holds), which [`parse_link`] never gives.
+    pub fn to_change(&self) -> Result<Change, Error> {
+        let name = IfName::new(&self.name).map_err(|_| Error::BadValue {
+            part: Part::Message,
+            offset: 0,
+            value: self.name.len() as i64,
+            reason: "the link's name is not one an interface can have",
+        })?;
+        Ok(change_of(&self.head(), name, self.mtu, self.mac))
     }
 
     fn head(&self) -> Head {
@@ -228,23 +237,23 @@ impl Head {
 }
 
 /// The core event of a link message; see [`LinkMsg::to_change`].
-fn change_of(head: &Head, name: &str, mtu: Option<u32>, mac: Option<EthAddr>) -> Change {
+fn change_of(head: &Head, name: IfName, mtu: Option<u32>, mac: Option<EthAddr>) -> Change {
     if head.family != LINK_FAMILY {
         return Change::LinkChanged {
             ifindex: head.ifindex,
-            name: Some(name.to_owned()),
+            name: Some(name),
             info: LinkInfo::default(),
         };
     }
     if head.deleted {
         Change::LinkRemoved {
             ifindex: head.ifindex,
-            name: name.to_owned(),
+            name,
         }
     } else {
         Change::LinkChanged {
             ifindex: head.ifindex,
-            name: Some(name.to_owned()),
+            name: Some(name),
             info: LinkInfo {
                 mtu,
                 mac,
@@ -281,7 +290,7 @@ fn mac_of(payload: &[u8]) -> Option<EthAddr> {
 pub fn link_change(msg: &Msg<'_>) -> Result<Change, Error> {
     match quick_link_change(msg) {
         Some(change) => Ok(change),
-        None => parse_link(msg).map(|l| l.to_change()),
+        None => parse_link(msg)?.to_change(),
     }
 }
 
@@ -320,7 +329,7 @@ fn quick_link_change(msg: &Msg<'_>) -> Option<Change> {
     let (name, mtu, mac) = (read(name), read(mtu), read(mac));
     let name = name.filter(|n| (2..=16).contains(&n.len()))?;
     let end = name.iter().position(|&b| b == 0).filter(|&e| e > 0)?;
-    let name = std::str::from_utf8(&name[..end]).ok()?;
+    let name = IfName::new(std::str::from_utf8(&name[..end]).ok()?).ok()?;
     let mtu = match mtu {
         None => None,
         Some(&[a, b, c, d]) => Some(u32::from_ne_bytes([a, b, c, d])),
@@ -350,6 +359,14 @@ fn ifname<'a>(payload: &'a [u8], msg: &Msg<'_>) -> Result<Cow<'a, str>, Error> {
             offset: msg.payload_offset(),
             value: 0,
             reason: "IFLA_IFNAME is empty",
+        });
+    }
+    if end > MAX_NAME_LEN {
+        return Err(Error::BadValue {
+            part: Part::Message,
+            offset: msg.payload_offset(),
+            value: end as i64,
+            reason: "IFLA_IFNAME is longer than an interface name can be (15 bytes)",
         });
     }
     Ok(String::from_utf8_lossy(&payload[..end]))
@@ -552,10 +569,10 @@ mod tests {
         let s = l.stats.unwrap();
         assert_eq!((s.rx_packets, s.tx_window_errors), (100, 120));
         assert_eq!(
-            l.to_change(),
+            l.to_change().unwrap(),
             Change::LinkChanged {
                 ifindex: 7,
-                name: Some("veth0".into()),
+                name: Some(IfName::new("veth0").unwrap()),
                 info: LinkInfo {
                     mtu: Some(9000),
                     mac: Some(EthAddr([2, 0, 0, 0, 0, 7])),
@@ -575,10 +592,10 @@ mod tests {
         let l = parse_link(&Msg::parse(&bytes).unwrap()).unwrap();
         assert!(l.deleted && l.mac.is_none() && !l.has_carrier());
         assert_eq!(
-            l.to_change(),
+            l.to_change().unwrap(),
             Change::LinkRemoved {
                 ifindex: 9,
-                name: "gre0".into()
+                name: IfName::new("gre0").unwrap()
             }
         );
     }
@@ -601,10 +618,10 @@ mod tests {
         let l = parse_link(&Msg::parse(&bytes).unwrap()).unwrap();
         assert_eq!((l.family, l.deleted), (AF_BRIDGE, true));
         assert_eq!(
-            l.to_change(),
+            l.to_change().unwrap(),
             Change::LinkChanged {
                 ifindex: 4,
-                name: Some("v0".into()),
+                name: Some(IfName::new("v0").unwrap()),
                 info: LinkInfo::default(),
             },
             "a facet changed; values are read again"
@@ -614,7 +631,7 @@ mod tests {
         own[16] = LINK_FAMILY;
         let l = parse_link(&Msg::parse(&own).unwrap()).unwrap();
         assert!(matches!(
-            l.to_change(),
+            l.to_change().unwrap(),
             Change::LinkRemoved { ifindex: 4, .. }
         ));
     }
@@ -631,13 +648,28 @@ mod tests {
         });
         let l = parse_link(&Msg::parse(&bytes).unwrap()).unwrap();
         assert_eq!(l.name, "red\u{1b}[31m");
-        // Not NUL-terminated, or empty: malformed.
-        for bad in [&b"abc"[..], b"\0"] {
+        // Not NUL-terminated, empty, or longer than IFNAMSIZ - 1: malformed.
+        for bad in [&b"abc"[..], b"\0", b"sixteen-bytes-xx\0"] {
             let bytes = link_msg(RTM_NEWLINK, 5, 0, |b| {
                 b.put_bytes(IFLA_IFNAME, bad);
             });
-            assert!(parse_link(&Msg::parse(&bytes).unwrap()).is_err(), "{bad:?}");
+            let msg = Msg::parse(&bytes).unwrap();
+            assert!(parse_link(&msg).is_err(), "{bad:?}");
+            assert!(link_change(&msg).is_err(), "{bad:?}");
         }
+        // The longest name there is, all of it not UTF-8: its event holds
+        // it (as 15 replacement characters), quick decode or not.
+        let mut name = vec![0xffu8; 15];
+        name.push(0);
+        let bytes = link_msg(RTM_NEWLINK, 5, 0, |b| {
+            b.put_bytes(IFLA_IFNAME, &name);
+        });
+        let msg = Msg::parse(&bytes).unwrap();
+        let want = "\u{fffd}".repeat(15);
+        assert!(matches!(
+            link_change(&msg).unwrap(),
+            Change::LinkChanged { name: Some(n), .. } if n == want.as_str()
+        ));
     }
 
     #[test]
@@ -711,7 +743,7 @@ mod tests {
         port[16] = AF_BRIDGE;
         for bytes in [&full, &duplicates, &removed, &bare, &not_utf8, &port] {
             let msg = Msg::parse(bytes).unwrap();
-            let want = parse_link(&msg).unwrap().to_change();
+            let want = parse_link(&msg).unwrap().to_change().unwrap();
             assert_eq!(link_change(&msg).unwrap(), want);
         }
         let msg = Msg::parse(&duplicates).unwrap();
@@ -779,7 +811,7 @@ mod tests {
             link_change(&msg).unwrap(),
             Change::LinkChanged {
                 ifindex: 4,
-                name: Some("v0".into()),
+                name: Some(IfName::new("v0").unwrap()),
                 info: LinkInfo {
                     mtu: Some(1280),
                     mac: None,
@@ -815,7 +847,7 @@ mod tests {
         assert_eq!(l.mac, Some(EthAddr::ZERO));
         assert!(l.stats.is_some());
         // The notifier's decode of the kernel's own bytes.
-        assert_eq!(link_change(&msg).unwrap(), l.to_change());
+        assert_eq!(link_change(&msg).unwrap(), l.to_change().unwrap());
     }
 
     #[test]

@@ -144,14 +144,16 @@ fn describe(
             name: Some(name),
             info,
         } => match watched.get_mut(&ifindex) {
-            Some(w) if w.name != name => {
+            Some(w) if w.name != name.as_str() => {
+                let name = String::from(name);
                 let old = std::mem::replace(&mut w.name, name.clone());
                 let mut r = event(EventKind::Renamed, ifindex, name).with_info(&info);
                 r.old_name = Some(old);
                 r
             }
-            Some(_) => event(EventKind::Link, ifindex, name).with_info(&info),
+            Some(_) => event(EventKind::Link, ifindex, name.into()).with_info(&info),
             None => {
+                let name = String::from(name);
                 let dev = open(ctx, &name)?;
                 watched.insert(
                     ifindex,
@@ -177,7 +179,7 @@ fn describe(
         },
         Change::LinkRemoved { ifindex, name } => {
             watched.remove(&ifindex);
-            event(EventKind::Removed, ifindex, name)
+            event(EventKind::Removed, ifindex, name.into())
         }
         Change::AddrChanged { ifindex } => {
             let (name, dev) = match watched.get(&ifindex) {

@@ -224,11 +224,11 @@ impl Collector {
                     name: Some(name),
                     ..
                 } => match self.devices.get_mut(&ifindex) {
-                    Some(e) if e.name != name => e.rename(name, &self.filter),
+                    Some(e) if e.name != name.as_str() => e.rename(name.into(), &self.filter),
                     Some(_) => {}
                     None => {
                         let dev = self.open(&name);
-                        let e = Entry::new(name, dev, &self.filter);
+                        let e = Entry::new(name.into(), dev, &self.filter);
                         self.devices.insert(ifindex, e);
                     }
                 },
