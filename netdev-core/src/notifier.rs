@@ -27,6 +27,7 @@ use crate::eth_addr::EthAddr;
 use crate::flags::Flags;
 use crate::name::IfName;
 use crate::ratelimit::RateLimit;
+use crate::registry::IndexHint;
 
 /// Link values a notification carried, so the cache can take them without
 /// asking the kernel again. `None` fields were not in the message.
@@ -184,7 +185,11 @@ struct Shared {
 }
 
 /// Applies a batch of changes (caches first, then subscribers).
-pub(crate) type Dispatch = Box<dyn FnMut(&mut Vec<Change>) + Send>;
+pub(crate) type Dispatch = Box<dyn FnMut(&mut Vec<Change>, &mut IndexHint) + Send>;
+
+/// What applying a batch is given: the changes, and the notifier's
+/// [`IndexHint`].
+pub(crate) type Apply<'a> = dyn FnMut(&mut Vec<Change>, &mut IndexHint) + 'a;
 
 /// What the notifier thread calls back into: the registry.
 pub(crate) struct Hooks {
@@ -207,6 +212,7 @@ struct Pump {
     key: &'static str,
     source: Box<dyn ChangeSource>,
     batch: Vec<Change>,
+    hint: IndexHint,
     errors: RateLimit,
 }
 
@@ -227,11 +233,24 @@ impl Pump {
     /// lost: it is applied as [`Change::Overflow`] (so caches resync), and
     /// reported to the caller (true) unless it was a plain overflow, so
     /// the thread can back off.
-    fn finish(&mut self, read: io::Result<()>, apply: &mut dyn FnMut(&mut Vec<Change>)) -> bool {
+    fn finish(&mut self, read: io::Result<()>, apply: &mut Apply<'_>) -> bool {
+        let mut batch = std::mem::take(&mut self.batch);
+        let failed = self.finish_into(read, &mut batch, apply);
+        self.batch = batch;
+        failed
+    }
+
+    /// [`Pump::finish`] for changes read into `batch`.
+    fn finish_into(
+        &mut self,
+        read: io::Result<()>,
+        batch: &mut Vec<Change>,
+        apply: &mut Apply<'_>,
+    ) -> bool {
         let failed = match read {
             Ok(()) => false,
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                self.batch.push(Change::Overflow);
+                batch.push(Change::Overflow);
                 false
             }
             Err(e) => {
@@ -244,22 +263,45 @@ impl Pump {
                 }
                 // An error we cannot interpret may have lost events too;
                 // resynchronise rather than guess.
-                self.batch.push(Change::Overflow);
+                batch.push(Change::Overflow);
                 true
             }
         };
-        if !self.batch.is_empty() {
-            apply(&mut self.batch);
-            self.batch.clear();
+        if !batch.is_empty() {
+            apply(batch, &mut self.hint);
+            batch.clear();
         }
         failed
     }
 
     /// Reads and applies what is queued now, without blocking.
-    fn pump_ready(&mut self, apply: &mut dyn FnMut(&mut Vec<Change>)) -> bool {
+    fn pump_ready(&mut self, apply: &mut Apply<'_>) -> bool {
         let r = self.source.try_read_changes(&mut self.batch);
         self.finish(r, apply)
     }
+
+    /// [`Pump::pump_ready`] through the calling thread's own batch (see
+    /// [`CALLER_BATCH`]).
+    fn pump_ready_here(&mut self, apply: &mut Apply<'_>) {
+        CALLER_BATCH.with(|b| match b.try_borrow_mut() {
+            Ok(mut batch) => {
+                let r = self.source.try_read_changes(&mut batch);
+                self.finish_into(r, &mut batch, apply);
+            }
+            // Only if applying waited for a change itself: the pump's own.
+            Err(_) => {
+                self.pump_ready(apply);
+            }
+        });
+    }
+}
+
+thread_local! {
+    /// A waiting caller's batch of decoded changes: its memory stays in
+    /// that caller's CPU cache, where the pump's own batch is last written
+    /// by the notifier thread, most likely on another CPU.
+    static CALLER_BATCH: std::cell::RefCell<Vec<Change>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A running notifier thread, owned by the registry. Devices that need it
@@ -318,6 +360,7 @@ impl Notifier {
             key,
             source,
             batch: Vec::new(),
+            hint: IndexHint::default(),
             errors: RateLimit::new(5, Duration::from_secs(60)),
         })));
         let shared = Arc::new(Shared {
@@ -360,7 +403,7 @@ impl Notifier {
     /// What is read is applied through `apply`, in the caller: the caller
     /// already holds what applying needs (the registry), where the
     /// notifier thread's own dispatch would have to find it again.
-    pub(crate) fn try_pump(&self, patience: Duration, apply: &mut dyn FnMut(&mut Vec<Change>)) {
+    pub(crate) fn try_pump(&self, patience: Duration, apply: &mut Apply<'_>) {
         if !self.shared_reads {
             return;
         }
@@ -373,7 +416,7 @@ impl Notifier {
             None => self.pump_contended(SPIN.min(patience), patience),
         };
         if let Some(mut pump) = guard {
-            pump.pump_ready(apply);
+            pump.pump_ready_here(apply);
         }
     }
 

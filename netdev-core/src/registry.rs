@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -31,9 +32,37 @@ use crate::stats::Stats;
 /// without taking a reference, which would write the state's reference
 /// count, one more cache line on a waiting caller's way. A state outliving
 /// its device until the map is swept is memory only.
+#[derive(Clone)]
 struct Tracked {
     dev: Weak<Device>,
     state: Arc<DeviceState>,
+}
+
+/// The device the last change of a notifier went to, kept with that
+/// notifier's source (under its lock): the next change of the same
+/// device, the usual case, is applied without the registry's lock and its
+/// index map. It holds the device's state and a weak reference only, like
+/// the map, so it never keeps a device open.
+#[derive(Default)]
+pub(crate) struct IndexHint(Option<HintEntry>);
+
+struct HintEntry {
+    ifindex: u32,
+    tracked: Tracked,
+    /// `RegistryInner::index_epoch` when the entry was taken.
+    epoch: u64,
+}
+
+impl IndexHint {
+    /// The state of the open device `by_ifindex` maps `ifindex` to, if
+    /// this hint still says so.
+    fn get(&self, reg: &RegistryInner, ifindex: u32) -> Option<&Arc<DeviceState>> {
+        let h = self.0.as_ref()?;
+        if h.ifindex != ifindex || h.epoch != reg.index_epoch.load(Ordering::Acquire) {
+            return None;
+        }
+        h.tracked.live()
+    }
 }
 
 impl Tracked {
@@ -145,6 +174,10 @@ pub(crate) struct RegistryInner {
     /// Taken shared by notifier threads around each batch they apply, and
     /// exclusively by [`Registry::hold_changes`].
     applying: RwLock<()>,
+    /// Bumped, under the `state` lock, whenever `by_ifindex` maps an
+    /// index anew or forgets one: an [`IndexHint`] taken at another value
+    /// is stale.
+    index_epoch: AtomicU64,
     global: Arc<GlobalSeq>,
     /// The running notifiers whose sources a waiting caller may read (see
     /// [`Registry::wait_for_change`]), kept apart from `state` so that the
@@ -186,6 +219,7 @@ impl Registry {
                     ..RegState::default()
                 }),
                 applying: RwLock::new(()),
+                index_epoch: AtomicU64::new(0),
                 pumps: Mutex::new(Vec::new()),
                 global: Arc::new(GlobalSeq::new()),
                 subscribers: Subscribers::default(),
@@ -368,13 +402,13 @@ impl Registry {
         let dispatch_to = Arc::downgrade(&self.inner);
         let retire_from = Arc::downgrade(&self.inner);
         let hooks = Hooks {
-            dispatch: Box::new(move |batch| {
+            dispatch: Box::new(move |batch, hint| {
                 if let Some(reg) = dispatch_to.upgrade() {
                     // Recursive: a waiting caller pumping the notifier
                     // holds it too, and must not be queued behind a
                     // writer waiting for that caller.
                     let _applying = reg.applying.read_recursive();
-                    reg.apply_batch(key, batch);
+                    reg.apply_batch(key, batch, hint);
                 }
             }),
             retire: Box::new(move |id| retire_from.upgrade()?.retire_unused(key, id)),
@@ -529,7 +563,8 @@ impl Registry {
     /// classes whose changes come from elsewhere, and for tests), and
     /// delivers it to subscribers.
     pub fn inject_change(&self, key: &str, change: Change) {
-        self.inner.apply_change(key, &change);
+        self.inner
+            .apply_change(key, &change, &mut IndexHint::default());
         self.inner.subscribers.publish(&change);
     }
 }
@@ -590,6 +625,7 @@ impl PendingOpen {
                     }
                 }
                 st.by_ifindex.insert(identity, Tracked::new(&dev));
+                self.reg.index_epoch.fetch_add(1, Ordering::Release);
             }
             st.devices.insert(
                 self.name.clone(),
@@ -684,7 +720,9 @@ impl RegistryInner {
         };
         for n in std::iter::once(&first).chain(&more) {
             let key = n.key();
-            n.try_pump(patience, &mut |batch| self.apply_batch(key, batch));
+            n.try_pump(patience, &mut |batch, hint| {
+                self.apply_batch(key, batch, hint)
+            });
         }
         // Released before the clones go: dropping the last one of a
         // notifier retired meanwhile joins its thread, which may be
@@ -694,9 +732,9 @@ impl RegistryInner {
 
     /// Applies `batch` (emptying it), in order: caches first, then
     /// subscribers. Called with `applying` held.
-    fn apply_batch(&self, key: &str, batch: &mut Vec<Change>) {
+    fn apply_batch(&self, key: &str, batch: &mut Vec<Change>, hint: &mut IndexHint) {
         for change in batch.drain(..) {
-            self.apply_change(key, &change);
+            self.apply_change(key, &change, hint);
             self.subscribers.publish(&change);
         }
     }
@@ -747,6 +785,7 @@ impl RegistryInner {
             state,
         };
         st.by_ifindex.insert(ifindex, tracked);
+        self.index_epoch.fetch_add(1, Ordering::Release);
     }
 
     /// The state of the live device tracked under `name`, taken out of the
@@ -763,7 +802,7 @@ impl RegistryInner {
     /// `key`. Only devices of classes using that notifier are matched by
     /// name or index (a dummy device's synthetic ifindex means nothing to
     /// the kernel); an overflow invalidates every device.
-    pub(crate) fn apply_change(&self, key: &str, change: &Change) {
+    pub(crate) fn apply_change(&self, key: &str, change: &Change, hint: &mut IndexHint) {
         let ours = |d: Option<Arc<DeviceState>>| d.filter(|d| d.notifier_key() == Some(key));
         // The name is looked up only when the index finds no device of
         // ours: the usual change, of a device tracked by index, then
@@ -778,18 +817,32 @@ impl RegistryInner {
                 // not renamed, is applied under the lock: no reference
                 // taken, no lock taken twice. Applying calls no class code
                 // and drops no device (see the module's locking rule).
+                // No name in the message is no rename.
+                let same_name =
+                    |dev: &DeviceState| name.as_deref().map_or(true, |n| dev.name_is(n));
+                // The hint is only ever taken for a device of this
+                // notifier (it is this notifier's).
+                if let Some(dev) = hint.get(self, *ifindex) {
+                    if same_name(dev) {
+                        dev.apply(info);
+                        return;
+                    }
+                }
                 let renamed = {
                     let st = self.state.lock();
-                    match st.by_ifindex.get(ifindex).and_then(Tracked::live) {
-                        Some(dev) if dev.notifier_key() == Some(key) => {
-                            // No name in the message is no rename.
-                            match name.as_deref().filter(|n| !dev.name_is(n)) {
-                                None => {
-                                    dev.apply(info);
-                                    return;
-                                }
-                                Some(_) => Some(dev.clone()),
+                    match st.by_ifindex.get(ifindex) {
+                        Some(t) if t.live().is_some_and(|d| d.notifier_key() == Some(key)) => {
+                            let dev = &t.state;
+                            hint.0 = Some(HintEntry {
+                                ifindex: *ifindex,
+                                tracked: t.clone(),
+                                epoch: self.index_epoch.load(Ordering::Acquire),
+                            });
+                            if same_name(dev) {
+                                dev.apply(info);
+                                return;
                             }
+                            Some(dev.clone())
                         }
                         _ => None,
                     }
@@ -951,6 +1004,7 @@ impl RegistryInner {
             .is_some_and(|t| std::ptr::eq(Arc::as_ptr(&t.state), dev))
         {
             st.by_ifindex.remove(&identity);
+            self.index_epoch.fetch_add(1, Ordering::Release);
         }
     }
 }

@@ -6,7 +6,7 @@
 //! changes they learn of themselves (the dummy class does, for every
 //! in-process change).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bitflags::bitflags;
@@ -168,9 +168,32 @@ pub struct DeviceState {
     identity: AtomicU32,
     gone: AtomicBool,
     name: RwLock<Arc<str>>,
+    /// `name` packed for the change path, which compares the name of every
+    /// link event with it: reading the lock would write its line, which
+    /// the notifier thread then has to fetch back from another CPU. See
+    /// [`pack_name`].
+    name_words: [AtomicU64; 2],
     seq: ChangeSeq,
     global: Arc<GlobalSeq>,
     cache: Mutex<Cache>,
+}
+
+/// A name of 1 to 15 bytes as two words: its bytes, zeros, and its length
+/// in the last byte (so never two zero words, and names of different
+/// lengths never pack alike); two zero words for any other.
+fn pack_name(name: &str) -> [u64; 2] {
+    let b = name.as_bytes();
+    if b.is_empty() || b.len() > 15 {
+        return [0, 0];
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..b.len()].copy_from_slice(b);
+    bytes[15] = b.len() as u8;
+    let (lo, hi) = bytes.split_at(8);
+    [
+        u64::from_ne_bytes(lo.try_into().unwrap_or_default()),
+        u64::from_ne_bytes(hi.try_into().unwrap_or_default()),
+    ]
 }
 
 impl DeviceState {
@@ -179,8 +202,10 @@ impl DeviceState {
         global: Arc<GlobalSeq>,
         notifier_key: Option<&'static str>,
     ) -> DeviceState {
+        let words = pack_name(name);
         DeviceState {
             name: RwLock::new(name.into()),
+            name_words: [AtomicU64::new(words[0]), AtomicU64::new(words[1])],
             identity: AtomicU32::new(0),
             gone: AtomicBool::new(false),
             seq: ChangeSeq::new(),
@@ -205,13 +230,30 @@ impl DeviceState {
         self.name.read().clone()
     }
 
-    /// Whether the device is called `name` now (no copy of the name).
+    /// Whether the device is called `name` now (no copy of the name, and
+    /// no lock for a name of up to 15 bytes: every name a device can get).
+    ///
+    /// Names change only on the change path, one change at a time (see
+    /// `Registry`'s locking rule), so the two words are never read half
+    /// written there; anywhere else a read racing a rename still gives the
+    /// old name or the new one, since each word is.
     pub(crate) fn name_is(&self, name: &str) -> bool {
+        let now = [
+            self.name_words[0].load(Ordering::Acquire),
+            self.name_words[1].load(Ordering::Acquire),
+        ];
+        if now != [0, 0] {
+            return pack_name(name) == now;
+        }
         **self.name.read() == *name
     }
 
     pub(crate) fn set_name(&self, name: &str) {
-        *self.name.write() = name.into();
+        let mut current = self.name.write();
+        *current = name.into();
+        let words = pack_name(name);
+        self.name_words[0].store(words[0], Ordering::Release);
+        self.name_words[1].store(words[1], Ordering::Release);
     }
 
     /// The device's change sequence: never 0, bumped on every observed
@@ -372,6 +414,39 @@ mod tests {
 
     fn state() -> Arc<DeviceState> {
         DeviceState::detached("t0")
+    }
+
+    #[test]
+    fn name_is_follows_renames_of_every_length() {
+        let s = state();
+        assert!(s.name_is("t0"));
+        for other in [
+            "t",
+            "t00",
+            "t0\0",
+            "",
+            "u0",
+            &"t".repeat(15),
+            &"t".repeat(16),
+        ] {
+            assert!(!s.name_is(other), "{other:?}");
+        }
+        // 15 bytes (the longest a device has), then longer names (an
+        // event's name after a lossy conversion): the lock's way.
+        for name in [
+            "fifteen-bytes-x",
+            "\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}",
+            "é",
+        ] {
+            s.set_name(name);
+            assert!(s.name_is(name), "{name:?}");
+            assert!(!s.name_is("t0"));
+            assert!(!s.name_is(&format!("{name}x")));
+            assert_eq!(&*s.name(), name);
+        }
+        assert_ne!(pack_name("ab"), pack_name("ab\0"));
+        assert_eq!(pack_name(""), [0, 0]);
+        assert_eq!(pack_name(&"x".repeat(16)), [0, 0]);
     }
 
     #[test]

@@ -422,6 +422,55 @@ fn ifindex_read_notices_recreation_without_events() {
     assert!(!reg.open("eth0", "plain").unwrap().same_device(&dev));
 }
 
+/// The notifier remembers which device its last change went to; once the
+/// index belongs to another open device (FreeBSD gives a freed index out
+/// again at once, and its link messages carry no name), the next change
+/// goes to that device, not the remembered one.
+#[test]
+fn a_reused_index_sends_changes_to_its_new_device() {
+    let (reg, kernel, script) = setup();
+    let i0 = kernel.add("eth0");
+    let d0 = reg.open("eth0", "mock").unwrap();
+    let sub = reg.subscribe().unwrap();
+    let nameless = |mtu| Change::LinkChanged {
+        ifindex: i0,
+        name: None,
+        info: LinkInfo {
+            mtu: Some(mtu),
+            ..LinkInfo::default()
+        },
+    };
+    script.push(vec![nameless(4000)]);
+    sub.recv_timeout(LONG).unwrap();
+    assert_eq!(d0.mtu().unwrap(), 4000);
+    // eth0 goes (its removal not seen yet) and eth9 takes its index.
+    let mut gone = kernel.remove("eth0").unwrap();
+    gone.mtu = 1500;
+    kernel.devs.lock().insert("eth9".into(), gone);
+    let d9 = reg.open("eth9", "mock").unwrap();
+    assert_eq!(d9.ifindex().unwrap(), i0);
+    script.push(vec![nameless(7000)]);
+    sub.recv_timeout(LONG).unwrap();
+    let calls = kernel.calls();
+    assert_eq!(
+        d9.mtu().unwrap(),
+        7000,
+        "the change reached the index's device"
+    );
+    assert_eq!(kernel.calls(), calls, "from the event, not the backend");
+    assert_eq!(
+        d0.mtu().unwrap(),
+        4000,
+        "not the device the index had before"
+    );
+    // And a change for the first device's index again after it closes and
+    // the second takes over fully.
+    drop(d0);
+    script.push(vec![nameless(8000)]);
+    sub.recv_timeout(LONG).unwrap();
+    assert_eq!(d9.mtu().unwrap(), 8000);
+}
+
 #[test]
 fn rename_is_followed() {
     let (reg, kernel, script) = setup();
