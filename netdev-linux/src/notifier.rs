@@ -16,7 +16,9 @@ use netdev_core::{Change, ChangeSource, ChangeSourceSpec, Waker};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::netlink::{is_overflow, MsgIter, Socket, NETLINK_ROUTE};
-use crate::rtnl::{change_from_msg, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK};
+use crate::rtnl::{
+    change_from_msg, lone_link_change, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK,
+};
 
 /// The key under which rtnetlink-fed classes share one notifier.
 pub const RTNL_KEY: &str = "rtnetlink";
@@ -112,17 +114,39 @@ impl RtnlSource {
         })
     }
 
+    #[inline]
     fn read_one_into(&mut self, buf: &mut [u8], out: &mut Vec<Change>) -> io::Result<bool> {
         let data = match self.sock.recv_into(buf, false) {
             Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if is_overflow(&e) => {
-                self.discard_queued();
-                out.push(Change::Overflow);
-                return Ok(true);
-            }
-            Err(e) => return Err(e),
+            Err(e) => return self.recv_failed(e, out),
         };
+        // The usual datagram first, on a path of its own: see
+        // `lone_link_change`.
+        match lone_link_change(data) {
+            Some(change) => out.push(change),
+            None => self.decode(data, out),
+        }
+        Ok(true)
+    }
+
+    /// A receive that gave no datagram: false if nothing was waiting.
+    #[cold]
+    #[inline(never)]
+    fn recv_failed(&mut self, e: io::Error, out: &mut Vec<Change>) -> io::Result<bool> {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            return Ok(false);
+        }
+        if is_overflow(&e) {
+            self.discard_queued();
+            out.push(Change::Overflow);
+            return Ok(true);
+        }
+        Err(e)
+    }
+
+    /// Every message of `data`, in order, as events.
+    #[inline(never)]
+    fn decode(&mut self, data: &[u8], out: &mut Vec<Change>) {
         for msg in MsgIter::new(data) {
             let parsed = msg.and_then(|m| change_from_msg(&m));
             match parsed {
@@ -141,7 +165,6 @@ impl RtnlSource {
                 }
             }
         }
-        Ok(true)
     }
 
     /// After an overflow: throws away what is still queued. The kernel

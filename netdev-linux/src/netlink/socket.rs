@@ -220,28 +220,35 @@ impl fmt::Debug for Socket {
 /// One datagram into `buf`, checked (see [`Socket::recv`]): its length.
 fn recv_checked(io: &KernelIo, buf: &mut [u8], wait: bool) -> io::Result<usize> {
     let n = io.recv_datagram(buf, !wait)?;
-    if n == 0 {
-        return Err(io::Error::from_raw_os_error(libc::ECONNRESET));
-    }
-    if n > buf.len() {
-        return Err(io::Error::new(
-            io::Error::from_raw_os_error(libc::E2BIG).kind(),
-            format!(
-                "netlink datagram longer than {} bytes was truncated",
-                buf.len()
-            ),
-        ));
-    }
-    let first_len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
-    if n < NLMSG_HDRLEN || (first_len as usize) < NLMSG_HDRLEN || first_len as usize > n {
-        return Err(io::Error::new(
-            io::Error::from_raw_os_error(libc::EPROTO).kind(),
-            format!(
-                "received invalid netlink datagram: {n} bytes, first message claims {first_len}"
-            ),
-        ));
+    let first_len = match buf.get(..4) {
+        Some(&[a, b, c, d]) => u32::from_ne_bytes([a, b, c, d]) as usize,
+        _ => 0,
+    };
+    if n == 0 || n > buf.len() || n < NLMSG_HDRLEN || first_len < NLMSG_HDRLEN || first_len > n {
+        return Err(bad_datagram(n, buf.len(), first_len));
     }
     Ok(n)
+}
+
+/// Why a datagram of `n` bytes whose first message claims `first_len` was
+/// refused (see [`recv_checked`]). Out of line: the waiting caller's path
+/// through a receive is a few cache lines of code, not these.
+#[cold]
+#[inline(never)]
+fn bad_datagram(n: usize, capacity: usize, first_len: usize) -> io::Error {
+    if n == 0 {
+        return io::Error::from_raw_os_error(libc::ECONNRESET);
+    }
+    if n > capacity {
+        return io::Error::new(
+            io::Error::from_raw_os_error(libc::E2BIG).kind(),
+            format!("netlink datagram longer than {capacity} bytes was truncated"),
+        );
+    }
+    io::Error::new(
+        io::Error::from_raw_os_error(libc::EPROTO).kind(),
+        format!("received invalid netlink datagram: {n} bytes, first message claims {first_len}"),
+    )
 }
 
 impl KernelIo {
@@ -263,14 +270,20 @@ impl KernelIo {
             return Err(io::Error::from_raw_os_error(errno));
         }
         if log::log_enabled!(log::Level::Debug) && n <= buf.len() {
-            for m in MsgIter::new(&buf[..n]).flatten() {
-                log::debug!(
-                    "nl recv: {}",
-                    MsgDisplay::new(m.bytes(), self.protocol_tag())
-                );
-            }
+            self.log_received(&buf[..n]);
         }
         Ok(n)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn log_received(&self, datagram: &[u8]) {
+        for m in MsgIter::new(datagram).flatten() {
+            log::debug!(
+                "nl recv: {}",
+                MsgDisplay::new(m.bytes(), self.protocol_tag())
+            );
+        }
     }
 }
 

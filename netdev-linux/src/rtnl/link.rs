@@ -294,6 +294,27 @@ pub fn link_change(msg: &Msg<'_>) -> Result<Change, Error> {
     }
 }
 
+/// [`link_change`] of a datagram that holds one link message and nothing
+/// else (the usual notification), if the quick decode takes it: the same
+/// event the general path ([`crate::netlink::MsgIter`], then
+/// [`super::change_from_msg`]) gives for that datagram. `None` otherwise,
+/// and the caller decodes the datagram the general way, which says what
+/// is wrong with it, if anything.
+///
+/// Small and inlined on purpose: a caller that waits for its own change
+/// runs this after a pause, when every line of code it touches is a cache
+/// miss (see `Registry::wait_for_change`).
+#[inline]
+pub fn lone_link_change(datagram: &[u8]) -> Option<Change> {
+    let msg = Msg::parse(datagram).ok()?;
+    if align(msg.bytes().len()) != datagram.len()
+        || !matches!(msg.msg_type(), RTM_NEWLINK | RTM_DELLINK)
+    {
+        return None;
+    }
+    quick_link_change(&msg)
+}
+
 /// [`link_change`]'s decode, in one pass over the attributes; `None` if
 /// anything is not as the kernel writes it.
 fn quick_link_change(msg: &Msg<'_>) -> Option<Change> {
@@ -752,6 +773,43 @@ mod tests {
             Change::LinkChanged { name: Some(n), info: LinkInfo { mtu: Some(1500), mac: Some(_), .. }, .. }
                 if n == "new"
         ));
+    }
+
+    #[test]
+    fn lone_link_change_is_the_general_path_for_one_message() {
+        let one = |ty, i| {
+            link_msg(ty, i, IFF_UP, |b| {
+                b.put_str(IFLA_IFNAME, "v0")
+                    .put_u32(IFLA_MTU, 1400)
+                    .put_bytes(IFLA_ADDRESS, &[2, 0, 0, 0, 0, 1]);
+            })
+        };
+        let general = |datagram: &[u8]| -> Vec<Change> {
+            crate::netlink::MsgIter::new(datagram)
+                .filter_map(|m| super::super::change_from_msg(&m.unwrap()).unwrap())
+                .collect()
+        };
+        for ty in [RTM_NEWLINK, RTM_DELLINK] {
+            let d = one(ty, 4);
+            assert_eq!(lone_link_change(&d).map(|c| vec![c]).unwrap(), general(&d));
+        }
+        // Not taken: two messages, a message cut short, one that is not a
+        // link's, one the quick decode refuses (the general path says why).
+        let mut two = one(RTM_NEWLINK, 4);
+        two.extend_from_slice(&one(RTM_NEWLINK, 5));
+        assert!(lone_link_change(&two).is_none());
+        assert_eq!(general(&two).len(), 2);
+        let d = one(RTM_NEWLINK, 4);
+        assert!(lone_link_change(&d[..d.len() - 4]).is_none());
+        let mut addr = d.clone();
+        addr[4..6].copy_from_slice(&crate::netlink::RTM_NEWADDR.to_ne_bytes());
+        assert!(lone_link_change(&addr).is_none());
+        let long_name = link_msg(RTM_NEWLINK, 4, 0, |b| {
+            b.put_bytes(IFLA_IFNAME, b"sixteen-bytes-xx\0");
+        });
+        assert!(lone_link_change(&long_name).is_none());
+        let msg = Msg::parse(&long_name).unwrap();
+        assert!(link_change(&msg).is_err());
     }
 
     #[test]

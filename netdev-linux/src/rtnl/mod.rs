@@ -11,8 +11,9 @@ mod stats;
 
 pub use addr::{getaddr_request, parse_addr, AddrMsg};
 pub use link::{
-    dumplink_request, flags_from_iff, getlink_request, iff_from_flags, link_change, parse_link,
-    setlink_request, LinkChange, LinkMsg, AF_BRIDGE, IFINFOMSG_LEN, LINK_FAMILY,
+    dumplink_request, flags_from_iff, getlink_request, iff_from_flags, link_change,
+    lone_link_change, parse_link, setlink_request, LinkChange, LinkMsg, AF_BRIDGE, IFINFOMSG_LEN,
+    LINK_FAMILY,
 };
 pub use stats::{getstats_request, parse_stats, parse_stats_into, IF_STATS_MSG_LEN};
 
