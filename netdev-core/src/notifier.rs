@@ -249,29 +249,34 @@ impl Pump {
     ) -> bool {
         let failed = match read {
             Ok(()) => false,
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                batch.push(Change::Overflow);
-                false
-            }
-            Err(e) => {
-                if let Some(suppressed) = self.errors.allow() {
-                    log::warn!(
-                        "{} notifier: read failed: {e}{}",
-                        self.key,
-                        RateLimit::suffix(suppressed)
-                    );
-                }
-                // An error we cannot interpret may have lost events too;
-                // resynchronise rather than guess.
-                batch.push(Change::Overflow);
-                true
-            }
+            Err(e) => self.read_failed(e, batch),
         };
         if !batch.is_empty() {
             apply(batch, &mut self.hint);
             batch.clear();
         }
         failed
+    }
+
+    /// See [`Pump::finish`]: the overflow to apply for a failed read, and
+    /// whether it was more than a plain overflow.
+    #[cold]
+    #[inline(never)]
+    fn read_failed(&mut self, e: io::Error, batch: &mut Vec<Change>) -> bool {
+        // An error we cannot interpret may have lost events too;
+        // resynchronise rather than guess.
+        batch.push(Change::Overflow);
+        if e.raw_os_error() == Some(libc::ENOBUFS) {
+            return false;
+        }
+        if let Some(suppressed) = self.errors.allow() {
+            log::warn!(
+                "{} notifier: read failed: {e}{}",
+                self.key,
+                RateLimit::suffix(suppressed)
+            );
+        }
+        true
     }
 
     /// Reads and applies what is queued now, without blocking.

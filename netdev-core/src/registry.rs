@@ -8,12 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use log::debug;
-use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLockWriteGuard};
 
 use crate::class::{DeviceInfo, NetdevClass};
 use crate::error::{Error, ErrorKind, Result};
@@ -49,7 +49,7 @@ pub(crate) struct IndexHint(Option<HintEntry>);
 struct HintEntry {
     ifindex: u32,
     tracked: Tracked,
-    /// `RegistryInner::index_epoch` when the entry was taken.
+    /// `GlobalSeq::index_epoch` when the entry was taken.
     epoch: u64,
 }
 
@@ -58,7 +58,7 @@ impl IndexHint {
     /// this hint still says so.
     fn get(&self, reg: &RegistryInner, ifindex: u32) -> Option<&Arc<DeviceState>> {
         let h = self.0.as_ref()?;
-        if h.ifindex != ifindex || h.epoch != reg.index_epoch.load(Ordering::Acquire) {
+        if h.ifindex != ifindex || h.epoch != reg.global.index_epoch.load(Ordering::Acquire) {
             return None;
         }
         h.tracked.live()
@@ -165,19 +165,17 @@ impl RegState {
 }
 
 /// In declaration order (`repr(C)`), starting a cache line of its own:
-/// what a caller applying a change reads (`applying` to `subscribers`'s
-/// count) fills the first line. A notifier thread applies changes too, so
-/// these lines move between CPUs; the fewer, the shorter a waiting
-/// caller's way after a pause (see `Registry::wait_for_change`).
+/// what a caller applying a change reads (`global` to `subscribers`'s
+/// count) fills the first line. The notifier thread applies changes too,
+/// most likely on another CPU, and a line it wrote there is a miss for the
+/// next caller here: this line it only reads (waiting callers write the
+/// `pumps` lock), and what it writes is in [`GlobalSeq`]'s one line (see
+/// `Registry::wait_for_change`).
 #[repr(C, align(64))]
 pub(crate) struct RegistryInner {
-    /// Taken shared by notifier threads around each batch they apply, and
-    /// exclusively by [`Registry::hold_changes`].
-    applying: RwLock<()>,
-    /// Bumped, under the `state` lock, whenever `by_ifindex` maps an
-    /// index anew or forgets one: an [`IndexHint`] taken at another value
-    /// is stale.
-    index_epoch: AtomicU64,
+    /// Also holds the lock that [`Registry::hold_changes`] takes and the
+    /// index epoch (see [`GlobalSeq`]): the one line of the registry that
+    /// applying a change writes.
     global: Arc<GlobalSeq>,
     /// The running notifiers whose sources a waiting caller may read (see
     /// [`Registry::wait_for_change`]), kept apart from `state` so that the
@@ -218,8 +216,6 @@ impl Registry {
                     sweep_at: 64,
                     ..RegState::default()
                 }),
-                applying: RwLock::new(()),
-                index_epoch: AtomicU64::new(0),
                 pumps: Mutex::new(Vec::new()),
                 global: Arc::new(GlobalSeq::new()),
                 subscribers: Subscribers::default(),
@@ -407,7 +403,7 @@ impl Registry {
                     // Recursive: a waiting caller pumping the notifier
                     // holds it too, and must not be queued behind a
                     // writer waiting for that caller.
-                    let _applying = reg.applying.read_recursive();
+                    let _applying = reg.global.applying.read_recursive();
                     reg.apply_batch(key, batch, hint);
                 }
             }),
@@ -425,7 +421,7 @@ impl Registry {
     /// overflow. Hold it briefly.
     pub fn hold_changes(&self) -> ChangesHeld<'_> {
         ChangesHeld {
-            _guard: self.inner.applying.write(),
+            _guard: self.inner.global.applying.write(),
             _mark: HoldMark::new(),
         }
     }
@@ -625,7 +621,7 @@ impl PendingOpen {
                     }
                 }
                 st.by_ifindex.insert(identity, Tracked::new(&dev));
-                self.reg.index_epoch.fetch_add(1, Ordering::Release);
+                self.reg.global.index_epoch.fetch_add(1, Ordering::Release);
             }
             st.devices.insert(
                 self.name.clone(),
@@ -705,7 +701,7 @@ impl RegistryInner {
         // Held by this very thread (hold_changes, then a wait): applying
         // would deadlock, and the caller asked for nothing to be applied.
         // Held from here to the end, so what is read is applied here.
-        let Some(applying) = self.applying.try_read() else {
+        let Some(applying) = self.global.applying.try_read() else {
             return;
         };
         // Taken out of the lock (applying may drop one, which takes it),
@@ -785,7 +781,7 @@ impl RegistryInner {
             state,
         };
         st.by_ifindex.insert(ifindex, tracked);
-        self.index_epoch.fetch_add(1, Ordering::Release);
+        self.global.index_epoch.fetch_add(1, Ordering::Release);
     }
 
     /// The state of the live device tracked under `name`, taken out of the
@@ -802,7 +798,31 @@ impl RegistryInner {
     /// `key`. Only devices of classes using that notifier are matched by
     /// name or index (a dummy device's synthetic ifindex means nothing to
     /// the kernel); an overflow invalidates every device.
+    #[inline]
     pub(crate) fn apply_change(&self, key: &str, change: &Change, hint: &mut IndexHint) {
+        // The usual change: of the device the notifier's last change went
+        // to, not renamed (no name in the message is no rename). The hint
+        // is only ever taken for a device of this notifier.
+        if let Change::LinkChanged {
+            ifindex,
+            name,
+            info,
+        } = change
+        {
+            if let Some(dev) = hint.get(self, *ifindex) {
+                if name.as_deref().map_or(true, |n| dev.name_is(n)) {
+                    dev.apply(info);
+                    return;
+                }
+            }
+        }
+        self.apply_change_by_lookup(key, change, hint);
+    }
+
+    /// [`RegistryInner::apply_change`] for any change, looking the device
+    /// up; takes the hint for the next change of the same device.
+    #[inline(never)]
+    fn apply_change_by_lookup(&self, key: &str, change: &Change, hint: &mut IndexHint) {
         let ours = |d: Option<Arc<DeviceState>>| d.filter(|d| d.notifier_key() == Some(key));
         // The name is looked up only when the index finds no device of
         // ours: the usual change, of a device tracked by index, then
@@ -813,21 +833,12 @@ impl RegistryInner {
                 name,
                 info,
             } => {
-                // The usual change, of a device of ours tracked by index and
-                // not renamed, is applied under the lock: no reference
-                // taken, no lock taken twice. Applying calls no class code
-                // and drops no device (see the module's locking rule).
-                // No name in the message is no rename.
+                // A device of ours tracked by index and not renamed is
+                // applied under the lock: no reference taken, no lock taken
+                // twice. Applying calls no class code and drops no device
+                // (see the module's locking rule).
                 let same_name =
                     |dev: &DeviceState| name.as_deref().map_or(true, |n| dev.name_is(n));
-                // The hint is only ever taken for a device of this
-                // notifier (it is this notifier's).
-                if let Some(dev) = hint.get(self, *ifindex) {
-                    if same_name(dev) {
-                        dev.apply(info);
-                        return;
-                    }
-                }
                 let renamed = {
                     let st = self.state.lock();
                     match st.by_ifindex.get(ifindex) {
@@ -836,7 +847,7 @@ impl RegistryInner {
                             hint.0 = Some(HintEntry {
                                 ifindex: *ifindex,
                                 tracked: t.clone(),
-                                epoch: self.index_epoch.load(Ordering::Acquire),
+                                epoch: self.global.index_epoch.load(Ordering::Acquire),
                             });
                             if same_name(dev) {
                                 dev.apply(info);
@@ -1004,7 +1015,7 @@ impl RegistryInner {
             .is_some_and(|t| std::ptr::eq(Arc::as_ptr(&t.state), dev))
         {
             st.by_ifindex.remove(&identity);
-            self.index_epoch.fetch_add(1, Ordering::Release);
+            self.global.index_epoch.fetch_add(1, Ordering::Release);
         }
     }
 }

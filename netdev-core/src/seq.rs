@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 /// A counter bumped on every observed change of one device. Starts at 1 and
 /// is never 0, so 0 can mean "never seen" to callers.
@@ -29,14 +29,25 @@ impl ChangeSeq {
 }
 
 /// The registry-wide sequence: bumped whenever any device's is, with a
-/// blocking wait.
+/// blocking wait. It also holds the registry's other words that every
+/// applied change uses, `applying` and `index_epoch`.
 ///
-/// One cache line (aligned): every applied change writes it.
+/// One cache line (aligned): every applied change writes it, so whoever
+/// applies the next change fetches it, from another CPU if the notifier
+/// thread applied the last one there. Everything else the registry keeps
+/// for applying a change is only read there, or in this line.
 #[derive(Debug)]
 #[repr(align(64))]
 pub(crate) struct GlobalSeq {
     /// The value, readable and written without the lock.
     value: AtomicU64,
+    /// Taken shared around each batch of changes applied (by the notifier
+    /// thread or a waiting caller), and exclusively by
+    /// `Registry::hold_changes`.
+    pub(crate) applying: RwLock<()>,
+    /// Bumped whenever the registry's index map maps an index anew or
+    /// forgets one: see `registry::IndexHint`.
+    pub(crate) index_epoch: AtomicU64,
     /// Threads in [`GlobalSeq::wait_for_change`] about to sleep or
     /// sleeping, counted under the lock: a bump with nobody waiting (a
     /// caller that applies the change itself, the usual case) takes no
@@ -50,6 +61,8 @@ impl GlobalSeq {
     pub(crate) fn new() -> GlobalSeq {
         GlobalSeq {
             value: AtomicU64::new(1),
+            applying: RwLock::new(()),
+            index_epoch: AtomicU64::new(0),
             sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
             cond: Condvar::new(),

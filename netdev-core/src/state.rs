@@ -95,6 +95,7 @@ impl Cache {
 
 impl Cache {
     /// Stores the values `info` carries and marks them valid.
+    #[inline]
     fn take(&mut self, info: &LinkInfo) {
         if let Some(v) = info.mtu {
             self.mtu = Some(Ok(v));
@@ -150,14 +151,18 @@ pub struct ReadToken(u64);
 
 /// Per-device state shared by the core, the notifier thread and the
 /// backend.
-#[derive(Debug)]
 ///
-/// In declaration order (`repr(C)`), what applying a change reads comes
-/// first and the cache's link values right after: a change applied after a
-/// pause touches three or four cache lines of it, not a dozen (aligned,
-/// so that it starts one).
+/// In declaration order (`repr(C)`), starting a cache line: what applying
+/// a link change writes (the sequence, the cache's lock and its link
+/// fields) first, in as few lines as it fits, then what it only reads.
+/// The notifier thread applies changes too, most likely on another CPU,
+/// and every line it wrote there is a miss for a caller applying the next
+/// change here (see `Registry::wait_for_change`).
+#[derive(Debug)]
 #[repr(C, align(64))]
 pub struct DeviceState {
+    seq: ChangeSeq,
+    cache: Mutex<Cache>,
     /// The key of the notifier whose changes apply to this device (`None`:
     /// its class has none), so that applying a change reads no further
     /// than this state.
@@ -173,9 +178,7 @@ pub struct DeviceState {
     /// the notifier thread then has to fetch back from another CPU. See
     /// [`pack_name`].
     name_words: [AtomicU64; 2],
-    seq: ChangeSeq,
     global: Arc<GlobalSeq>,
-    cache: Mutex<Cache>,
 }
 
 /// A name of 1 to 15 bytes as two words: its bytes, zeros, and its length
@@ -291,6 +294,7 @@ impl DeviceState {
     /// Takes the values a notification carried into the cache (no round
     /// trip to the kernel for them), drops the other link-level values, and
     /// bumps the change sequence.
+    #[inline]
     pub fn apply(&self, info: &LinkInfo) {
         {
             let mut c = self.cache.lock();
@@ -414,6 +418,30 @@ mod tests {
 
     fn state() -> Arc<DeviceState> {
         DeviceState::detached("t0")
+    }
+
+    /// What applying a link change writes (see `DeviceState`'s layout)
+    /// spans two cache lines, the first two of the state.
+    #[test]
+    fn a_link_change_writes_two_cache_lines() {
+        use std::mem::{offset_of, size_of};
+        assert_eq!(std::mem::align_of::<DeviceState>(), 64);
+        assert_eq!(offset_of!(DeviceState, seq), 0);
+        let cache = offset_of!(DeviceState, cache);
+        // The lock word and the cache behind it; the link slots last.
+        let end = [
+            offset_of!(Cache, valid) + size_of::<CacheFields>(),
+            offset_of!(Cache, generation) + 8,
+            offset_of!(Cache, ifindex) + size_of::<Slot<u32>>(),
+            offset_of!(Cache, mtu) + size_of::<Slot<u32>>(),
+            offset_of!(Cache, flags) + size_of::<Slot<Flags>>(),
+            offset_of!(Cache, carrier) + size_of::<Slot<bool>>(),
+            offset_of!(Cache, mac) + size_of::<Slot<EthAddr>>(),
+        ];
+        let last = cache + size_of::<Mutex<Cache>>() - size_of::<Cache>();
+        let written = last + end.into_iter().max().unwrap();
+        assert!(written <= 128, "a link change writes {written} bytes in");
+        assert!(size_of::<crate::seq::GlobalSeq>() <= 64);
     }
 
     #[test]

@@ -167,6 +167,7 @@ impl Socket {
     /// Like [`Socket::recv`], into `buf` instead of the socket's buffer
     /// (which [`Socket::last_received`] then does not show): for a reader
     /// that keeps a buffer of its own, warm in its own CPU's cache.
+    #[inline]
     pub fn recv_into<'b>(&self, buf: &'b mut [u8], wait: bool) -> io::Result<&'b [u8]> {
         let n = recv_checked(&self.io, buf, wait)?;
         Ok(&buf[..n])
@@ -218,6 +219,7 @@ impl fmt::Debug for Socket {
 }
 
 /// One datagram into `buf`, checked (see [`Socket::recv`]): its length.
+#[inline]
 fn recv_checked(io: &KernelIo, buf: &mut [u8], wait: bool) -> io::Result<usize> {
     let n = io.recv_datagram(buf, !wait)?;
     let first_len = match buf.get(..4) {
@@ -259,6 +261,7 @@ impl KernelIo {
     /// One `recv(2)` into `buf`: the datagram's real length (more than
     /// `buf.len()` if truncated), or the error some kernels return as if
     /// it were a byte count.
+    #[inline]
     fn recv_datagram(&self, buf: &mut [u8], dontwait: bool) -> io::Result<usize> {
         // Some kernels have returned an errno as if it were a byte count
         // without writing anything: mark the header impossible so we can

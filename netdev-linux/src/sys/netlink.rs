@@ -204,6 +204,7 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8], dontwait: bool) -> io::Result
 /// Receives one datagram into `buf` (`recv(2)` with `MSG_TRUNC`), retrying
 /// on `EINTR`. Returns the datagram's real length, which is more than
 /// `buf.len()` if it was truncated.
+#[inline]
 pub(crate) fn recv_trunc(fd: BorrowedFd<'_>, buf: &mut [u8], dontwait: bool) -> io::Result<usize> {
     let flags = libc::MSG_TRUNC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
     loop {
