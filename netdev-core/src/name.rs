@@ -158,20 +158,56 @@ impl IfName {
     /// `name` inline; fails if it is empty or longer than
     /// [`IFNAME_CAPACITY`] bytes.
     pub fn new(name: &str) -> Result<IfName, Error> {
-        let len = u8::try_from(name.len())
-            .ok()
-            .filter(|&l| usize::from(l) <= IFNAME_CAPACITY)
-            .and_then(std::num::NonZeroU8::new)
-            .ok_or_else(|| {
-                Error::new(ErrorKind::InvalidName(format!(
-                    "{:?} is {} bytes long; a reported name has 1 to {IFNAME_CAPACITY}",
-                    name.get(..IFNAME_CAPACITY.min(name.len())).unwrap_or(""),
-                    name.len()
-                )))
-            })?;
+        IfName::inline(name.as_bytes()).ok_or_else(|| IfName::bad_length(name.as_bytes()))
+    }
+
+    /// `name`, which must be UTF-8, inline; fails if it is not, or if it
+    /// is empty or longer than [`IFNAME_CAPACITY`] bytes. For decoders:
+    /// an ASCII name (the usual one) is taken without a call.
+    #[inline]
+    pub fn from_utf8(name: &[u8]) -> Result<IfName, Error> {
+        if !name.is_ascii() && std::str::from_utf8(name).is_err() {
+            return Err(IfName::not_utf8(name));
+        }
+        IfName::inline(name).ok_or_else(|| IfName::bad_length(name))
+    }
+
+    /// `name` (UTF-8) inline if its length fits.
+    #[inline]
+    fn inline(name: &[u8]) -> Option<IfName> {
+        if name.len() > IFNAME_CAPACITY {
+            return None;
+        }
+        let len = std::num::NonZeroU8::new(u8::try_from(name.len()).ok()?)?;
+        // A loop, not a copy of `name.len()` bytes: no call to `memcpy`.
         let mut bytes = [0; IFNAME_CAPACITY];
-        bytes[..name.len()].copy_from_slice(name.as_bytes());
-        Ok(IfName { len, bytes })
+        for (d, s) in bytes.iter_mut().zip(name) {
+            *d = *s;
+        }
+        Some(IfName { len, bytes })
+    }
+
+    #[cold]
+    fn bad_length(name: &[u8]) -> Error {
+        let shown = String::from_utf8_lossy(&name[..IFNAME_CAPACITY.min(name.len())]);
+        Error::new(ErrorKind::InvalidName(format!(
+            "{shown:?} is {} bytes long; a reported name has 1 to {IFNAME_CAPACITY}",
+            name.len()
+        )))
+    }
+
+    #[cold]
+    fn not_utf8(name: &[u8]) -> Error {
+        Error::new(ErrorKind::InvalidName(format!(
+            "{:?} is not UTF-8",
+            String::from_utf8_lossy(name)
+        )))
+    }
+
+    /// The text's bytes (UTF-8).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len.get())]
     }
 
     /// A name as the OS stores it (bytes, not necessarily UTF-8), with
@@ -189,10 +225,10 @@ impl IfName {
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        let bytes = &self.bytes[..usize::from(self.len.get())];
-        // Only ever filled from a `&str` (see `new`): always valid. The
-        // fallback is never taken; it keeps this free of a panic path.
-        std::str::from_utf8(bytes).unwrap_or_default()
+        // Only ever filled with UTF-8 (see `new` and `from_utf8`): always
+        // valid. The fallback is never taken; it keeps this free of a
+        // panic path.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
@@ -407,6 +443,20 @@ mod tests {
             std::mem::size_of::<Option<IfName>>(),
             std::mem::size_of::<IfName>()
         );
+    }
+
+    #[test]
+    fn ifname_from_utf8_takes_only_text() {
+        assert_eq!(IfName::from_utf8(b"eth0").unwrap(), "eth0");
+        assert_eq!(IfName::from_utf8("é0".as_bytes()).unwrap(), "é0");
+        assert_eq!(IfName::from_utf8(b"eth0").unwrap().as_bytes(), b"eth0");
+        for bad in [&b""[..], b"x\xff", &[b'x'; IFNAME_CAPACITY + 1]] {
+            assert!(IfName::from_utf8(bad).is_err(), "{bad:?}");
+        }
+        assert!(IfName::from_utf8(b"x\xff")
+            .unwrap_err()
+            .to_string()
+            .contains("not UTF-8"));
     }
 
     #[test]

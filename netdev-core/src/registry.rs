@@ -810,7 +810,7 @@ impl RegistryInner {
         } = change
         {
             if let Some(dev) = hint.get(self, *ifindex) {
-                if name.as_deref().map_or(true, |n| dev.name_is(n)) {
+                if name.as_ref().map_or(true, |n| dev.name_is(n.as_bytes())) {
                     dev.apply(info);
                     return;
                 }
@@ -838,7 +838,7 @@ impl RegistryInner {
                 // twice. Applying calls no class code and drops no device
                 // (see the module's locking rule).
                 let same_name =
-                    |dev: &DeviceState| name.as_deref().map_or(true, |n| dev.name_is(n));
+                    |dev: &DeviceState| name.as_ref().map_or(true, |n| dev.name_is(n.as_bytes()));
                 let renamed = {
                     let st = self.state.lock();
                     match st.by_ifindex.get(ifindex) {

@@ -237,6 +237,7 @@ impl Head {
 }
 
 /// The core event of a link message; see [`LinkMsg::to_change`].
+#[inline]
 fn change_of(head: &Head, name: IfName, mtu: Option<u32>, mac: Option<EthAddr>) -> Change {
     if head.family != LINK_FAMILY {
         return Change::LinkChanged {
@@ -350,7 +351,7 @@ fn quick_link_change(msg: &Msg<'_>) -> Option<Change> {
     let (name, mtu, mac) = (read(name), read(mtu), read(mac));
     let name = name.filter(|n| (2..=16).contains(&n.len()))?;
     let end = name.iter().position(|&b| b == 0).filter(|&e| e > 0)?;
-    let name = IfName::new(std::str::from_utf8(&name[..end]).ok()?).ok()?;
+    let name = IfName::from_utf8(&name[..end]).ok()?;
     let mtu = match mtu {
         None => None,
         Some(&[a, b, c, d]) => Some(u32::from_ne_bytes([a, b, c, d])),
