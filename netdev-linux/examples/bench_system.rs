@@ -1061,7 +1061,8 @@ mod linux {
             below += logs[i];
             let (n0, n1) = ((i + 1) as f64, (n - i - 1) as f64);
             let between = n0 * n1 * (below / n0 - (total - below) / n1).powi(2);
-            if i + 1 >= n / 10 && i + 1 <= 9 * n / 10 && between > best && logs[i + 1] > logs[i] {
+            let (low, high) = (i + 1, n - i - 1);
+            if low >= n / 10 && high >= n / 10 && between > best && logs[i + 1] > logs[i] {
                 best = between;
                 split = Some((pooled[i] * pooled[i + 1]).sqrt());
             }
