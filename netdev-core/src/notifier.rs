@@ -187,9 +187,12 @@ struct Shared {
 /// Applies a batch of changes (caches first, then subscribers).
 pub(crate) type Dispatch = Box<dyn FnMut(&mut Vec<Change>, &mut IndexHint) + Send>;
 
-/// What applying a batch is given: the changes, and the notifier's
-/// [`IndexHint`].
-pub(crate) type Apply<'a> = dyn FnMut(&mut Vec<Change>, &mut IndexHint) + 'a;
+/// What applies a batch, given the changes and the notifier's
+/// [`IndexHint`]: the registry's dispatch on the notifier thread, a
+/// closure (made generic, so inlined) in a waiting caller.
+pub(crate) trait Apply: FnMut(&mut Vec<Change>, &mut IndexHint) {}
+
+impl<F: FnMut(&mut Vec<Change>, &mut IndexHint) + ?Sized> Apply for F {}
 
 /// What the notifier thread calls back into: the registry.
 pub(crate) struct Hooks {
@@ -233,7 +236,7 @@ impl Pump {
     /// lost: it is applied as [`Change::Overflow`] (so caches resync), and
     /// reported to the caller (true) unless it was a plain overflow, so
     /// the thread can back off.
-    fn finish(&mut self, read: io::Result<()>, apply: &mut Apply<'_>) -> bool {
+    fn finish(&mut self, read: io::Result<()>, apply: &mut impl Apply) -> bool {
         let mut batch = std::mem::take(&mut self.batch);
         let failed = self.finish_into(read, &mut batch, apply);
         self.batch = batch;
@@ -241,11 +244,12 @@ impl Pump {
     }
 
     /// [`Pump::finish`] for changes read into `batch`.
+    #[inline]
     fn finish_into(
         &mut self,
         read: io::Result<()>,
         batch: &mut Vec<Change>,
-        apply: &mut Apply<'_>,
+        apply: &mut impl Apply,
     ) -> bool {
         let failed = match read {
             Ok(()) => false,
@@ -280,14 +284,15 @@ impl Pump {
     }
 
     /// Reads and applies what is queued now, without blocking.
-    fn pump_ready(&mut self, apply: &mut Apply<'_>) -> bool {
+    fn pump_ready(&mut self, apply: &mut impl Apply) -> bool {
         let r = self.source.try_read_changes(&mut self.batch);
         self.finish(r, apply)
     }
 
     /// [`Pump::pump_ready`] through the calling thread's own batch (see
     /// [`CALLER_BATCH`]).
-    fn pump_ready_here(&mut self, apply: &mut Apply<'_>) {
+    #[inline]
+    fn pump_ready_here(&mut self, apply: &mut impl Apply) {
         CALLER_BATCH.with(|b| match b.try_borrow_mut() {
             Ok(mut batch) => {
                 let r = self.source.try_read_changes(&mut batch);
@@ -408,7 +413,8 @@ impl Notifier {
     /// What is read is applied through `apply`, in the caller: the caller
     /// already holds what applying needs (the registry), where the
     /// notifier thread's own dispatch would have to find it again.
-    pub(crate) fn try_pump(&self, patience: Duration, apply: &mut Apply<'_>) {
+    #[inline]
+    pub(crate) fn try_pump(&self, patience: Duration, apply: &mut impl Apply) {
         if !self.shared_reads {
             return;
         }
@@ -532,11 +538,11 @@ fn run(key: &'static str, pump: &Mutex<Pump>, shared: &Shared, wait_on: WaitOn, 
                     if shared.stop.load(Ordering::Acquire) {
                         break;
                     }
-                    p.pump_ready(&mut *dispatch)
+                    p.pump_ready(&mut dispatch)
                 }
                 Err(e) => {
                     let mut p = pump.lock();
-                    p.finish(Err(e), &mut *dispatch)
+                    p.finish(Err(e), &mut dispatch)
                 }
             },
             WaitOn::Blocking => {
@@ -547,7 +553,7 @@ fn run(key: &'static str, pump: &Mutex<Pump>, shared: &Shared, wait_on: WaitOn, 
                 if shared.stop.load(Ordering::Acquire) {
                     break;
                 }
-                p.finish(r, &mut *dispatch)
+                p.finish(r, &mut dispatch)
             }
         };
         if failed {

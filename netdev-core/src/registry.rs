@@ -728,6 +728,7 @@ impl RegistryInner {
 
     /// Applies `batch` (emptying it), in order: caches first, then
     /// subscribers. Called with `applying` held.
+    #[inline]
     fn apply_batch(&self, key: &str, batch: &mut Vec<Change>, hint: &mut IndexHint) {
         for change in batch.drain(..) {
             self.apply_change(key, &change, hint);
