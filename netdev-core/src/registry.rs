@@ -164,27 +164,41 @@ impl RegState {
     }
 }
 
-/// In declaration order (`repr(C)`), starting a cache line of its own:
-/// what a caller applying a change reads (`global` to `subscribers`'s
-/// count) fills the first line. The notifier thread applies changes too,
-/// most likely on another CPU, and a line it wrote there is a miss for the
-/// next caller here: this line it only reads (waiting callers write the
-/// `pumps` lock), and what it writes is in [`GlobalSeq`]'s one line (see
-/// `Registry::wait_for_change`).
+/// In declaration order (`repr(C)`), starting a cache line of its own.
+/// The notifier thread applies changes too, most likely on another CPU,
+/// and a line it wrote there is a miss for the next caller here: of the
+/// registry itself it only reads (`global`, `subscribers`' count), what it
+/// writes is in [`GlobalSeq`]'s one line, and the `pumps` lock that waiting
+/// callers take is on a line of its own (see `Registry::wait_for_change`).
 #[repr(C, align(64))]
 pub(crate) struct RegistryInner {
     /// Also holds the lock that [`Registry::hold_changes`] takes and the
     /// index epoch (see [`GlobalSeq`]): the one line of the registry that
     /// applying a change writes.
     global: Arc<GlobalSeq>,
+    subscribers: Subscribers,
+    linger: Mutex<Duration>,
     /// The running notifiers whose sources a waiting caller may read (see
     /// [`Registry::wait_for_change`]), kept apart from `state` so that the
     /// caller's way to them is one small lock and one list. Changed under
     /// the `state` lock, with `notifiers`.
-    pumps: Mutex<Vec<Arc<Notifier>>>,
-    subscribers: Subscribers,
+    pumps: PumpList,
     state: Mutex<RegState>,
-    linger: Mutex<Duration>,
+}
+
+/// [`RegistryInner::pumps`] on a cache line of its own: only waiting
+/// callers write it (its lock), and the notifier thread reads the first
+/// line (`global`, `subscribers`) for every change it applies.
+#[repr(align(64))]
+#[derive(Default)]
+struct PumpList(Mutex<Vec<Arc<Notifier>>>);
+
+impl std::ops::Deref for PumpList {
+    type Target = Mutex<Vec<Arc<Notifier>>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 /// How long a notifier stays after its last device closed, unless
@@ -216,7 +230,7 @@ impl Registry {
                     sweep_at: 64,
                     ..RegState::default()
                 }),
-                pumps: Mutex::new(Vec::new()),
+                pumps: PumpList::default(),
                 global: Arc::new(GlobalSeq::new()),
                 subscribers: Subscribers::default(),
                 linger: Mutex::new(DEFAULT_NOTIFIER_LINGER),

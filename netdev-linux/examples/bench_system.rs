@@ -982,7 +982,13 @@ mod linux {
         )];
         for s in &strata {
             rows.push(Row::new(
-                format!("   ioctl {} ({}/{} samples)", s.range(), s.n_ours, s.n_raw),
+                format!(
+                    "   ioctl {}: {} + after ({}/{})",
+                    s.range(),
+                    fmt_ns(s.ioctl),
+                    s.n_ours,
+                    s.n_raw
+                ),
                 s.ours,
                 s.raw,
                 Goal::Info,
@@ -1011,11 +1017,14 @@ mod linux {
         rows
     }
 
-    /// Samples of one kind in one range of the ioctl's own time, and their
-    /// median latency.
+    /// One range of the ioctl's own time: each kind's latency there, as
+    /// the range's median ioctl time plus the kind's median time after the
+    /// ioctl.
     struct Stratum {
         lo: f64,
         hi: f64,
+        /// The range's median ioctl time, both kinds pooled.
+        ioctl: f64,
         ours: f64,
         raw: f64,
         n_ours: usize,
@@ -1041,11 +1050,12 @@ mod linux {
     /// ratio swung from 0.7x to 1.6x between runs of the same build. So
     /// the pooled ioctl times are split in two where the groups are
     /// tightest (Otsu's threshold on their logarithm, each group at least a
-    /// tenth of the samples), and each kind's samples are compared with the
-    /// other's in the same range; a range with fewer than a tenth of either
-    /// kind's samples is left out. The goal takes the range where ours
-    /// compares worst, usually the fast ioctls: there the time ours adds
-    /// after the ioctl weighs most.
+    /// tenth of the samples). In each range both kinds are then taken at
+    /// the same ioctl time, the range's pooled median, plus each kind's own
+    /// median time after the ioctl (what it adds, measured per sample);
+    /// a range with fewer than a tenth of either kind's samples is left
+    /// out. The goal takes the range where ours compares worst, usually
+    /// the fast ioctls: there the time ours adds weighs most.
     fn matched_on_ioctl(ours: (&[f64], &[f64]), raw: (&[f64], &[f64])) -> Vec<Stratum> {
         let mut pooled: Vec<f64> = ours.1.iter().chain(raw.1).copied().collect();
         pooled.sort_by(|a, b| a.total_cmp(b));
@@ -1071,39 +1081,41 @@ mod linux {
             Some(t) => vec![(0.0, t), (t, f64::INFINITY)],
             None => vec![(0.0, f64::INFINITY)],
         };
-        let pick = |(total, ioctl): (&[f64], &[f64]), lo: f64, hi: f64| -> Vec<f64> {
+        // A sample's time after its ioctl, and its ioctl's, in a range.
+        let pick = |(total, ioctl): (&[f64], &[f64]), lo: f64, hi: f64| -> (Vec<f64>, Vec<f64>) {
             total
                 .iter()
                 .zip(ioctl)
                 .filter(|(_, i)| **i >= lo && **i < hi)
-                .map(|(t, _)| *t)
-                .collect()
+                .map(|(t, i)| (t - i, *i))
+                .unzip()
         };
         let enough = |v: &[f64], all: &[f64]| v.len() >= 5.max(all.len() / 10);
+        // Both kinds at the same ioctl time: the range's pooled median.
+        let stratum =
+            |lo: f64, hi: f64, (oa, oi): (Vec<f64>, Vec<f64>), (ra, ri): (Vec<f64>, Vec<f64>)| {
+                let ioctl = median(oi.iter().chain(&ri).copied().collect());
+                Stratum {
+                    lo,
+                    hi,
+                    n_ours: oa.len(),
+                    n_raw: ra.len(),
+                    ioctl,
+                    ours: ioctl + median(oa),
+                    raw: ioctl + median(ra),
+                }
+            };
         let mut strata: Vec<Stratum> = bounds
             .into_iter()
             .filter_map(|(lo, hi)| {
                 let (o, r) = (pick(ours, lo, hi), pick(raw, lo, hi));
-                (enough(&o, ours.0) && enough(&r, raw.0)).then(|| Stratum {
-                    lo,
-                    hi,
-                    n_ours: o.len(),
-                    n_raw: r.len(),
-                    ours: median(o),
-                    raw: median(r),
-                })
+                (enough(&o.0, ours.0) && enough(&r.0, raw.0)).then(|| stratum(lo, hi, o, r))
             })
             .collect();
         if strata.is_empty() {
             // Each kind in a mode of its own: nothing matches; compare all.
-            strata.push(Stratum {
-                lo: 0.0,
-                hi: f64::INFINITY,
-                n_ours: ours.0.len(),
-                n_raw: raw.0.len(),
-                ours: median(ours.0.to_vec()),
-                raw: median(raw.0.to_vec()),
-            });
+            let all = f64::INFINITY;
+            strata.push(stratum(0.0, all, pick(ours, 0.0, all), pick(raw, 0.0, all)));
         }
         strata
     }
