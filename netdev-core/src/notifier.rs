@@ -440,8 +440,12 @@ impl Notifier {
     ) -> Option<parking_lot::MutexGuard<'_, Pump>> {
         let start = Instant::now();
         loop {
-            if let Some(g) = self.pump.try_lock() {
-                return Some(g);
+            // Tried only once seen free (see `run`): spinning on a try
+            // would pull the line away from its holder again and again.
+            if !self.pump.is_locked() {
+                if let Some(g) = self.pump.try_lock() {
+                    return Some(g);
+                }
             }
             let spent = start.elapsed();
             if spent >= spin {
@@ -530,8 +534,12 @@ fn run(key: &'static str, pump: &Mutex<Pump>, shared: &Shared, wait_on: WaitOn, 
                 Ok(true) => {
                     // A caller of wait_for_change is reading: do not queue
                     // up on the lock, or its release costs that caller a
-                    // wake-up system call; look again shortly.
-                    let Some(mut p) = pump.try_lock() else {
+                    // wake-up system call; look again shortly. Looked at
+                    // before it is tried: trying writes the lock's line,
+                    // which that caller, on another CPU, then has to fetch
+                    // back to release the lock and read the pump.
+                    let free = !pump.is_locked();
+                    let Some(mut p) = free.then(|| pump.try_lock()).flatten() else {
                         std::thread::sleep(Duration::from_micros(20));
                         continue;
                     };
