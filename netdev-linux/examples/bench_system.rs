@@ -374,6 +374,11 @@ mod linux {
         println!("  caller when the notifier thread is not at it (no thread hand-off).");
         println!("  \"after it\": the sample minus its ioctl, the part each kind adds; after a");
         println!("  pause the caller's code and data are cold, so every line it touches counts.");
+        println!("  Row 4 matched on the ioctl: its time is bimodal (where the kernel wakes the");
+        println!("  notifier thread), so the pooled ioctl times are split in two (Otsu), and in");
+        println!("  each range both kinds are taken at its pooled median ioctl time plus their");
+        println!("  own median time after it; the goal row is the range where ours compares");
+        println!("  worst.");
         // `ns` drops here: the namespace and its devices are removed.
     }
 
