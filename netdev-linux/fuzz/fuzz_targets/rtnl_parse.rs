@@ -1,7 +1,8 @@
 //! Fuzzes the rtnetlink decoders of the Linux backend (sans-IO, layer 1):
 //! `parse_link`, `parse_addr`, `parse_stats`, `parse_stats_into` and
 //! `change_from_msg`, fed every message of the input taken as a receive
-//! buffer (the seeds are the kernel's own dumps and notifications).
+//! buffer (the seeds are the kernel's own dumps and notifications), and
+//! `lone_link_change`, fed the whole buffer.
 //!
 //! Any panic is a bug: a malformed message must come back as an error.
 //! Beyond that, the decoders must agree with each other (see the asserts).
@@ -11,9 +12,23 @@
 use libfuzzer_sys::fuzz_target;
 use netdev_core::{Change, Stats};
 use netdev_linux::netlink::{MsgIter, RTM_DELLINK, RTM_NEWLINK};
-use netdev_linux::rtnl::{change_from_msg, parse_addr, parse_link, parse_stats, parse_stats_into};
+use netdev_linux::rtnl::{
+    change_from_msg, lone_link_change, parse_addr, parse_link, parse_stats, parse_stats_into,
+};
 
 fuzz_target!(|data: &[u8]| {
+    // The notifier's short path for a lone link message gives what the
+    // general path gives for the whole datagram, or leaves it to it.
+    if let Some(lone) = lone_link_change(data) {
+        let general: Vec<Change> = MsgIter::new(data)
+            .map(|m| change_from_msg(&m.expect("a datagram the short path took")))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the general path decodes what the short path took")
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(general, vec![lone]);
+    }
     // Reused from one stats message to the next, as a dump reuses it: the
     // previous link's counters must never show through.
     let mut reused = Stats::default();
