@@ -43,6 +43,7 @@ pub mod error;
 pub mod eth_addr;
 pub mod features;
 pub mod flags;
+mod line;
 pub mod name;
 pub mod netdev;
 pub mod notifier;

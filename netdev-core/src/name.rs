@@ -210,19 +210,6 @@ impl IfName {
         &self.bytes[..usize::from(self.len.get())]
     }
 
-    /// A name as the OS stores it (bytes, not necessarily UTF-8), with
-    /// invalid sequences replaced by U+FFFD; fails if it is empty or
-    /// longer than [`MAX_NAME_LEN`] bytes.
-    pub fn from_os_bytes(name: &[u8]) -> Result<IfName, Error> {
-        if name.len() > MAX_NAME_LEN {
-            return Err(Error::new(ErrorKind::InvalidName(format!(
-                "{} bytes long, the maximum is {MAX_NAME_LEN}",
-                name.len()
-            ))));
-        }
-        IfName::new(&String::from_utf8_lossy(name))
-    }
-
     /// The text.
     pub fn as_str(&self) -> &str {
         // Only ever filled with UTF-8 (see `new` and `from_utf8`): always
@@ -435,10 +422,9 @@ mod tests {
             assert_eq!(format!("{n:?}"), format!("{ok:?}"));
         }
         // 15 bytes that are not UTF-8 become 15 replacement characters.
-        let lossy = IfName::from_os_bytes(&[0xff; MAX_NAME_LEN]).unwrap();
+        let lossy = IfName::new(&String::from_utf8_lossy(&[0xff; MAX_NAME_LEN])).unwrap();
         assert_eq!(lossy.as_str(), "\u{fffd}".repeat(MAX_NAME_LEN));
         assert_eq!(lossy.len(), IFNAME_CAPACITY);
-        assert_eq!(IfName::from_os_bytes(b"eth\xff").unwrap(), "eth\u{fffd}");
         assert_eq!(
             std::mem::size_of::<Option<IfName>>(),
             std::mem::size_of::<IfName>()
@@ -464,8 +450,6 @@ mod tests {
         assert!(IfName::new("").is_err());
         assert!(IfName::new(&"x".repeat(IFNAME_CAPACITY + 1)).is_err());
         assert!(IfName::new(&"x".repeat(300)).is_err());
-        assert!(IfName::from_os_bytes(b"").is_err());
-        assert!(IfName::from_os_bytes(&[b'x'; MAX_NAME_LEN + 1]).is_err());
         // A multi-byte character cut by the message stays a clean error.
         let e = IfName::new(&"é".repeat(40)).unwrap_err();
         assert!(e.to_string().contains("80 bytes"), "{e}");

@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 
 use crate::eth_addr::EthAddr;
 use crate::flags::Flags;
+use crate::line::CacheLine;
 use crate::name::IfName;
 use crate::ratelimit::RateLimit;
 use crate::registry::IndexHint;
@@ -184,15 +185,16 @@ struct Shared {
     linger: Duration,
 }
 
-/// Applies a batch of changes (caches first, then subscribers).
-pub(crate) type Dispatch = Box<dyn FnMut(&mut Vec<Change>, &mut IndexHint) + Send>;
-
 /// What applies a batch, given the changes and the notifier's
-/// [`IndexHint`]: the registry's dispatch on the notifier thread, a
-/// closure (made generic, so inlined) in a waiting caller.
+/// [`IndexHint`] (caches first, then subscribers): the registry's
+/// [`Dispatch`] on the notifier thread, a closure (made generic, so
+/// inlined) in a waiting caller.
 pub(crate) trait Apply: FnMut(&mut Vec<Change>, &mut IndexHint) {}
 
 impl<F: FnMut(&mut Vec<Change>, &mut IndexHint) + ?Sized> Apply for F {}
+
+/// The notifier thread's [`Apply`].
+pub(crate) type Dispatch = Box<dyn Apply + Send>;
 
 /// What the notifier thread calls back into: the registry.
 pub(crate) struct Hooks {
@@ -208,8 +210,9 @@ pub(crate) struct Hooks {
 /// that changes are applied in the order they were read, whichever thread
 /// reads them (each applies what it read before releasing the lock).
 ///
-/// Its lock and the fields a read uses share one cache line (see
-/// [`PumpCell`]): the notifier thread and waiting callers take turns here.
+/// Its lock and the fields a read uses share one cache line (it is kept
+/// in a [`CacheLine`]): the notifier thread and waiting callers take turns
+/// here.
 #[repr(C)]
 struct Pump {
     key: &'static str,
@@ -217,18 +220,6 @@ struct Pump {
     batch: Vec<Change>,
     hint: IndexHint,
     errors: RateLimit,
-}
-
-/// A [`Pump`] under its lock, starting a cache line.
-#[repr(C, align(64))]
-struct PumpCell(Mutex<Pump>);
-
-impl std::ops::Deref for PumpCell {
-    type Target = Mutex<Pump>;
-
-    fn deref(&self) -> &Mutex<Pump> {
-        &self.0
-    }
 }
 
 impl Pump {
@@ -320,7 +311,7 @@ thread_local! {
 pub(crate) struct Notifier {
     key: &'static str,
     shared: Arc<Shared>,
-    pump: Arc<PumpCell>,
+    pump: Arc<CacheLine<Mutex<Pump>>>,
     /// The source reads without blocking (it has a ready descriptor), so
     /// waiting callers may pump it too.
     shared_reads: bool,
@@ -366,7 +357,7 @@ impl Notifier {
         };
         let shared_reads = matches!(wait_on, WaitOn::Ready { .. });
         let key = spec.key;
-        let pump = Arc::new(PumpCell(Mutex::new(Pump {
+        let pump = Arc::new(CacheLine(Mutex::new(Pump {
             key,
             source,
             batch: Vec::new(),

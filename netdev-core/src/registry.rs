@@ -17,7 +17,8 @@ use parking_lot::{Mutex, RwLockWriteGuard};
 
 use crate::class::{DeviceInfo, NetdevClass};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::{validate_os_name, Escaped};
+use crate::line::CacheLine;
+use crate::name::{validate_os_name, Escaped, IfName};
 use crate::netdev::{Device, Gate, Netdev};
 use crate::notifier::{
     Change, ChangeSourceSpec, HoldMark, Hooks, Notifier, Subscribers, Subscription,
@@ -51,6 +52,13 @@ struct HintEntry {
     tracked: Tracked,
     /// `GlobalSeq::index_epoch` when the entry was taken.
     epoch: u64,
+}
+
+/// Whether a link event naming `name` leaves `dev` as it is called: no
+/// name in the message is no rename.
+#[inline]
+fn not_renamed(dev: &DeviceState, name: &Option<IfName>) -> bool {
+    name.as_ref().map_or(true, |n| dev.name_is(n.as_bytes()))
 }
 
 impl IndexHint {
@@ -181,24 +189,11 @@ pub(crate) struct RegistryInner {
     /// The running notifiers whose sources a waiting caller may read (see
     /// [`Registry::wait_for_change`]), kept apart from `state` so that the
     /// caller's way to them is one small lock and one list. Changed under
-    /// the `state` lock, with `notifiers`.
-    pumps: PumpList,
+    /// the `state` lock, with `notifiers`. On a line of its own: only
+    /// waiting callers write it (its lock), and the notifier thread reads
+    /// the first line (`global`, `subscribers`) for every change it applies.
+    pumps: CacheLine<Mutex<Vec<Arc<Notifier>>>>,
     state: Mutex<RegState>,
-}
-
-/// [`RegistryInner::pumps`] on a cache line of its own: only waiting
-/// callers write it (its lock), and the notifier thread reads the first
-/// line (`global`, `subscribers`) for every change it applies.
-#[repr(align(64))]
-#[derive(Default)]
-struct PumpList(Mutex<Vec<Arc<Notifier>>>);
-
-impl std::ops::Deref for PumpList {
-    type Target = Mutex<Vec<Arc<Notifier>>>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
 }
 
 /// How long a notifier stays after its last device closed, unless
@@ -230,7 +225,7 @@ impl Registry {
                     sweep_at: 64,
                     ..RegState::default()
                 }),
-                pumps: PumpList::default(),
+                pumps: CacheLine::default(),
                 global: Arc::new(GlobalSeq::new()),
                 subscribers: Subscribers::default(),
                 linger: Mutex::new(DEFAULT_NOTIFIER_LINGER),
@@ -825,7 +820,7 @@ impl RegistryInner {
         } = change
         {
             if let Some(dev) = hint.get(self, *ifindex) {
-                if name.as_ref().map_or(true, |n| dev.name_is(n.as_bytes())) {
+                if not_renamed(dev, name) {
                     dev.apply(info);
                     return;
                 }
@@ -852,8 +847,6 @@ impl RegistryInner {
                 // applied under the lock: no reference taken, no lock taken
                 // twice. Applying calls no class code and drops no device
                 // (see the module's locking rule).
-                let same_name =
-                    |dev: &DeviceState| name.as_ref().map_or(true, |n| dev.name_is(n.as_bytes()));
                 let renamed = {
                     let st = self.state.lock();
                     match st.by_ifindex.get(ifindex) {
@@ -864,7 +857,7 @@ impl RegistryInner {
                                 tracked: t.clone(),
                                 epoch: self.global.index_epoch.load(Ordering::Acquire),
                             });
-                            if same_name(dev) {
+                            if not_renamed(dev, name) {
                                 dev.apply(info);
                                 return;
                             }

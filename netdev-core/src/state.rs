@@ -97,16 +97,6 @@ impl Cache {
     /// Stores the values `info` carries and marks them valid.
     #[inline]
     fn take(&mut self, info: &LinkInfo) {
-        // Each value is written only if it changed: the lines of a device's
-        // state that a change does not alter then stay clean in every
-        // CPU's cache, and the next thread to apply a change reads them
-        // from a shared copy instead of fetching them from the CPU that
-        // wrote them last (see `DeviceState`'s layout).
-        fn put<T: PartialEq + Copy>(slot: &mut Slot<T>, v: T) {
-            if !matches!(slot, Some(Ok(old)) if *old == v) {
-                *slot = Some(Ok(v));
-            }
-        }
         if let Some(v) = info.mtu {
             put(&mut self.mtu, v);
             self.valid |= CacheFields::MTU;
@@ -123,6 +113,18 @@ impl Cache {
             put(&mut self.carrier, v);
             self.valid |= CacheFields::CARRIER;
         }
+    }
+}
+
+/// Stores `v` in `slot` unless it holds it already: the lines of a
+/// device's state that a change does not alter then stay clean in every
+/// CPU's cache, and the next thread to apply a change reads them from a
+/// shared copy instead of fetching them from the CPU that wrote them last
+/// (see `DeviceState`'s layout).
+#[inline]
+fn put<T: PartialEq>(slot: &mut Slot<T>, v: T) {
+    if !matches!(slot, Some(Ok(old)) if *old == v) {
+        *slot = Some(Ok(v));
     }
 }
 
@@ -218,10 +220,9 @@ impl DeviceState {
         global: Arc<GlobalSeq>,
         notifier_key: Option<&'static str>,
     ) -> DeviceState {
-        let words = pack_name(name.as_bytes());
         DeviceState {
             name: RwLock::new(name.into()),
-            name_words: [AtomicU64::new(words[0]), AtomicU64::new(words[1])],
+            name_words: pack_name(name.as_bytes()).map(AtomicU64::new),
             identity: AtomicU32::new(0),
             gone: AtomicBool::new(false),
             seq: ChangeSeq::new(),
@@ -268,9 +269,9 @@ impl DeviceState {
     pub(crate) fn set_name(&self, name: &str) {
         let mut current = self.name.write();
         *current = name.into();
-        let words = pack_name(name.as_bytes());
-        self.name_words[0].store(words[0], Ordering::Release);
-        self.name_words[1].store(words[1], Ordering::Release);
+        for (word, v) in self.name_words.iter().zip(pack_name(name.as_bytes())) {
+            word.store(v, Ordering::Release);
+        }
     }
 
     /// The device's change sequence: never 0, bumped on every observed
@@ -318,9 +319,7 @@ impl DeviceState {
             // A link event that reached this device by ifindex confirms it.
             let id = self.identity();
             if id != 0 {
-                if !matches!(c.ifindex, Some(Ok(old)) if old == id) {
-                    c.ifindex = Some(Ok(id));
-                }
+                put(&mut c.ifindex, id);
                 c.valid |= CacheFields::IFINDEX;
             }
         }
